@@ -1,0 +1,141 @@
+"""The ``sqm`` console command (SPEC section 6)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from monitor import config as config_mod
+from monitor.config import Config, ConfigError
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return config_mod.load(args.config)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from monitor.exporter import SqmCollector, serve
+    from monitor.worker import Worker
+
+    cfg = _load(args)
+    port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
+    worker = Worker(cfg, client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}")
+    registry = CollectorRegistry()
+    registry.register(SqmCollector(cfg.channel_names, worker.snapshot))
+    try:
+        serve(registry, port)
+    except OSError as exc:
+        print(f"sqm worker: cannot serve metrics on port {port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"sqm worker: broker {cfg.broker_url}, metrics on http://127.0.0.1:{port}/metrics",
+          flush=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    try:
+        asyncio.run(main())
+    except Exception as exc:  # a failed commit or a lost broker: exit so a supervisor restarts us
+        logging.getLogger("sqm.worker").exception("worker stopped: %s", exc)
+        return 1
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from monitor import topics
+
+    return topics.main(_load(args), check_only=args.action == "check")
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    print(f"config ok: broker {cfg.broker_url}, metrics port {cfg.metrics_port}, "
+          f"window {cfg.window_s} s, grace {cfg.grace_s} s, channels {', '.join(cfg.channel_names)}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from monitor.traffic import generate_main
+
+    return generate_main(
+        _load(args), rate=args.rate, duration_s=args.duration, scenario=args.scenario,
+        seed=args.seed, out=args.out, history_s=args.history, duplicate_ratio=args.duplicates,
+        disorder_ms=args.disorder_ms, garbage_ratio=args.garbage,
+    )
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.traffic import replay_main
+
+    return replay_main(_load(args), args.file, rate=args.rate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sqm", description="Streaming service-quality monitor")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML config file (default: $SQM_CONFIG, else built-in defaults)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("worker", help="run a stream-processing worker (start several to scale out)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="override metrics_port / SQM_METRICS_PORT")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("topics", help="create or check the topics defined in topics/")
+    p.add_argument("action", choices=["apply", "check"])
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("check-config", help="validate the configuration and print a summary")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("generate", help="produce realistic synthetic traffic")
+    p.add_argument("--rate", type=float, default=200.0, help="events per second (default 200)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--scenario", default="steady", help="steady | degrade:<channel>")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", type=Path, default=None, help="write JSON lines here instead of Kafka")
+    p.add_argument("--history", type=float, default=None,
+                   help="generate this many seconds of history ending now, as fast as possible")
+    p.add_argument("--duplicates", type=float, default=0.0, help="ratio of duplicated events")
+    p.add_argument("--disorder-ms", type=int, default=0, help="max delivery delay (out of order)")
+    p.add_argument("--garbage", type=float, default=0.0, help="ratio of invalid records")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("replay", help="produce the JSON lines of FILE into the input topic")
+    p.add_argument("file", type=Path)
+    p.add_argument("--rate", type=float, default=None, help="lines per second (default: max)")
+    p.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"sqm: bad config: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

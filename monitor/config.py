@@ -1,0 +1,198 @@
+"""Configuration: one TOML file, built-in defaults, environment overrides.
+
+A bad value stops start-up with one message that names the key (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Defaults per channel: (first_response_target_s, resolution_target_s), SPEC section 6.
+DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
+    "phone": (20, 600),
+    "chat": (60, 1800),
+    "email": (14400, 86400),
+    "web": (300, 3600),
+    "app": (300, 3600),
+    "store": (300, 1800),
+    "social": (3600, 86400),
+}
+DEFAULT_SHORT_ABANDON_S = 5
+DEFAULT_BROKER_URL = "kafka://127.0.0.1:9092"
+DEFAULT_METRICS_PORT = 9310
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    name: str
+    first_response_target_s: float
+    resolution_target_s: float
+    short_abandon_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    broker_url: str = DEFAULT_BROKER_URL
+    metrics_port: int = DEFAULT_METRICS_PORT
+    group_id: str = "sqm-monitor"
+    window_s: int = 60
+    grace_s: int = 10
+    idle_timeout_s: float = 5.0
+    max_future_skew_s: int = 300
+    orphan_timeout_s: int = 3600
+    reopen_window_s: int = 7 * 24 * 3600
+    max_event_bytes: int = 65536
+    channels: tuple[ChannelConfig, ...] = field(
+        default_factory=lambda: tuple(
+            ChannelConfig(n, fr, rs, DEFAULT_SHORT_ABANDON_S)
+            for n, (fr, rs) in DEFAULT_TARGETS.items()
+        )
+    )
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.channels)
+
+    def channel(self, name: str) -> ChannelConfig:
+        for c in self.channels:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``kafka://h1:9092;h2:9092`` -> ``h1:9092,h2:9092`` for aiokafka."""
+        url = self.broker_url
+        if "://" in url:
+            url = url.split("://", 1)[1]
+        return ",".join(part.strip() for part in url.replace(";", ",").split(",") if part.strip())
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "broker_url": (str,),
+    "metrics_port": (int,),
+    "group_id": (str,),
+    "window_s": (int,),
+    "grace_s": (int,),
+    "idle_timeout_s": (int, float),
+    "max_future_skew_s": (int,),
+    "orphan_timeout_s": (int,),
+    "reopen_window_s": (int,),
+    "max_event_bytes": (int,),
+}
+_CHANNEL_KEYS = ("first_response_target_s", "resolution_target_s", "short_abandon_s")
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _check_type(key: str, value: Any, types: tuple[type, ...]) -> None:
+    if isinstance(value, bool) or not isinstance(value, types):
+        names = " or ".join(t.__name__ for t in types)
+        raise ConfigError(f"{key}: expected {names}, got {type(value).__name__} {value!r}")
+
+
+def _positive(key: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key}: must be greater than 0, got {value!r}")
+
+
+def _channels(raw: Any) -> tuple[ChannelConfig, ...]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigError("channels: expected a table with at least one [channels.<name>] entry")
+    out: list[ChannelConfig] = []
+    for name, spec in raw.items():
+        key = f"channels.{name}"
+        if not name or len(name) > 32 or not set(name) <= _NAME_OK:
+            raise ConfigError(f"{key}: a channel name is 1..32 of [a-z0-9_-]")
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{key}: expected a table")
+        unknown = set(spec) - set(_CHANNEL_KEYS)
+        if unknown:
+            raise ConfigError(f"{key}.{sorted(unknown)[0]}: unknown key")
+        fr_default, rs_default = DEFAULT_TARGETS.get(name, (None, None))
+        values: dict[str, float] = {}
+        for ck, default in zip(
+            _CHANNEL_KEYS, (fr_default, rs_default, DEFAULT_SHORT_ABANDON_S), strict=True
+        ):
+            v = spec.get(ck, default)
+            if v is None:
+                raise ConfigError(f"{key}.{ck}: required for a channel without built-in defaults")
+            _check_type(f"{key}.{ck}", v, (int, float))
+            if ck == "short_abandon_s":
+                if v < 0:
+                    raise ConfigError(f"{key}.{ck}: must be 0 or more, got {v!r}")
+            else:
+                _positive(f"{key}.{ck}", v)
+            values[ck] = v
+        out.append(ChannelConfig(name, **values))
+    return tuple(out)
+
+
+def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    """Build a validated ``Config`` from parsed TOML and environment overrides."""
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "channels":
+            kwargs["channels"] = _channels(value)
+            continue
+        if key not in _SCALARS:
+            raise ConfigError(f"{key}: unknown key")
+        _check_type(key, value, _SCALARS[key])
+        kwargs[key] = value
+    env = os.environ if env is None else env
+    if env.get("SQM_BROKER_URL"):
+        kwargs["broker_url"] = env["SQM_BROKER_URL"]
+    if env.get("SQM_METRICS_PORT"):
+        try:
+            kwargs["metrics_port"] = int(env["SQM_METRICS_PORT"])
+        except ValueError:
+            raise ConfigError(
+                f"SQM_METRICS_PORT: expected an integer, got {env['SQM_METRICS_PORT']!r}"
+            ) from None
+    cfg = Config(**kwargs)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: Config) -> None:
+    for key in ("window_s", "grace_s", "idle_timeout_s", "max_future_skew_s", "orphan_timeout_s",
+                "reopen_window_s", "max_event_bytes"):
+        _positive(key, getattr(cfg, key))
+    if not 0 <= cfg.metrics_port <= 65535:
+        raise ConfigError(f"metrics_port: must be 0..65535, got {cfg.metrics_port}")
+    if 86400 % cfg.window_s != 0:
+        raise ConfigError(f"window_s: must divide a day (86400 s) evenly, got {cfg.window_s}")
+    if not cfg.bootstrap_servers:
+        raise ConfigError(f"broker_url: no host:port in {cfg.broker_url!r}")
+    for part in cfg.bootstrap_servers.split(","):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"broker_url: expected host:port, got {part!r}")
+    if not cfg.group_id:
+        raise ConfigError("group_id: must not be empty")
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load ``path`` (or ``$SQM_CONFIG``, or built-in defaults when neither is set)."""
+    env = os.environ if env is None else env
+    chosen = path if path is not None else env.get("SQM_CONFIG") or None
+    raw: dict[str, Any] = {}
+    if chosen is not None:
+        p = Path(chosen)
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p}: not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p}: not valid TOML ({exc})") from None
+    return from_mapping(raw, env)

@@ -1,0 +1,155 @@
+"""The interaction lifecycle state machine (SPEC section 1), one instance per interaction.
+
+Events are applied in event-time order (the partition processor sorts them within the grace);
+``apply`` returns the measurement the event completes, ``None`` for an accepted event that
+measures nothing (a later ``responded``), or a ``Rejection`` for an impossible transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.core.events import (
+    ABANDONED,
+    FAILED,
+    OPENED,
+    REOPENED,
+    RESOLVED,
+    RESPONDED,
+    Event,
+    Rejection,
+    raw_text,
+)
+
+OPEN, CLOSED_RESOLVED, CLOSED_FAILED = 0, 1, 2
+_RESPONDED_BIT, _ABANDONED_BIT = 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What one event contributes to its window: ``kind`` and a duration (ms) where it has one."""
+
+    kind: str  # opened | answered | abandoned | resolved | failed | reopened
+    ts_ms: int
+    value_ms: int = 0
+
+
+class Pending:
+    """An accepted event not yet applied: waiting in the reorder buffer or held for ``opened``."""
+
+    __slots__ = ("event", "key", "offset", "raw")
+
+    def __init__(self, event: Event, offset: int, key: bytes | None, raw: bytes | None) -> None:
+        self.event = event
+        self.offset = offset
+        self.key = key
+        self.raw = raw
+
+    def to_json(self) -> list[Any]:
+        e = self.event
+        key = None if self.key is None else self.key.decode("latin-1")
+        return [e.ts_ms, e.event_id, e.type, self.offset, key, raw_text(self.raw)]
+
+    @classmethod
+    def from_json(cls, iid: str, channel: str, d: list[Any]) -> Pending:
+        key = None if d[4] is None else str(d[4]).encode("latin-1")
+        return cls(Event(d[1], iid, channel, d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
+
+
+class Interaction:
+    """State of one contact. ``seen`` holds every accepted event id (de-duplication)."""
+
+    __slots__ = ("buffered", "channel", "closed", "closed_ts", "flags", "held", "opened_ts", "seen")
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.opened_ts: int | None = None
+        self.flags = 0
+        self.closed = OPEN
+        self.closed_ts = 0
+        self.seen: set[str] = set()
+        self.buffered: list[Pending] = []
+        self.held: list[Pending] = []
+
+    @property
+    def responded(self) -> bool:
+        return bool(self.flags & _RESPONDED_BIT)
+
+    @property
+    def abandoned(self) -> bool:
+        return bool(self.flags & _ABANDONED_BIT)
+
+    @property
+    def is_open(self) -> bool:
+        """Counted in ``backlog_open``: opened and not closed."""
+        return self.opened_ts is not None and self.closed == OPEN
+
+    @property
+    def is_waiting(self) -> bool:
+        """Counted in ``backlog_waiting``: open, no first response, not abandoned."""
+        return self.is_open and not self.flags
+
+    def apply(self, e: Event, reopen_window_ms: int) -> Measurement | Rejection | None:
+        """Apply an event of an opened interaction (or its ``opened``)."""
+        if e.type == OPENED:
+            if self.opened_ts is not None:
+                return Rejection("invalid_transition", "interaction already opened")
+            self.opened_ts = e.ts_ms
+            self.channel = e.channel  # the interaction belongs to the channel it was opened on
+            return Measurement("opened", e.ts_ms)
+        opened = self.opened_ts
+        assert opened is not None, "held events are applied only after opened"
+        since_open = e.ts_ms - opened
+        if since_open < 0:
+            return Rejection("invalid_transition", f"{e.type} is {-since_open} ms before opened")
+        if e.type == RESPONDED:
+            if self.abandoned:
+                return Rejection("invalid_transition", "responded after abandoned")
+            if self.responded or self.closed != OPEN:
+                return None  # a later response, not a first one
+            self.flags |= _RESPONDED_BIT
+            return Measurement("answered", e.ts_ms, since_open)
+        if e.type == ABANDONED:
+            if self.closed != OPEN:
+                return Rejection("invalid_transition", "abandoned after the interaction was closed")
+            if self.flags:
+                what = "a first response" if self.responded else "an earlier abandon"
+                return Rejection("invalid_transition", f"abandoned after {what}")
+            self.flags |= _ABANDONED_BIT
+            return Measurement("abandoned", e.ts_ms, since_open)
+        if e.type in (RESOLVED, FAILED):
+            if self.closed != OPEN:
+                return Rejection("invalid_transition", f"{e.type} but the interaction is closed")
+            self.closed = CLOSED_RESOLVED if e.type == RESOLVED else CLOSED_FAILED
+            self.closed_ts = e.ts_ms
+            return Measurement(e.type, e.ts_ms, since_open)
+        assert e.type == REOPENED
+        if self.closed != CLOSED_RESOLVED:
+            state = "open" if self.closed == OPEN else "failed"
+            return Rejection("invalid_transition", f"reopened but the interaction is {state}")
+        after_ms = e.ts_ms - self.closed_ts
+        if after_ms > reopen_window_ms:
+            return Rejection(
+                "invalid_transition",
+                f"reopened {after_ms // 1000} s after resolution, window {reopen_window_ms // 1000} s",
+            )
+        if after_ms < 0:
+            return Rejection("invalid_transition", "reopened before it was resolved")
+        self.closed = OPEN
+        return Measurement("reopened", e.ts_ms)
+
+    def to_json(self, iid: str) -> list[Any]:
+        return [
+            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts,
+            sorted(self.seen), [p.to_json() for p in self.buffered], [p.to_json() for p in self.held],
+        ]
+
+    @classmethod
+    def from_json(cls, iid: str, d: list[Any]) -> Interaction:
+        s = cls(d[0])
+        s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
+        s.seen = set(d[5])
+        s.buffered = [Pending.from_json(iid, s.channel, p) for p in d[6]]
+        s.held = [Pending.from_json(iid, s.channel, p) for p in d[7]]
+        return s

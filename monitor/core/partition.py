@@ -1,0 +1,342 @@
+"""Stage one of the worker: everything that happens per input partition.
+
+Accepted events wait in a reorder buffer until the partition watermark is ``grace`` past them and
+are then applied to their interaction in event-time order, so results do not depend on arrival
+order within the grace. Each batch yields per-(channel, window) partial accumulators (combined
+before they leave the partition), dead letters, changelog entries for the touched interactions
+and a watermark mark. Pure: the adapter in ``monitor.worker`` moves the bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from monitor.core.events import OPENED, TYPE_RANK, Event, Rejection, parse_event, raw_text
+from monitor.core.interaction import OPEN, Interaction, Measurement, Pending
+from monitor.core.mincount import MinCount
+from monitor.core.params import Params
+from monitor.core.timefmt import format_utc_ms
+from monitor.core.window import COUNT_FIELDS, WindowAcc, window_start
+
+META_KEY = b"m:"
+_IDX = {name: i for i, name in enumerate(COUNT_FIELDS)}
+
+Mark = tuple[int | None, int | None]  # (watermark ms or None for an empty partition, first ts ms)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch of one input partition produces."""
+
+    partials: dict[tuple[str, int], WindowAcc] = field(default_factory=dict)
+    deadletters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    changelog: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    mark: Mark | None = None
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    duplicate: Counter[str] = field(default_factory=Counter)
+    first_response_ms: dict[str, list[int]] = field(default_factory=dict)
+    resolution_ms: dict[str, list[int]] = field(default_factory=dict)
+    consumed: int = 0
+
+
+class PartitionProcessor:
+    """State and logic of one input partition."""
+
+    def __init__(self, params: Params, topic: str, partition: int) -> None:
+        self.p = params
+        self.topic = topic
+        self.partition = partition
+        self.states: dict[str, Interaction] = {}
+        self.max_ts: int | None = None
+        self.first_ts: int | None = None
+        self.next_snap_w: int | None = None
+        self.last_mark: Mark | None = None
+        self._release: list[tuple[int, int, str, str]] = []  # (ts, rank, event_id, iid)
+        self._orphans: list[tuple[int, str]] = []  # (expires at frontier ms, iid)
+        self._purge: list[tuple[int, str]] = []  # (expires at frontier ms, iid)
+        self.waiting: Counter[str] = Counter()
+        self.open: Counter[str] = Counter()
+        self.waiting_since: dict[str, MinCount] = {c: MinCount() for c in params.channels}
+        self.pending = 0  # accepted events buffered or held, not yet applied
+        self._dirty: set[str] = set()
+        self._out = BatchResult()
+
+    # --- batch entry points -----------------------------------------------------------------
+
+    def process(
+        self,
+        records: Iterable[tuple[int, bytes | None, bytes | None]],
+        now_ms: int,
+        idle: bool = False,
+    ) -> BatchResult:
+        """Ingest ``(offset, key, value)`` records, then advance the watermark."""
+        for offset, key, value in records:
+            self._ingest(offset, key, value, now_ms)
+        return self.advance(now_ms, idle)
+
+    def watermark(self, now_ms: int, idle: bool) -> int | None:
+        """Largest event time seen; an idle partition counts as at least ``now - grace``."""
+        if self.max_ts is None:
+            return None
+        if idle:
+            return max(self.max_ts, now_ms - self.p.grace_ms)
+        return self.max_ts
+
+    def advance(self, now_ms: int, idle: bool) -> BatchResult:
+        """Release what the watermark allows, expire orphans and closed interactions, mark."""
+        wm = self.watermark(now_ms, idle)
+        if wm is not None:
+            frontier = wm - self.p.grace_ms  # every event with ts < frontier is applied
+            self._release_until(frontier, now_ms)
+            self._snapshots_until(frontier)
+            self._expire_orphans(frontier, now_ms)
+            self._expire_closed(frontier)
+        mark: Mark | None = None
+        if wm is not None:
+            mark = (wm, self.first_ts)
+        elif idle:
+            mark = (None, None)  # caught up and never delivered an event: excluded
+        out = self._out
+        if mark is not None and mark != self.last_mark:
+            out.mark = mark
+            self.last_mark = mark
+        dirty, self._dirty = self._dirty, set()
+        meta_changed = "" in dirty
+        dirty.discard("")
+        for iid in dirty:
+            s = self.states.get(iid)
+            out.changelog.append((b"i:" + iid.encode(), None if s is None else _dumps(s.to_json(iid))))
+        if dirty or meta_changed:
+            out.changelog.append((META_KEY, _dumps(self._meta())))
+        self._out = BatchResult()
+        return out
+
+    # --- ingest -----------------------------------------------------------------------------
+
+    def _ingest(self, offset: int, key: bytes | None, value: bytes | None, now_ms: int) -> None:
+        out = self._out
+        out.consumed += 1
+        p = self.p
+        r = parse_event(value, p.channels, now_ms, p.max_future_skew_ms, p.max_event_bytes)
+        if isinstance(r, Rejection):
+            self._deadletter(r, offset, key, value, now_ms)
+            return
+        e: Event = r
+        if self.max_ts is None or e.ts_ms > self.max_ts:
+            self.max_ts = e.ts_ms
+            self._dirty.add("")  # meta
+        iid = e.interaction_id
+        s = self.states.get(iid)
+        if s is None:
+            s = self.states[iid] = Interaction(e.channel)
+        if e.event_id in s.seen:
+            out.duplicate[e.channel] += 1
+            return
+        s.seen.add(e.event_id)
+        s.buffered.append(Pending(e, offset, key, value))
+        heapq.heappush(self._release, (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid))
+        self.pending += 1
+        self._dirty.add(iid)
+
+    # --- release and apply ------------------------------------------------------------------
+
+    def _release_until(self, frontier: int, now_ms: int) -> None:
+        heap = self._release
+        while heap and heap[0][0] < frontier:
+            ts, _rank, eid, iid = heapq.heappop(heap)
+            self._snapshots_until(ts)
+            s = self.states[iid]
+            for i, pend in enumerate(s.buffered):
+                if pend.event.event_id == eid:
+                    del s.buffered[i]
+                    break
+            else:  # pragma: no cover - the heap mirrors the buffers
+                raise AssertionError(f"buffered event {eid} of {iid} missing")
+            self.pending -= 1
+            self._dirty.add(iid)
+            self._apply(iid, s, pend, now_ms)
+
+    def _apply(self, iid: str, s: Interaction, pend: Pending, now_ms: int) -> None:
+        e = pend.event
+        if s.opened_ts is None and e.type != OPENED:
+            s.held.append(pend)
+            self.pending += 1
+            heapq.heappush(self._orphans, (e.ts_ms + self.p.orphan_timeout_ms, iid))
+            return
+        self._transition(iid, s, pend, now_ms)
+        if e.type == OPENED and s.held and s.opened_ts is not None:
+            held, s.held = sorted(s.held, key=lambda h: h.event.order_key), []
+            self.pending -= len(held)
+            for h in held:
+                self._transition(iid, s, h, now_ms)
+
+    def _transition(self, iid: str, s: Interaction, pend: Pending, now_ms: int) -> None:
+        e = pend.event
+        was_open, was_waiting = s.is_open, s.is_waiting
+        r = s.apply(e, self.p.reopen_window_ms)
+        if isinstance(r, Rejection):
+            self._deadletter(r, pend.offset, pend.key, pend.raw, now_ms)
+            return
+        ch = s.channel
+        out = self._out
+        out.events[(ch, e.type)] += 1
+        if self.first_ts is None or e.ts_ms < self.first_ts:
+            if self.first_ts is None:
+                self.next_snap_w = window_start(e.ts_ms, self.p.window_ms)
+            self.first_ts = e.ts_ms
+            self._dirty.add("")  # meta
+        if r is not None:
+            self._measure(ch, r)
+        self._track(ch, s, was_open, was_waiting)
+        if r is not None and s.closed != OPEN:
+            heapq.heappush(self._purge, (s.closed_ts + self.p.reopen_window_ms, iid))
+
+    def _measure(self, ch: str, m: Measurement) -> None:
+        key = (ch, window_start(m.ts_ms, self.p.window_ms))
+        acc = self._out.partials.get(key)
+        if acc is None:
+            acc = self._out.partials[key] = WindowAcc()
+        acc.measured += 1
+        n = acc.counts
+        cp = self.p.channel_params[ch]
+        kind = m.kind
+        if kind == "answered":
+            n[_IDX["answered"]] += 1
+            if m.value_ms <= cp.first_response_target_ms:
+                n[_IDX["answered_within_target"]] += 1
+            acc.first_response.add(m.value_ms)
+            self._out.first_response_ms.setdefault(ch, []).append(m.value_ms)
+        elif kind == "abandoned":
+            n[_IDX["abandoned" if m.value_ms > cp.short_abandon_ms else "short_abandoned"]] += 1
+        elif kind == "resolved":
+            n[_IDX["resolved"]] += 1
+            if m.value_ms <= cp.resolution_target_ms:
+                n[_IDX["resolved_within_target"]] += 1
+            acc.resolution.add(m.value_ms)
+            self._out.resolution_ms.setdefault(ch, []).append(m.value_ms)
+        else:  # opened, failed, reopened
+            n[_IDX[kind]] += 1
+
+    def _track(self, ch: str, s: Interaction, was_open: bool, was_waiting: bool) -> None:
+        """Keep the real-time backlog per channel in step with one interaction's change."""
+        is_open, is_waiting = s.is_open, s.is_waiting
+        if is_open != was_open:
+            self.open[ch] += 1 if is_open else -1
+        if is_waiting != was_waiting:
+            assert s.opened_ts is not None
+            if is_waiting:
+                self.waiting[ch] += 1
+                self.waiting_since[ch].add(s.opened_ts)
+            else:
+                self.waiting[ch] -= 1
+                self.waiting_since[ch].remove(s.opened_ts)
+
+    # --- snapshots and expiry ---------------------------------------------------------------
+
+    def _snapshots_until(self, ts_ms: int) -> None:
+        """Record the backlog as of each window end at or before ``ts_ms`` not yet recorded."""
+        w = self.next_snap_w
+        if w is None:
+            return
+        window_ms = self.p.window_ms
+        while w + window_ms <= ts_ms:
+            for ch in self.p.channels:
+                if self.open[ch] or self.waiting[ch]:
+                    key = (ch, w)
+                    acc = self._out.partials.get(key)
+                    if acc is None:
+                        acc = self._out.partials[key] = WindowAcc()
+                    acc.add_snapshot(self.waiting[ch], self.open[ch], self.waiting_since[ch].min())
+            w += window_ms
+        if w != self.next_snap_w:
+            self.next_snap_w = w
+            self._dirty.add("")  # the meta record changed; "" is never an interaction id
+
+    def _expire_orphans(self, frontier: int, now_ms: int) -> None:
+        heap, timeout = self._orphans, self.p.orphan_timeout_ms
+        while heap and heap[0][0] <= frontier:
+            _, iid = heapq.heappop(heap)
+            s = self.states.get(iid)
+            if s is None or s.opened_ts is not None or not s.held:
+                continue
+            keep: list[Pending] = []
+            for h in s.held:
+                if h.event.ts_ms + timeout <= frontier:
+                    detail = f"no opened for {iid[:64]!r} within {timeout // 1000} s"
+                    self._deadletter(Rejection("orphan", detail), h.offset, h.key, h.raw, now_ms)
+                    self.pending -= 1
+                else:
+                    keep.append(h)
+            s.held = keep
+            self._dirty.add(iid)
+            if not s.held and not s.buffered:
+                del self.states[iid]
+
+    def _expire_closed(self, frontier: int) -> None:
+        heap, window = self._purge, self.p.reopen_window_ms
+        while heap and heap[0][0] < frontier:
+            _, iid = heapq.heappop(heap)
+            s = self.states.get(iid)
+            if s is None or s.closed == OPEN or s.buffered or s.closed_ts + window >= frontier:
+                continue
+            del self.states[iid]
+            self._dirty.add(iid)
+
+    # --- dead letters -----------------------------------------------------------------------
+
+    def _deadletter(
+        self, r: Rejection, offset: int, key: bytes | None, raw: bytes | None, now_ms: int
+    ) -> None:
+        self._out.rejected[r.reason] += 1
+        value = {
+            "schema": "sqm.deadletter.v1",
+            "reason": r.reason,
+            "detail": r.detail,
+            "source": {"topic": self.topic, "partition": self.partition, "offset": offset},
+            "raw": raw_text(raw),
+            "received_at": format_utc_ms(now_ms),
+        }
+        self._out.deadletters.append((key, orjson.dumps(value)))
+
+    # --- persistence ------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        return {"max_ts": self.max_ts, "first_ts": self.first_ts, "next_snap_w": self.next_snap_w}
+
+    def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Rebuild from changelog records (latest value per key wins, None deletes)."""
+        latest: dict[bytes, bytes | None] = {}
+        for k, v in items:
+            latest[k] = v
+        for k, v in latest.items():
+            if v is None:
+                continue
+            d = orjson.loads(v)
+            if k == META_KEY:
+                self.max_ts, self.first_ts, self.next_snap_w = (
+                    d["max_ts"], d["first_ts"], d["next_snap_w"],
+                )
+                continue
+            iid = k[2:].decode()
+            s = Interaction.from_json(iid, d)
+            self.states[iid] = s
+            for pend in s.buffered:
+                e = pend.event
+                heapq.heappush(self._release, (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid))
+            for pend in s.held:
+                heapq.heappush(self._orphans, (pend.event.ts_ms + self.p.orphan_timeout_ms, iid))
+            self.pending += len(s.buffered) + len(s.held)
+            if s.closed != OPEN:
+                heapq.heappush(self._purge, (s.closed_ts + self.p.reopen_window_ms, iid))
+            self._track(s.channel, s, False, False)
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)

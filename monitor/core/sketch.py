@@ -1,0 +1,101 @@
+"""A mergeable quantile sketch with bounded relative error (log-spaced buckets, DDSketch-style).
+
+Values are non-negative integer milliseconds. Bucket ``i`` holds values in ``(g**(i-1), g**i]``
+with ``g = (1 + a) / (1 - a)``; its representative ``2 g**i / (g + 1)`` is within ``a`` of every
+value in it. Quantiles follow the nearest-rank definition (rank ``ceil(q n)``), so an estimate is
+within ``a`` (1%) of the exact nearest-rank value. Count, sum and max are exact, so the mean and
+the maximum are exact too. Merging is adding bucket counts: partial sketches from different
+partitions and batches combine to the same result in any order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+REL_ACCURACY = 0.01
+_GAMMA = (1 + REL_ACCURACY) / (1 - REL_ACCURACY)
+_LOG_GAMMA = math.log(_GAMMA)
+
+
+def bucket_of(value_ms: int) -> int:
+    """Bucket index; 0 is reserved for the value 0."""
+    if value_ms <= 0:
+        return 0
+    # ceil(log_g(v)) computed with a guard against float error at exact powers.
+    i = math.ceil(math.log(value_ms) / _LOG_GAMMA)
+    if _GAMMA ** (i - 1) >= value_ms:
+        i -= 1
+    elif _GAMMA**i < value_ms:
+        i += 1
+    return i + 1  # shift so that 1 ms lands in bucket >= 1
+
+
+def bucket_value(index: int) -> float:
+    """Representative value (ms) of a bucket."""
+    if index == 0:
+        return 0.0
+    return 2 * _GAMMA ** (index - 1) / (_GAMMA + 1)
+
+
+class Sketch:
+    """Counts per bucket plus exact count, sum and max."""
+
+    __slots__ = ("buckets", "count", "max_ms", "sum_ms")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.sum_ms = 0
+        self.max_ms = 0
+
+    def add(self, value_ms: int) -> None:
+        b = bucket_of(value_ms)
+        self.buckets[b] = self.buckets.get(b, 0) + 1
+        self.count += 1
+        self.sum_ms += value_ms
+        if value_ms > self.max_ms:
+            self.max_ms = value_ms
+
+    def merge(self, other: Sketch) -> None:
+        for b, n in other.buckets.items():
+            self.buckets[b] = self.buckets.get(b, 0) + n
+        self.count += other.count
+        self.sum_ms += other.sum_ms
+        self.max_ms = max(self.max_ms, other.max_ms)
+
+    def quantile_ms(self, q: float) -> float | None:
+        """Nearest-rank quantile estimate in ms; None when empty."""
+        if self.count == 0:
+            return None
+        rank = max(1, math.ceil(q * self.count))
+        if rank >= self.count:
+            return float(self.max_ms)
+        seen = 0
+        for b in sorted(self.buckets):
+            seen += self.buckets[b]
+            if seen >= rank:
+                return min(bucket_value(b), float(self.max_ms))
+        return float(self.max_ms)  # pragma: no cover - counts always reach rank
+
+    def summary_s(self) -> dict[str, float | None]:
+        """``{p50, p90, p99, mean, max}`` in seconds, nulls when empty."""
+        if self.count == 0:
+            return {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
+        out: dict[str, float | None] = {}
+        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+            v = self.quantile_ms(q)
+            out[name] = None if v is None else round(v / 1000, 6)
+        out["mean"] = round(self.sum_ms / self.count / 1000, 6)
+        out["max"] = self.max_ms / 1000
+        return out
+
+    def to_json(self) -> list[Any]:
+        return [self.count, self.sum_ms, self.max_ms, [[b, n] for b, n in self.buckets.items()]]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Sketch:
+        s = cls()
+        s.count, s.sum_ms, s.max_ms = int(data[0]), int(data[1]), int(data[2])
+        s.buckets = {int(b): int(n) for b, n in data[3]}
+        return s

@@ -1,0 +1,156 @@
+"""Prometheus exposition (SPEC section 4): a custom collector over the worker's snapshot.
+
+The registry is injected; every label value comes from the validated configuration (channels)
+or a fixed vocabulary (event types, reject reasons, quantiles), never from input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from monitor.core.events import EVENT_TYPES, REASONS
+from monitor.core.window import COUNT_FIELDS
+from monitor.stats import Histogram, Snapshot
+
+_MEASURE_METRICS = {name: f"sqm_{name}" for name in COUNT_FIELDS}
+_RATIOS = (
+    ("sqm_service_level_ratio", "service_level", "Service level of the latest final window"),
+    ("sqm_abandonment_ratio", "abandonment_rate", "Abandonment rate of the latest final window"),
+    ("sqm_resolution_ratio", "resolution_rate", "Resolution rate of the latest final window"),
+    ("sqm_on_time_resolution_ratio", "on_time_resolution_rate",
+     "On-time resolution rate of the latest final window"),
+    ("sqm_reopen_ratio", "reopen_rate", "Reopen rate of the latest final window"),
+)
+_QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99"))
+
+
+class SqmCollector(Collector):
+    """Reads the latest ``Snapshot`` on each scrape."""
+
+    def __init__(self, channels: tuple[str, ...], snapshot: Callable[[], Snapshot],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.channels = channels
+        self._snapshot = snapshot
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._snapshot()
+        now_ms = int(self._clock() * 1000)
+        chs = self.channels
+
+        ev = CounterMetricFamily("sqm_events", "Accepted input events", labels=["channel", "type"])
+        for ch in chs:
+            for t in EVENT_TYPES:
+                ev.add_metric([ch, t], s.events.get((ch, t), 0))
+        yield ev
+        rj = CounterMetricFamily("sqm_events_rejected", "Dead-lettered input records",
+                                 labels=["reason"])
+        for reason in REASONS:
+            rj.add_metric([reason], s.rejected.get(reason, 0))
+        yield rj
+        for name, src, doc in (("sqm_events_duplicate", s.duplicate, "Duplicate events (by event_id)"),
+                               ("sqm_events_late", s.late, "Measurements for already final windows")):
+            fam = CounterMetricFamily(name, doc, labels=["channel"])
+            for ch in chs:
+                fam.add_metric([ch], src.get(ch, 0))
+            yield fam
+        for i, field_name in enumerate(COUNT_FIELDS):
+            fam = CounterMetricFamily(_MEASURE_METRICS[field_name],
+                                      f"Measurements: {field_name.replace('_', ' ')}",
+                                      labels=["channel"])
+            for ch in chs:
+                fam.add_metric([ch], s.measured.get(ch, [0] * len(COUNT_FIELDS))[i])
+            yield fam
+        for name, hists, doc in (
+            ("sqm_first_response_seconds", s.first_response, "First-response waits"),
+            ("sqm_resolution_seconds", s.resolution, "Resolution times of resolved contacts"),
+        ):
+            hf = HistogramMetricFamily(name, doc, labels=["channel"])
+            for ch in chs:
+                h = hists.get(ch)
+                if h is not None:
+                    hf.add_metric([ch], _buckets(h), h.sum_ms / 1000)
+            yield hf
+
+        for name, vals, doc in (
+            ("sqm_backlog_waiting", s.backlog_waiting, "Open contacts without a first response"),
+            ("sqm_backlog_open", s.backlog_open, "Contacts not closed"),
+        ):
+            g = GaugeMetricFamily(name, doc, labels=["channel"])
+            for ch in chs:
+                if ch in vals:
+                    g.add_metric([ch], vals[ch])
+            yield g
+        g = GaugeMetricFamily("sqm_oldest_wait_seconds", "Age of the oldest waiting contact",
+                              labels=["channel"])
+        for ch in chs:
+            if ch in s.oldest_waiting_ts_ms:
+                oldest = s.oldest_waiting_ts_ms[ch]
+                g.add_metric([ch], 0.0 if oldest is None else max(0, now_ms - oldest) / 1000)
+        yield g
+
+        for name, key, doc in _RATIOS:
+            g = GaugeMetricFamily(name, doc, labels=["channel"])
+            for ch, rec in s.windows.items():
+                if rec.get(key) is not None:
+                    g.add_metric([ch], rec[key])
+            yield g
+        for name, key in (("sqm_first_response_window_seconds", "first_response_s"),
+                          ("sqm_resolution_window_seconds", "resolution_s")):
+            g = GaugeMetricFamily(name, f"{key} quantiles of the latest final window",
+                                  labels=["channel", "quantile"])
+            for ch, rec in s.windows.items():
+                for q, k in _QUANTILES:
+                    v = rec[key][k]
+                    if v is not None:
+                        g.add_metric([ch, q], v)
+            yield g
+        g = GaugeMetricFamily("sqm_window_end_timestamp_seconds", "End of the latest final window",
+                              labels=["channel"])
+        for ch, rec in s.windows.items():
+            g.add_metric([ch], rec["_end_ms"] / 1000)
+        yield g
+        g = GaugeMetricFamily("sqm_watermark_lag_seconds", "Wall clock minus the event-time watermark")
+        if s.watermark_ms is not None:
+            g.add_metric([], max(0, now_ms - s.watermark_ms) / 1000)
+        yield g
+        yield GaugeMetricFamily("sqm_events_held", "Accepted events not yet applied (reorder "
+                                "buffer and orphans waiting for opened)", value=s.held)
+        g = GaugeMetricFamily("sqm_assigned_partitions", "Partitions this worker owns, per stage "
+                              "(interactions: input topic; aggregate: partials topic)",
+                              labels=["stage"])
+        for stage in ("interactions", "aggregate"):
+            g.add_metric([stage], s.assigned.get(stage, 0))
+        yield g
+        yield CounterMetricFamily("sqm_records_consumed", "Input records consumed by this worker",
+                                  value=s.consumed)
+
+
+def _buckets(h: Histogram) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    total = 0
+    for bound, n in zip(h.bounds_ms, h.counts, strict=False):
+        total += n
+        out.append((_fmt(bound / 1000), total))
+    total += h.counts[-1]
+    out.append(("+Inf", total))
+    return out
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def serve(registry: CollectorRegistry, port: int) -> None:
+    """Serve ``/metrics`` on ``port`` from a background thread."""
+    start_http_server(port, addr="0.0.0.0", registry=registry)

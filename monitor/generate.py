@@ -1,0 +1,628 @@
+"""Synthetic interaction traffic: a seeded, pure model of a multi-channel contact centre.
+
+No Kafka here: ``TrafficModel`` turns (seed, scenario, rate, channel targets) into the events of
+SPEC section 1; ``monitor.traffic`` sends them (``sqm generate``) or writes them to a file.
+
+Model, per new interaction (times are offsets from its ``opened``; F, R and S are the channel's
+``first_response_target_s``, ``resolution_target_s`` and ``short_abandon_s`` from the config)::
+
+    channel share  wait median  abandon  short   self-    follow-ups  resolved  reopen
+                   (x F)        p        share   service  (mean)      p         p
+    phone   30 %   0.50         8 %      40 %    3 %      0.3         92 %      4 %
+    chat    25 %   0.50         10 %     35 %    5 %      2.0         90 %      5 %
+    email   15 %   0.50         0 %      -       1 %      1.0         88 %      6 %
+    web     10 %   0.50         3 %      30 %    25 %     0.8         86 %      5 %
+    app     10 %   0.50         3 %      30 %    20 %     0.8         86 %      5 %
+    store    5 %   0.50         6 %      30 %    0 %      0.3         94 %      3 %
+    social   5 %   0.50         2 %      30 %    2 %      1.2         85 %      6 %
+    other    5 %   0.50         3 %      30 %    5 %      0.8         88 %      5 %
+
+* Arrivals: a Poisson process over all channels, split by the shares above (renormalised over the
+  configured channels; a channel not in the table gets the ``other`` row).
+* First response wait: lognormal, median 0.5 x F, sigma 0.6, so P(wait <= F) = 87.6 % in the
+  ``steady`` scenario. With abandons beyond S in the denominator the service level of SPEC
+  section 2 comes out at about 0.80-0.85 for phone and chat.
+* Abandon (instead of a response), probability ``abandon p``: a share ``short share`` of them are
+  short abandons (uniform in [min(1, S/2), S] seconds), the rest happen at
+  S + 1 s + lognormal(median 0.8 x F, sigma 0.6). Every abandoned contact is closed as ``failed``
+  2-60 s later, so ``backlog_open`` drains.
+* Self-service (``resolved`` or ``failed`` with no ``responded`` at all, mostly web/app):
+  closing at lognormal(median 0.05 x R, sigma 0.7); 85 % resolved.
+* Answered contacts: closing at wait + handle, handle lognormal(median 0.48 x R, sigma 0.55),
+  about 88 % of resolutions within R (87 % for email/store whose F is large against R);
+  ``resolved`` with probability ``resolved p``, else ``failed``. ``follow-ups``: a Poisson
+  number of further ``responded`` events spread between the first response and the closing.
+* Reopen (only after ``resolved``), probability ``reopen p``: 1-15 minutes after the closing
+  (real reopens come hours or days later, within ``reopen_window_s``; minutes keep them inside a
+  generated span), then 70 % get a ``responded`` at lognormal(median 0.1 x R), and a second
+  closing at lognormal(median 0.2 x R) after the reopen, 80 % resolved.
+* ``attrs``: ``queue`` (per channel), ``segment`` (consumer 75 %, business 20 %, premium 5 %),
+  and ``agent`` on events done by an agent (never used as a label by the worker).
+* ``ts``: RFC 3339 UTC with milliseconds, or integer epoch ms for a fraction ``epoch_ms_ratio``
+  (default 0.2) of the events, since both are valid input.
+
+Scenarios (``parse_scenario``):
+
+* ``steady``: the table above, all run long.
+* ``degrade:<channel>``: that channel's waits (first response and long abandons) grow linearly
+  from 1x to 6x over the run and its abandon probability from 1x to 2x, measured from
+  ``start_ms`` over ``duration_s`` by the ``opened`` time of each contact (capped at the end).
+  Phone's service level falls from about 0.8 to under 0.1.
+
+Rate: ``rate`` is the target number of *records per second* over the run, all event types plus
+the optional duplicates and garbage. Lifecycles are long next to a demo run (a phone contact is
+closed ~5 minutes after it opened, an email one ~12 hours), so the arrival rate of new contacts is
+``rate / (mean records per contact that fall inside the run)``, estimated once per model from a
+sample of 4000 lifecycles drawn uniformly over the run. The count over the run matches
+``rate x duration_s``; the per-second rate starts lower and ends higher as closings catch up.
+
+Determinism: everything comes from ``random.Random`` instances seeded from ``seed``; the emitted
+sequence does not even depend on how ``events_until`` is stepped.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+import orjson
+
+from monitor.config import ChannelConfig
+
+#: An emitted item: an event object, or raw garbage bytes (``garbage_ratio``).
+Item = dict[str, Any] | bytes
+
+OPENED: Final = "opened"
+RESPONDED: Final = "responded"
+ABANDONED: Final = "abandoned"
+RESOLVED: Final = "resolved"
+FAILED: Final = "failed"
+REOPENED: Final = "reopened"
+
+WAIT_MEDIAN: Final = 0.5  # x first_response_target_s
+WAIT_SIGMA: Final = 0.6
+ABANDON_MEDIAN: Final = 0.8  # x first_response_target_s, long abandons after short_abandon_s + 1
+SELF_SERVICE_MEDIAN: Final = 0.05  # x resolution_target_s
+SELF_SERVICE_RESOLVED: Final = 0.85
+HANDLE_MEDIAN: Final = 0.48  # x resolution_target_s, after the first response
+HANDLE_SIGMA: Final = 0.55
+FAILED_SLOWER: Final = 1.2
+REOPEN_AFTER_S: Final = (60.0, 900.0)
+REOPEN_RESPONSE_P: Final = 0.7
+REOPEN_RESPONSE_MEDIAN: Final = 0.1  # x resolution_target_s
+REOPEN_CLOSE_MEDIAN: Final = 0.2  # x resolution_target_s
+REOPEN_RESOLVED: Final = 0.8
+ABANDON_CLOSE_S: Final = (2.0, 60.0)
+DEGRADE_WAIT_FACTOR: Final = 6.0
+DEGRADE_ABANDON_FACTOR: Final = 2.0
+CALIBRATION_SAMPLES: Final = 4000
+RECENT_FOR_DUPLICATES: Final = 1024
+SEGMENTS: Final = (("consumer", 0.75), ("business", 0.20), ("premium", 0.05))
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Behaviour of one channel (see the module docstring table)."""
+
+    share: float
+    abandon_p: float
+    short_abandon_share: float
+    self_service_p: float
+    follow_ups_mean: float
+    resolved_p: float
+    reopen_p: float
+    queues: tuple[str, ...]
+
+
+PROFILES: Final[dict[str, Profile]] = {
+    "phone": Profile(0.30, 0.08, 0.40, 0.03, 0.3, 0.92, 0.04,
+                     ("billing", "technical", "sales", "cancellations")),
+    "chat": Profile(0.25, 0.10, 0.35, 0.05, 2.0, 0.90, 0.05,
+                    ("billing", "technical", "sales", "orders")),
+    "email": Profile(0.15, 0.0, 0.30, 0.01, 1.0, 0.88, 0.06,
+                     ("billing", "technical", "complaints", "orders")),
+    "web": Profile(0.10, 0.03, 0.30, 0.25, 0.8, 0.86, 0.05, ("orders", "account", "returns")),
+    "app": Profile(0.10, 0.03, 0.30, 0.20, 0.8, 0.86, 0.05, ("orders", "account", "payments")),
+    "store": Profile(0.05, 0.06, 0.30, 0.0, 0.3, 0.94, 0.03, ("returns", "repairs", "sales")),
+    "social": Profile(0.05, 0.02, 0.30, 0.02, 1.2, 0.85, 0.06, ("complaints", "general")),
+}
+DEFAULT_PROFILE: Final = Profile(0.05, 0.03, 0.30, 0.05, 0.8, 0.88, 0.05, ("general",))
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """``steady`` (``degrade is None``) or one channel degrading over the run."""
+
+    name: str
+    degrade: str | None = None
+    wait_factor: float = DEGRADE_WAIT_FACTOR
+    abandon_factor: float = DEGRADE_ABANDON_FACTOR
+
+    def multipliers(self, channel: str, progress: float) -> tuple[float, float]:
+        """(wait multiplier, abandon-probability multiplier) at ``progress`` in [0, 1]."""
+        if self.degrade != channel:
+            return 1.0, 1.0
+        p = min(max(progress, 0.0), 1.0)
+        return 1.0 + (self.wait_factor - 1.0) * p, 1.0 + (self.abandon_factor - 1.0) * p
+
+    def __str__(self) -> str:
+        return self.name if self.degrade is None else f"{self.name}:{self.degrade}"
+
+
+STEADY: Final = Scenario("steady")
+
+
+def parse_scenario(s: str, channels: Sequence[str]) -> Scenario:
+    """``steady`` or ``degrade:<channel>`` with a configured channel; ValueError otherwise."""
+    text = s.strip()
+    kind, sep, arg = text.partition(":")
+    kind, arg = kind.strip().lower(), arg.strip()
+    if kind == "steady" and not sep:
+        return STEADY
+    if kind == "degrade":
+        if not arg:
+            raise ValueError(
+                f"scenario {s!r}: name the channel to degrade, e.g. 'degrade:{_first(channels)}'"
+                f" (channels: {', '.join(channels)})"
+            )
+        if arg not in channels:
+            raise ValueError(
+                f"scenario {s!r}: unknown channel {arg!r}; configured channels: "
+                f"{', '.join(channels)}"
+            )
+        return Scenario("degrade", arg)
+    raise ValueError(
+        f"unknown scenario {s!r}; expected 'steady' or 'degrade:<channel>' "
+        f"(channels: {', '.join(channels)})"
+    )
+
+
+def _first(channels: Sequence[str]) -> str:
+    return channels[0] if channels else "phone"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def format_ts(ts_ms: int) -> str:
+    """``2026-11-21T10:00:00.123Z`` (RFC 3339, UTC, milliseconds)."""
+    sec, milli = divmod(ts_ms, 1000)
+    return f"{_second_prefix(sec)}.{milli:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_prefix(sec: int) -> str:
+    t = time.gmtime(sec)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
+
+
+def encode(item: Item) -> bytes:
+    """One record value / JSON line (without the newline): garbage bytes go out unchanged."""
+    return item if isinstance(item, bytes) else orjson.dumps(item)
+
+
+def key_of(item: Item) -> bytes | None:
+    """The record key: the ``interaction_id`` of an object that has a string one, else none.
+
+    Raw bytes (garbage, replayed lines) follow the same rule once parsed, so a file written by
+    ``sqm generate --out`` and replayed gives the same records as generating live.
+    """
+    if isinstance(item, bytes):
+        try:
+            parsed = orjson.loads(item)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(parsed, dict):
+            return None
+        item = parsed
+    iid = item.get("interaction_id")
+    return iid.encode() if isinstance(iid, str) else None
+
+
+def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
+    return rng.lognormvariate(math.log(max(median, 1e-6)), sigma)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def lifecycle(
+    rng: random.Random,
+    profile: Profile,
+    channel: ChannelConfig,
+    wait_mult: float = 1.0,
+    abandon_mult: float = 1.0,
+) -> list[tuple[int, str, bool]]:
+    """One contact's events as (offset ms from opened, type, done by an agent), in order."""
+    big_f = channel.first_response_target_s
+    big_r = channel.resolution_target_s
+    short = channel.short_abandon_s
+    out: list[tuple[int, str, bool]] = [(0, OPENED, False)]
+    u = rng.random()
+    abandon_p = min(profile.abandon_p * abandon_mult, 0.9)
+    if u < abandon_p:
+        if short > 0 and rng.random() < profile.short_abandon_share:
+            wait_s = rng.uniform(min(1.0, short / 2), short)
+            at = min(_ms(wait_s), int(short * 1000))
+        else:
+            wait_s = short + 1.0 + _lognormal(rng, ABANDON_MEDIAN * big_f * wait_mult, WAIT_SIGMA)
+            at = _ms(wait_s)
+        out.append((at, ABANDONED, False))
+        out.append((at + _ms(rng.uniform(*ABANDON_CLOSE_S)), FAILED, False))
+        return out
+    if u < abandon_p + profile.self_service_p:
+        at = _ms(_lognormal(rng, SELF_SERVICE_MEDIAN * big_r, 0.7))
+        resolved = rng.random() < SELF_SERVICE_RESOLVED
+        out.append((at, RESOLVED if resolved else FAILED, False))
+        if resolved and rng.random() < profile.reopen_p:
+            _reopen(rng, big_r, out)
+        return out
+    wait = _ms(_lognormal(rng, WAIT_MEDIAN * big_f * wait_mult, WAIT_SIGMA))
+    resolved = rng.random() < profile.resolved_p
+    handle = _lognormal(rng, HANDLE_MEDIAN * big_r, HANDLE_SIGMA)
+    close = wait + _ms(handle if resolved else handle * FAILED_SLOWER)
+    out.append((wait, RESPONDED, True))
+    follow_ups = sorted(rng.randint(wait + 1, close - 1)
+                        for _ in range(_poisson(rng, profile.follow_ups_mean)) if close - wait > 2)
+    out.extend((at, RESPONDED, True) for at in follow_ups)
+    out.append((close, RESOLVED if resolved else FAILED, True))
+    if resolved and rng.random() < profile.reopen_p:
+        _reopen(rng, big_r, out)
+    return out
+
+
+def _reopen(rng: random.Random, big_r: float, out: list[tuple[int, str, bool]]) -> None:
+    at = out[-1][0] + _ms(rng.uniform(*REOPEN_AFTER_S))
+    out.append((at, REOPENED, False))
+    close = at + _ms(_lognormal(rng, REOPEN_CLOSE_MEDIAN * big_r, 0.6))
+    if rng.random() < REOPEN_RESPONSE_P:
+        reply = at + _ms(_lognormal(rng, REOPEN_RESPONSE_MEDIAN * big_r, 0.6))
+        if reply < close:
+            out.append((reply, RESPONDED, True))
+    out.append((close, RESOLVED if rng.random() < REOPEN_RESOLVED else FAILED, True))
+
+
+# --- garbage -------------------------------------------------------------------------------
+
+_GARBAGE_TEXT: Final = (b"hello kafka", b"<event type='opened'/>", b"opened,phone,2026-11-21",
+                        b"{{not json}}", b"\x00\x01\x02\x03")
+_NON_OBJECTS: Final = (b"[1,2,3]", b'"opened"', b"42", b"null", b"true", b"3.14")
+_BAD_TS: Final = ("yesterday", "2026-13-45T25:61:00Z", "2026-11-21T10:00:00",
+                  "21/11/2026 10:00:00", "", "1763719200")
+
+
+def garbage(rng: random.Random, tag: str, n: int, ts_ms: int, channel: str) -> bytes:
+    """One malformed record, as the worker must dead-letter it (never blank, never multi-line)."""
+    base: dict[str, Any] = {
+        "event_id": f"g-{tag}-{n}",
+        "interaction_id": f"gi-{tag}-{n}",
+        "channel": channel,
+        "type": OPENED,
+        "ts": format_ts(ts_ms),
+        "attrs": {"queue": "general", "segment": "consumer"},
+    }
+    kind = rng.randrange(10)
+    if kind == 0:  # malformed JSON: a cut-off object
+        raw = orjson.dumps(base)
+        return raw[: rng.randrange(2, len(raw) - 1)]
+    if kind == 1:  # malformed JSON: not UTF-8 / not JSON at all
+        return rng.choice((b'{"event_id": "\xff\xfe", "type": "opened"}', *_GARBAGE_TEXT))
+    if kind == 2:  # JSON, but not an object
+        return rng.choice((*_NON_OBJECTS, orjson.dumps([base])))
+    if kind == 3:  # a required field missing (or null)
+        name = rng.choice(("event_id", "interaction_id", "channel", "type", "ts"))
+        if rng.random() < 0.8:
+            del base[name]
+        else:
+            base[name] = None
+    elif kind == 4:  # a field of the wrong type
+        name, value = rng.choice((
+            ("event_id", 12345), ("interaction_id", ["i-1"]), ("channel", 7), ("type", True),
+            ("ts", True), ("ts", 1.5e12), ("ts", {"ms": ts_ms}), ("attrs", "queue=billing"),
+        ))
+        base[name] = value
+    elif kind == 5:  # a bad value
+        base[rng.choice(("event_id", "interaction_id"))] = rng.choice(("", "x" * 200))
+    elif kind == 6:
+        base["type"] = rng.choice(("escalated", "transferred", "closed", "feedback!"))
+    elif kind == 7:
+        base["channel"] = rng.choice(("fax", "carrier-pigeon", "telex"))
+    elif kind == 8:  # a bad timestamp
+        base["ts"] = rng.choice((*_BAD_TS, -1, ts_ms + 86_400_000, format_ts(ts_ms + 86_400_000)))
+    else:  # a bad timestamp of the integer kind or a mangled offset
+        base["ts"] = rng.choice((10**16, format_ts(ts_ms)[:-1] + "+25:00"))
+    return orjson.dumps(base)
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+class _Pending(NamedTuple):
+    n: int
+    interaction_id: str
+    channel: str
+    type: str
+    as_epoch: bool
+    queue: str
+    segment: str
+    agent: str | None
+
+
+@dataclass(slots=True)
+class Stats:
+    interactions: int = 0
+    events: int = 0
+    duplicates: int = 0
+    garbage: int = 0
+
+    @property
+    def items(self) -> int:
+        return self.events + self.duplicates + self.garbage
+
+
+class TrafficModel:
+    """Seeded multi-channel traffic; ``events_until`` hands out what became due.
+
+    ``rate``: target records per second (see the module docstring). Degradation progress runs
+    from ``start_ms`` (default: the first ``events_until`` call) over ``duration_s``.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[ChannelConfig],
+        scenario: Scenario,
+        seed: int,
+        rate: float,
+        *,
+        start_ms: int | None = None,
+        duration_s: float = 600.0,
+        duplicate_ratio: float = 0.0,
+        disorder_ms: int = 0,
+        garbage_ratio: float = 0.0,
+        epoch_ms_ratio: float = 0.2,
+        id_tag: str | None = None,
+    ) -> None:
+        if not channels:
+            raise ValueError("no channels configured")
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive number of events per second, got {rate!r}")
+        if not (duration_s > 0 and math.isfinite(duration_s)):
+            raise ValueError(f"duration_s must be positive, got {duration_s!r}")
+        for name, ratio in (("duplicate_ratio", duplicate_ratio), ("garbage_ratio", garbage_ratio),
+                            ("epoch_ms_ratio", epoch_ms_ratio)):
+            if not 0.0 <= ratio <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {ratio!r}")
+        if disorder_ms < 0:
+            raise ValueError(f"disorder_ms must be 0 or more, got {disorder_ms!r}")
+        names = [c.name for c in channels]
+        if scenario.degrade is not None and scenario.degrade not in names:
+            raise ValueError(f"scenario {scenario}: channel {scenario.degrade!r} is not configured")
+        self.channels = tuple(channels)
+        self.scenario = scenario
+        self.seed = seed
+        self.rate = rate
+        self.start_ms = start_ms
+        self.duration_s = duration_s
+        self.duplicate_ratio = duplicate_ratio
+        self.disorder_ms = disorder_ms
+        self.garbage_ratio = garbage_ratio
+        self.epoch_ms_ratio = epoch_ms_ratio
+        self.tag = str(seed) if id_tag is None else id_tag
+        self.stats = Stats()
+
+        self._profiles = [PROFILES.get(c.name, DEFAULT_PROFILE) for c in self.channels]
+        total_share = sum(p.share for p in self._profiles)
+        self._cum_weights: list[float] = []
+        acc = 0.0
+        for p in self._profiles:
+            acc += p.share / total_share
+            self._cum_weights.append(acc)
+        self._agents = [max(4, round(60 * p.share / total_share)) for p in self._profiles]
+
+        #: Mean records per new contact that land inside the run, and contacts per second.
+        self.records_per_interaction = self._calibrate() * (1.0 + duplicate_ratio + garbage_ratio)
+        self.arrival_rate = rate / self.records_per_interaction
+
+        self._rng = random.Random(seed)  # arrivals and lifecycles
+        self._noise = random.Random(seed * 1_000_003 + 7)  # duplicates and garbage, in emit order
+        self._jitter = random.Random(seed * 1_000_033 + 11)  # disorder: same events, reordered
+        self._next_arrival: float | None = None
+        self._seq = 0
+        self._n_event = 0
+        self._n_garbage = 0
+        self._heap: list[tuple[int, int, int, _Pending]] = []  # (emit, seq, ts, event)
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_FOR_DUPLICATES)
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def end_ms(self) -> int | None:
+        return None if self.start_ms is None else self.start_ms + round(self.duration_s * 1000)
+
+    @property
+    def pending(self) -> int:
+        """Events generated but not yet due (future closings, delayed emissions)."""
+        return len(self._heap)
+
+    def events_until(self, now_ms: int) -> list[Item]:
+        """Every not yet returned item due at or before ``now_ms``, in emission order.
+
+        An event is due at its event time, or up to ``disorder_ms`` later; its ``ts`` never
+        changes. Duplicates and garbage come right after the event that triggered them.
+        """
+        self._arrivals_until(now_ms)
+        out: list[Item] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now_ms:
+            self._emit(heapq.heappop(heap), out)
+        return out
+
+    def drain(self, end_ms: int) -> list[Item]:
+        """Whatever has event time <= ``end_ms`` and is still held back by ``disorder_ms``."""
+        out = self.events_until(end_ms)
+        due = [entry for entry in self._heap if entry[2] <= end_ms]
+        if due:
+            self._heap = [entry for entry in self._heap if entry[2] > end_ms]
+            heapq.heapify(self._heap)
+            for entry in sorted(due):
+                self._emit(entry, out)
+        return out
+
+    def progress(self, ts_ms: float) -> float:
+        """Scenario progress of an event time, 0 at ``start_ms``, 1 at the end of the run."""
+        if self.start_ms is None:
+            return 0.0
+        return min(max((ts_ms - self.start_ms) / (self.duration_s * 1000.0), 0.0), 1.0)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _channel_index(self, rng: random.Random) -> int:
+        u = rng.random()
+        for i, w in enumerate(self._cum_weights):
+            if u < w:
+                return i
+        return len(self._cum_weights) - 1
+
+    def _calibrate(self) -> float:
+        """Mean number of a new contact's events whose time falls inside the run."""
+        rng = random.Random(self.seed * 7_919 + 13)
+        span_ms = self.duration_s * 1000.0
+        total = 0
+        for _ in range(CALIBRATION_SAMPLES):
+            i = self._channel_index(rng)
+            position = rng.random()
+            wait_mult, abandon_mult = self.scenario.multipliers(self.channels[i].name, position)
+            left = (1.0 - position) * span_ms
+            events = lifecycle(rng, self._profiles[i], self.channels[i], wait_mult, abandon_mult)
+            total += sum(1 for at, _, _ in events if at <= left)
+        return max(total / CALIBRATION_SAMPLES, 1.0)
+
+    def _arrivals_until(self, now_ms: int) -> None:
+        rng = self._rng
+        per_ms = self.arrival_rate / 1000.0
+        if self._next_arrival is None:
+            if self.start_ms is None:
+                self.start_ms = now_ms
+            self._next_arrival = self.start_ms + rng.expovariate(per_ms)
+        while self._next_arrival <= now_ms:
+            self._spawn(int(self._next_arrival))
+            self._next_arrival += rng.expovariate(per_ms)
+
+    def _spawn(self, opened_ms: int) -> None:
+        rng = self._rng
+        i = self._channel_index(rng)
+        ch, profile = self.channels[i], self._profiles[i]
+        wait_mult, abandon_mult = self.scenario.multipliers(ch.name, self.progress(opened_ms))
+        steps = lifecycle(rng, profile, ch, wait_mult, abandon_mult)
+        n = self.stats.interactions
+        self.stats.interactions += 1
+        interaction_id = f"i-{self.tag}-{n}"
+        queue = rng.choice(profile.queues)
+        u, segment = rng.random(), SEGMENTS[-1][0]
+        for name, share in SEGMENTS:
+            if u < share:
+                segment = name
+                break
+            u -= share
+        agent = f"{ch.name}-{rng.randrange(1, self._agents[i] + 1):03d}"
+        last = -1
+        for offset, etype, by_agent in steps:
+            ts_ms = max(opened_ms + offset, last + 1)  # strictly increasing per contact
+            last = ts_ms
+            as_epoch = rng.random() < self.epoch_ms_ratio
+            emit_ms = ts_ms + (self._jitter.randint(0, self.disorder_ms) if self.disorder_ms else 0)
+            # The event object is built when it is emitted: many closings lie beyond the run.
+            pending = _Pending(self._n_event, interaction_id, ch.name, etype, as_epoch,
+                               queue, segment, agent if by_agent else None)
+            heapq.heappush(self._heap, (emit_ms, self._seq, ts_ms, pending))
+            self._n_event += 1
+            self._seq += 1
+
+    def _emit(self, entry: tuple[int, int, int, _Pending], out: list[Item]) -> None:
+        emit_ms, _, ts_ms, p = entry
+        attrs: dict[str, Any] = {"queue": p.queue, "segment": p.segment}
+        if p.agent is not None:
+            attrs["agent"] = p.agent
+        event: dict[str, Any] = {
+            "event_id": f"e-{self.tag}-{p.n}",
+            "interaction_id": p.interaction_id,
+            "channel": p.channel,
+            "type": p.type,
+            "ts": ts_ms if p.as_epoch else format_ts(ts_ms),
+            "attrs": attrs,
+        }
+        out.append(event)
+        self.stats.events += 1
+        self._recent.append(event)
+        noise = self._noise
+        if self.duplicate_ratio and noise.random() < self.duplicate_ratio:
+            original = noise.choice(self._recent)
+            out.append({**original, "attrs": dict(original["attrs"])})
+            self.stats.duplicates += 1
+        if self.garbage_ratio and noise.random() < self.garbage_ratio:
+            ch = self.channels[self._channel_index(noise)].name
+            out.append(garbage(noise, self.tag, self._n_garbage, emit_ms, ch))
+            self._n_garbage += 1
+            self.stats.garbage += 1
+
+
+def history(
+    channels: Sequence[ChannelConfig],
+    scenario: Scenario | str,
+    seed: int,
+    rate: float,
+    start_ms: int,
+    duration_s: float,
+    *,
+    step_ms: int = 1000,
+    duplicate_ratio: float = 0.0,
+    disorder_ms: int = 0,
+    garbage_ratio: float = 0.0,
+    epoch_ms_ratio: float = 0.2,
+    id_tag: str | None = None,
+) -> Iterator[Item]:
+    """All items of ``[start_ms, start_ms + duration_s]`` at once (files, backfill, tests)."""
+    if isinstance(scenario, str):
+        scenario = parse_scenario(scenario, [c.name for c in channels])
+    model = TrafficModel(
+        channels, scenario, seed, rate, start_ms=start_ms, duration_s=duration_s,
+        duplicate_ratio=duplicate_ratio, disorder_ms=disorder_ms, garbage_ratio=garbage_ratio,
+        epoch_ms_ratio=epoch_ms_ratio, id_tag=id_tag,
+    )
+    yield from span(model, step_ms=step_ms)
+
+
+def span(model: TrafficModel, *, step_ms: int = 1000) -> Iterator[Item]:
+    """Step ``model`` from its start to its end, then drain what ``disorder_ms`` held back."""
+    if model.start_ms is None or model.end_ms is None:
+        raise ValueError("span() needs a model with start_ms")
+    end = model.end_ms
+    t = model.start_ms
+    while t < end:
+        t = min(t + step_ms, end)
+        yield from model.events_until(t)
+    yield from model.drain(end)

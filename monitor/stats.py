@@ -1,0 +1,106 @@
+"""The worker's own counters and histograms (plain Python; ``exporter`` turns them into metrics).
+
+Updated on the event loop after each committed transaction; the exporter thread reads the
+immutable ``Snapshot`` that the loop publishes, never the live dictionaries.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.core.partition import BatchResult
+from monitor.core.window import COUNT_FIELDS
+
+FIRST_RESPONSE_BUCKETS_S = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800,
+                            3600, 7200, 14400, 28800, 43200, 86400)
+RESOLUTION_BUCKETS_S = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400, 28800,
+                        43200, 86400, 172800, 604800)
+
+
+class Histogram:
+    """Fixed buckets in ms (``le`` inclusive), per-bucket counts, exact sum."""
+
+    __slots__ = ("bounds_ms", "counts", "sum_ms")
+
+    def __init__(self, bounds_s: tuple[float, ...]) -> None:
+        self.bounds_ms = [round(b * 1000) for b in sorted(set(bounds_s))]
+        self.counts = [0] * (len(self.bounds_ms) + 1)
+        self.sum_ms = 0
+
+    def observe_many(self, values_ms: list[int]) -> None:
+        bounds = self.bounds_ms
+        for v in values_ms:
+            self.counts[bisect.bisect_left(bounds, v)] += 1
+            self.sum_ms += v
+
+    def copy(self) -> Histogram:
+        h = Histogram(())
+        h.bounds_ms, h.counts, h.sum_ms = self.bounds_ms, list(self.counts), self.sum_ms
+        return h
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    events: dict[tuple[str, str], int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicate: dict[str, int] = field(default_factory=dict)
+    late: dict[str, int] = field(default_factory=dict)
+    measured: dict[str, list[int]] = field(default_factory=dict)  # channel -> COUNT_FIELDS order
+    first_response: dict[str, Histogram] = field(default_factory=dict)
+    resolution: dict[str, Histogram] = field(default_factory=dict)
+    backlog_waiting: dict[str, int] = field(default_factory=dict)
+    backlog_open: dict[str, int] = field(default_factory=dict)
+    oldest_waiting_ts_ms: dict[str, int | None] = field(default_factory=dict)
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest final record
+    watermark_ms: int | None = None
+    held: int = 0
+    consumed: int = 0
+    assigned: dict[str, int] = field(default_factory=dict)  # stage -> partitions owned
+
+
+class Stats:
+    """Cumulative per-process counters; gauges are filled in when a snapshot is taken."""
+
+    def __init__(self, channels: tuple[str, ...], targets_fr_s: list[float],
+                 targets_rs_s: list[float]) -> None:
+        self.channels = channels
+        self.events: Counter[tuple[str, str]] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.duplicate: Counter[str] = Counter()
+        self.late: Counter[str] = Counter()
+        self.measured: dict[str, list[int]] = {c: [0] * len(COUNT_FIELDS) for c in channels}
+        self.first_response = {c: Histogram(FIRST_RESPONSE_BUCKETS_S + tuple(targets_fr_s))
+                               for c in channels}
+        self.resolution = {c: Histogram(RESOLUTION_BUCKETS_S + tuple(targets_rs_s))
+                           for c in channels}
+        self.consumed = 0
+
+    def add_batch(self, r: BatchResult) -> None:
+        """Count a committed stage-one batch (measurements of late events included)."""
+        self.events.update(r.events)
+        self.rejected.update(r.rejected)
+        self.duplicate.update(r.duplicate)
+        self.consumed += r.consumed
+        for (ch, _w), acc in r.partials.items():
+            m = self.measured[ch]
+            for i, n in enumerate(acc.counts):
+                m[i] += n
+        for ch, values in r.first_response_ms.items():
+            self.first_response[ch].observe_many(values)
+        for ch, values in r.resolution_ms.items():
+            self.resolution[ch].observe_many(values)
+
+    def add_late(self, late: Counter[str]) -> None:
+        self.late.update(late)
+
+    def snapshot(self, **gauges: Any) -> Snapshot:
+        return Snapshot(
+            events=dict(self.events), rejected=dict(self.rejected), duplicate=dict(self.duplicate),
+            late=dict(self.late), measured={c: list(v) for c, v in self.measured.items()},
+            first_response={c: h.copy() for c, h in self.first_response.items()},
+            resolution={c: h.copy() for c, h in self.resolution.items()},
+            consumed=self.consumed, **gauges,
+        )

@@ -1,0 +1,265 @@
+"""End to end on the real broker: the real ``sqm worker`` against the independent reference.
+
+Each test replays a seeded scenario (generated history with duplicates, disorder within the
+grace, garbage, an orphan and an impossible transition) into fresh topics and compares every
+``sqm.indicators.v1`` record field by field with ``tests/reference.py``, and the ``/metrics``
+counters with the reference's totals.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from harness import WorkerProcess, poll, produce, read_json, reset_topics, write_config
+from kafka_broker import free_port
+from reference import compute, diff_record, ts_ms
+
+from monitor.config import Config
+from monitor.generate import history
+from monitor.topics import TOPIC_DEADLETTER, TOPIC_INDICATORS
+
+WINDOW_MS = 60_000
+
+# Records that must be dead-lettered, with the reason each must get.
+GARBAGE: list[tuple[bytes, str]] = [
+    (b'{"event_id": "g1", "interaction_id": ', "malformed_json"),
+    (b"\xff\xfe not utf-8", "malformed_json"),
+    (b"[1, 2, 3]", "not_an_object"),
+    (b'{"event_id": "g2", "channel": "phone", "type": "opened", "ts": 1}', "missing_field"),
+    (b'{"event_id": 7, "interaction_id": "g", "channel": "phone", "type": "opened", "ts": 1}',
+     "bad_type"),
+    (b'{"event_id": "", "interaction_id": "g", "channel": "phone", "type": "opened", "ts": 1}',
+     "bad_value"),
+    (b'{"event_id": "g3", "interaction_id": "g", "channel": "phone", "type": "closed", "ts": 1}',
+     "unknown_type"),
+    (b'{"event_id": "g4", "interaction_id": "g", "channel": "fax", "type": "opened", "ts": 1}',
+     "unknown_channel"),
+    (b'{"event_id": "g5", "interaction_id": "g", "channel": "phone", "type": "opened", '
+     b'"ts": "yesterday"}', "bad_timestamp"),
+    (b'{"event_id": "g6", "interaction_id": "g", "channel": "phone", "type": "opened", '
+     b'"ts": "2026-01-01T00:00:00"}', "bad_timestamp"),
+]
+
+
+def scenario(start_ms: int, duration_s: int, rate: float, seed: int) -> tuple[
+        list[tuple[bytes | None, bytes]], list[dict[str, Any]], Counter[str]]:
+    """Items to produce, the valid events among them, and the dead-letter reasons expected."""
+    items = list(history(Config().channels, "degrade:chat", seed, rate, start_ms, duration_s,
+                         duplicate_ratio=0.02, disorder_ms=4000))
+    events = [i for i in items if isinstance(i, dict)]
+    assert len(events) == len(items)
+    # an orphan (never opened) and an impossible transition (abandoned after a response)
+    t0 = start_ms + 30_000
+    extra = [
+        {"event_id": "x-orphan", "interaction_id": "x-never-opened", "channel": "phone",
+         "type": "responded", "ts": t0},
+        {"event_id": "x-o", "interaction_id": "x-bad", "channel": "web", "type": "opened", "ts": t0},
+        {"event_id": "x-r", "interaction_id": "x-bad", "channel": "web", "type": "responded",
+         "ts": t0 + 1000},
+        {"event_id": "x-a", "interaction_id": "x-bad", "channel": "web", "type": "abandoned",
+         "ts": t0 + 2000},
+    ]
+    out: list[tuple[bytes | None, bytes]] = []
+    garbage = iter(GARBAGE)
+    step = max(1, len(events) // (len(GARBAGE) + 1))
+    for n, e in enumerate(events):
+        if n == 50:
+            out.extend((x["interaction_id"].encode(), orjson.dumps(x)) for x in extra)
+        if n % step == step - 1:
+            g = next(garbage, None)
+            if g is not None:
+                out.append((b"garbage", g[0]))
+        out.append((e["interaction_id"].encode(), orjson.dumps(e)))
+    reasons = Counter(r for _b, r in GARBAGE) + Counter({"invalid_transition": 1, "orphan": 1})
+    valid = events[:50] + [x for x in extra if x["interaction_id"] != "x-never-opened"] + events[50:]
+    return out, valid, reasons
+
+
+def indicator_map(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        out.setdefault((r["channel"], r["window_start"]), []).append(r)
+    return out
+
+
+def wait_for_windows(bootstrap: str, expected: dict[tuple[str, int], dict[str, Any]],
+                     deadline_s: float, workers: list[WorkerProcess]) -> dict[tuple[str, str],
+                                                                               list[dict[str, Any]]]:
+    keys = {(ch, exp["window_start"]) for (ch, _w), exp in expected.items()}
+
+    def done() -> dict[tuple[str, str], list[dict[str, Any]]] | None:
+        for w in workers:
+            assert w.alive(), f"worker died:\n{w.log_tail()}"
+        got = indicator_map(read_json(bootstrap, TOPIC_INDICATORS))
+        return got if keys <= set(got) else None
+
+    return poll(done, deadline_s, "every expected window record")
+
+
+def assert_records(expected: dict[tuple[str, int], dict[str, Any]],
+                   got: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
+    problems: list[str] = []
+    for (ch, _w), exp in sorted(expected.items()):
+        recs = got[(ch, exp["window_start"])]
+        if any(r != recs[0] for r in recs):
+            problems.append(f"{ch} {exp['window_start']}: {len(recs)} different records")
+        for d in diff_record(exp, recs[0]):
+            problems.append(f"{ch} {exp['window_start']}: {d}")
+    assert not problems, "\n".join(problems[:40])
+
+
+def counter_sum(samples: list[dict[Any, float]], name: str, **labels: str) -> float:
+    want = tuple(sorted(labels.items()))
+    total = 0.0
+    for s in samples:
+        for (n, lab), v in s.items():
+            if n == name and all(item in lab for item in want):
+                total += v
+    return total
+
+
+@pytest.fixture
+def cluster(kafka_bootstrap: str, tmp_path: Path) -> tuple[str, Path]:
+    reset_topics(kafka_bootstrap)
+    cfg = write_config(tmp_path / "sqm.toml", kafka_bootstrap, f"it-{uuid.uuid4().hex[:8]}",
+                       idle_timeout_s=2, orphan_timeout_s=600)
+    return kafka_bootstrap, cfg
+
+
+def _span(now_ms: int) -> tuple[int, int]:
+    start = now_ms - now_ms % WINDOW_MS - 40 * WINDOW_MS
+    return start, 20 * 60
+
+
+def _expected(valid: list[dict[str, Any]], start: int, duration_s: int) -> Any:
+    last = start + duration_s * 1000 + 2 * WINDOW_MS
+    return compute(valid, last_window_ms=last - last % WINDOW_MS)
+
+
+def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_path: Path) -> None:
+    bootstrap, cfg = cluster
+    start, duration = _span(int(time.time() * 1000))
+    items, valid, reasons = scenario(start, duration, rate=5.0, seed=11)
+    assert len(items) > 5000
+    ref = _expected(valid, start, duration)
+    assert ref.invalid == 1
+
+    worker = WorkerProcess(cfg, free_port(), tmp_path / "worker.log")
+    try:
+        produce(bootstrap, items)
+        got = wait_for_windows(bootstrap, ref.records, 180, [worker])
+        assert_records(ref.records, got)
+        assert all(len(v) == 1 for v in got.values()), "a window was emitted twice"
+
+        deadletters = read_json(bootstrap, TOPIC_DEADLETTER)
+        assert Counter(d["reason"] for d in deadletters) == reasons
+        for d in deadletters:
+            assert d["source"]["topic"] == "sqm.interactions.v1" and d["raw"]
+
+        def counters_settled() -> dict[Any, float] | None:
+            m = worker.try_metrics()
+            if m is None:
+                return None
+            total = sum(v for (n, _l), v in m.items() if n == "sqm_events_rejected_total")
+            return m if total == sum(reasons.values()) else None
+
+        m = poll(counters_settled, 60, "rejected counters to include the orphan")
+        for ch in Config().channel_names:
+            for name in ("opened", "answered", "answered_within_target", "abandoned",
+                         "short_abandoned", "resolved", "resolved_within_target", "failed",
+                         "reopened"):
+                assert m[(f"sqm_{name}_total", (("channel", ch),))] == ref.measured[ch][name], \
+                    (name, ch)
+            assert m[("sqm_events_duplicate_total", (("channel", ch),))] == \
+                ref.duplicates.get(ch, 0)
+            assert m[("sqm_events_late_total", (("channel", ch),))] == 0
+            n_answered = ref.measured[ch]["answered"]
+            assert m[("sqm_first_response_seconds_count", (("channel", ch),))] == n_answered
+        for (ch, typ), n in ref.accepted.items():
+            assert m[("sqm_events_total", (("channel", ch), ("type", typ)))] == n
+        for reason, n in reasons.items():
+            assert m[("sqm_events_rejected_total", (("reason", reason),))] == n
+        consumed = m[("sqm_records_consumed_total", ())]
+        accounted = (sum(ref.accepted.values()) + sum(ref.duplicates.values())
+                     + sum(reasons.values()) + m[("sqm_events_held", ())])
+        assert consumed == len(items) == accounted
+        # window gauges show the latest final window; it is empty (after the scenario), so the
+        # ratio gauges are absent rather than 0, and the window end matches the topic
+        phone = [r for r in read_json(bootstrap, TOPIC_INDICATORS) if r["channel"] == "phone"]
+        metrics_now = worker.metrics()
+        latest_end = metrics_now[("sqm_window_end_timestamp_seconds", (("channel", "phone"),))]
+        newest = max(phone, key=lambda r: r["window_end"])
+        assert latest_end >= ts_ms(newest["window_end"]) / 1000 - 60
+        assert ("sqm_service_level_ratio", (("channel", "phone"),)) not in metrics_now
+        assert newest["service_level"] is None and newest["opened"] == 0
+    finally:
+        assert worker.stop() == 0, worker.log_tail()
+
+
+def test_sigkill_midway_then_restart_gives_the_same_records(
+        cluster: tuple[str, Path], tmp_path: Path) -> None:
+    bootstrap, cfg = cluster
+    start, duration = _span(int(time.time() * 1000))
+    items, valid, _reasons = scenario(start, duration, rate=12.0, seed=23)
+    ref = _expected(valid, start, duration)
+    port = free_port()
+    worker = WorkerProcess(cfg, port, tmp_path / "worker1.log")
+    producer = threading.Thread(target=produce, args=(bootstrap, items, 1500.0))
+    producer.start()
+    try:
+        poll(lambda: len(read_json(bootstrap, TOPIC_INDICATORS)) >= 14, 120,
+             "the first windows before the kill")
+        worker.kill()
+        emitted_before = len(read_json(bootstrap, TOPIC_INDICATORS))
+        assert emitted_before < len(ref.records), "the kill came too late to test anything"
+        worker = WorkerProcess(cfg, port, tmp_path / "worker2.log")
+        producer.join()
+        got = wait_for_windows(bootstrap, ref.records, 240, [worker])
+        assert_records(ref.records, got)
+    finally:
+        producer.join()
+        worker.stop()
+
+
+def test_two_workers_give_the_same_records_as_one(cluster: tuple[str, Path], tmp_path: Path) -> None:
+    bootstrap, cfg = cluster
+    start, duration = _span(int(time.time() * 1000))
+    items, valid, reasons = scenario(start, duration, rate=5.0, seed=37)
+    ref = _expected(valid, start, duration)
+    workers = [WorkerProcess(cfg, free_port(), tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        for w in workers:
+            poll(w.try_metrics, 60, "worker metrics endpoint")
+
+        def owned() -> list[float] | None:
+            counts = []
+            for w in workers:
+                m = w.try_metrics() or {}
+                counts.append(m.get(("sqm_assigned_partitions", (("stage", "interactions"),)), 0))
+            return counts if sum(counts) == 4 and all(counts) else None
+
+        # both members own input partitions before any data arrives
+        poll(owned, 90, "the group to split the input partitions between both workers")
+        produce(bootstrap, items)
+        got = wait_for_windows(bootstrap, ref.records, 180, workers)
+        assert_records(ref.records, got)
+        samples = [w.metrics() for w in workers]
+        for ch in Config().channel_names:
+            assert counter_sum(samples, "sqm_opened_total", channel=ch) == ref.measured[ch]["opened"]
+            assert counter_sum(samples, "sqm_resolved_total", channel=ch) == \
+                ref.measured[ch]["resolved"]
+        consumed = [counter_sum([s], "sqm_records_consumed_total") for s in samples]
+        assert sum(consumed) == len(items)
+        assert all(c > 0 for c in consumed), f"one worker did all the work: {consumed}"
+        rejected = counter_sum(samples, "sqm_events_rejected_total")
+        assert rejected == sum(reasons.values())
+    finally:
+        for w in workers:
+            w.stop()

@@ -1,0 +1,239 @@
+"""An independent, deliberately naive reference for SPEC section 2.
+
+It shares no code with ``monitor``: it sorts each interaction's events, walks the lifecycle,
+buckets measurements into windows, and recomputes backlog at each window end by replaying every
+interaction from scratch. Slow, obvious, and therefore a fair judge of the streaming code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+RANK = {"opened": 0, "responded": 1, "abandoned": 2, "resolved": 3, "failed": 3, "reopened": 4}
+TARGETS = {  # channel: (first response target s, resolution target s)
+    "phone": (20, 600), "chat": (60, 1800), "email": (14400, 86400), "web": (300, 3600),
+    "app": (300, 3600), "store": (300, 1800), "social": (3600, 86400),
+}
+SHORT_ABANDON_S = 5
+REOPEN_WINDOW_S = 7 * 86400
+
+
+def ts_ms(ts: Any) -> int:
+    if isinstance(ts, int):
+        return ts
+    dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return int(dt.replace(microsecond=0).timestamp()) * 1000 + dt.microsecond // 1000
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def nearest_rank(values: list[int], q: float) -> int:
+    s = sorted(values)
+    return s[max(1, math.ceil(q * len(s))) - 1]
+
+
+@dataclass
+class Outcome:
+    records: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    invalid: int = 0
+    duplicates: dict[str, int] = field(default_factory=dict)
+    measured: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> count name -> n
+    accepted: dict[tuple[str, str], int] = field(default_factory=dict)
+    first_ms: int = 0
+
+
+def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: int | None = None,
+            channels: tuple[str, ...] = tuple(TARGETS)) -> Outcome:
+    """Expected records for valid ``events`` (in delivery order; duplicates and disorder ok)."""
+    out = Outcome()
+    seen: set[tuple[str, str]] = set()
+    per: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
+    for e in events:
+        k = (e["interaction_id"], e["event_id"])
+        if k in seen:
+            out.duplicates[e["channel"]] = out.duplicates.get(e["channel"], 0) + 1
+            continue
+        seen.add(k)
+        t = ts_ms(e["ts"])
+        per[e["interaction_id"]].append((t, RANK[e["type"]], e["event_id"], e["type"], e["channel"]))
+
+    wms = window_s * 1000
+    meas: dict[tuple[str, int], dict[str, Any]] = defaultdict(
+        lambda: {"n": defaultdict(int), "fr": [], "rs": []})
+    # valid applied events per interaction, for the backlog replay: (ts, type)
+    valid: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+    first = None
+    for iid, evs in per.items():
+        evs.sort()
+        opened = None
+        ch = None
+        responded = abandoned = False
+        closed = None  # None | "resolved" | "failed"
+        closed_ts = 0
+        applied: list[tuple[int, str]] = []
+        for t, _r, _eid, typ, ech in evs:
+            ok = True
+            m: tuple[str, int] | None = None
+            if typ == "opened":
+                if opened is not None:
+                    ok = False
+                else:
+                    opened, ch = t, ech
+                    m = ("opened", 0)
+            elif opened is None or t < opened:
+                ok = False
+            elif typ == "responded":
+                if abandoned:
+                    ok = False
+                elif not responded and closed is None:
+                    responded = True
+                    m = ("answered", t - opened)
+            elif typ == "abandoned":
+                if closed is not None or responded or abandoned:
+                    ok = False
+                else:
+                    abandoned = True
+                    m = ("abandoned", t - opened)
+            elif typ in ("resolved", "failed"):
+                if closed is not None:
+                    ok = False
+                else:
+                    closed, closed_ts = typ, t
+                    m = (typ, t - opened)
+            elif typ == "reopened":
+                if closed != "resolved" or t - closed_ts > REOPEN_WINDOW_S * 1000:
+                    ok = False
+                else:
+                    closed = None
+                    m = ("reopened", 0)
+            if not ok:
+                out.invalid += 1
+                continue
+            assert ch is not None
+            applied.append((t, typ))
+            out.accepted[(ch, typ)] = out.accepted.get((ch, typ), 0) + 1
+            first = t if first is None else min(first, t)
+            if m is None:
+                continue
+            kind, v = m
+            cell = meas[(ch, t - t % wms)]
+            frt, rst = TARGETS[ch]
+            if kind == "answered":
+                cell["n"]["answered"] += 1
+                cell["n"]["answered_within_target"] += v <= frt * 1000
+                cell["fr"].append(v)
+            elif kind == "abandoned":
+                cell["n"]["abandoned" if v > SHORT_ABANDON_S * 1000 else "short_abandoned"] += 1
+            elif kind == "resolved":
+                cell["n"]["resolved"] += 1
+                cell["n"]["resolved_within_target"] += v <= rst * 1000
+                cell["rs"].append(v)
+            else:
+                cell["n"][kind] += 1
+        if ch is not None:
+            valid[iid] = (ch, applied)
+
+    assert first is not None
+    out.first_ms = first - first % wms
+    last = max(w for (_c, w) in meas) if last_window_ms is None else last_window_ms
+    for ch in channels:
+        out.measured[ch] = defaultdict(int)
+    for w in range(out.first_ms, last + wms, wms):
+        end = w + wms
+        backlog = {c: [0, 0, None] for c in channels}
+        for ch, applied in valid.values():
+            opened_ts = None
+            responded = abandoned = False
+            is_closed = False
+            for t, typ in applied:
+                if t >= end:
+                    break
+                if typ == "opened":
+                    opened_ts = t
+                elif typ == "responded":
+                    responded = True
+                elif typ == "abandoned":
+                    abandoned = True
+                elif typ in ("resolved", "failed"):
+                    is_closed = True
+                elif typ == "reopened":
+                    is_closed = False
+            if opened_ts is None or is_closed:
+                continue
+            b = backlog[ch]
+            b[1] += 1
+            if not responded and not abandoned:
+                b[0] += 1
+                b[2] = opened_ts if b[2] is None else min(b[2], opened_ts)
+        for ch in channels:
+            cell = meas.get((ch, w), {"n": defaultdict(int), "fr": [], "rs": []})
+            n = cell["n"]
+            for k, v in n.items():
+                out.measured[ch][k] += v
+            answered, abandoned_n = n["answered"], n["abandoned"]
+            resolved, failed = n["resolved"], n["failed"]
+
+            def summary(vals: list[int]) -> dict[str, float | None]:
+                if not vals:
+                    return {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
+                return {"p50": nearest_rank(vals, 0.5) / 1000, "p90": nearest_rank(vals, 0.9) / 1000,
+                        "p99": nearest_rank(vals, 0.99) / 1000,
+                        "mean": sum(vals) / len(vals) / 1000, "max": max(vals) / 1000}
+
+            def ratio(a: int, b: int) -> float | None:
+                return a / b if b else None
+
+            wb = backlog[ch]
+            out.records[(ch, w)] = {
+                "schema": "sqm.indicators.v1", "channel": ch,
+                "window_start": iso(w), "window_end": iso(end),
+                "opened": n["opened"], "answered": answered,
+                "answered_within_target": n["answered_within_target"],
+                "abandoned": abandoned_n, "short_abandoned": n["short_abandoned"],
+                "service_level": ratio(n["answered_within_target"], answered + abandoned_n),
+                "abandonment_rate": ratio(abandoned_n, answered + abandoned_n),
+                "first_response_s": summary(cell["fr"]),
+                "resolved": resolved, "failed": failed,
+                "resolution_rate": ratio(resolved, resolved + failed),
+                "resolved_within_target": n["resolved_within_target"],
+                "on_time_resolution_rate": ratio(n["resolved_within_target"], resolved),
+                "resolution_s": summary(cell["rs"]),
+                "reopened": n["reopened"], "reopen_rate": ratio(n["reopened"], resolved),
+                "backlog_waiting": wb[0], "backlog_open": wb[1],
+                "oldest_wait_s": 0 if wb[2] is None else (end - wb[2]) / 1000,
+            }
+    return out
+
+
+QUANTILE_KEYS = ("p50", "p90", "p99")
+
+
+def diff_record(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    """Field-by-field differences; quantiles within 1%, mean within float rounding."""
+    problems: list[str] = []
+    if set(expected) != set(got):
+        problems.append(f"keys differ: {sorted(set(expected) ^ set(got))}")
+    for k, ev in expected.items():
+        gv = got.get(k)
+        if isinstance(ev, dict):
+            for sk, sev in ev.items():
+                sgv = gv.get(sk) if isinstance(gv, dict) else None
+                if sev is None or sgv is None:
+                    ok = sev is None and sgv is None
+                elif sk in QUANTILE_KEYS:
+                    ok = abs(sgv - sev) <= 0.01 * sev + 1e-9
+                elif sk == "mean":
+                    ok = abs(sgv - sev) <= 1e-6 * max(1.0, sev)
+                else:
+                    ok = sgv == sev
+                if not ok:
+                    problems.append(f"{k}.{sk}: expected {sev}, got {sgv}")
+        elif ev != gv:
+            problems.append(f"{k}: expected {ev!r}, got {gv!r}")
+    return problems

@@ -1,0 +1,330 @@
+"""Parsing and validation of ``sqm.interactions.v1`` records (SPEC sections 1 and 3).
+
+Expected epoch milliseconds are computed with ``datetime`` here, independently of the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from monitor.config import Config
+from monitor.core.events import Event, Rejection, parse_event
+from monitor.core.params import Params
+from monitor.core.partition import PartitionProcessor
+
+CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
+T0 = int(datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC).timestamp()) * 1000
+NOW = T0 + 3_600_000  # wall clock one hour after T0
+SKEW_MS = 300_000
+MAX_BYTES = 65536
+TOPIC = "sqm.interactions.v1"
+DEADLETTER_KEYS = {"schema", "reason", "detail", "source", "raw", "received_at"}
+
+BASE: dict[str, object] = {
+    "event_id": "e-1",
+    "interaction_id": "i-1",
+    "channel": "phone",
+    "type": "opened",
+    "ts": "2026-11-21T10:00:00Z",
+}
+
+
+def doc(**changes: object) -> dict[str, object]:
+    """BASE with fields replaced; a value of ``...`` removes the field."""
+    d = dict(BASE)
+    for k, v in changes.items():
+        if v is ...:
+            d.pop(k, None)
+        else:
+            d[k] = v
+    return d
+
+
+def enc(d: object) -> bytes:
+    return json.dumps(d).encode()
+
+
+def parse(raw: bytes | None, now_ms: int = NOW) -> Event | Rejection:
+    return parse_event(raw, CHANNELS, now_ms, SKEW_MS, MAX_BYTES)
+
+
+def reason(raw: bytes | None, now_ms: int = NOW) -> str:
+    r = parse(raw, now_ms)
+    assert isinstance(r, Rejection), f"expected a rejection, got {r!r}"
+    assert r.detail, "a rejection carries a detail"
+    return r.reason
+
+
+# --- accepted events ------------------------------------------------------------------------
+
+
+def test_valid_event_fields() -> None:
+    r = parse(enc(doc(attrs={"queue": "billing", "agent": "a7"})))
+    assert r == Event("e-1", "i-1", "phone", "opened", T0)
+
+
+@pytest.mark.parametrize("etype", ["opened", "responded", "abandoned", "resolved", "failed", "reopened"])
+def test_every_event_type_accepted(etype: str) -> None:
+    r = parse(enc(doc(type=etype)))
+    assert isinstance(r, Event)
+    assert r.type == etype
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_every_default_channel_accepted(channel: str) -> None:
+    r = parse(enc(doc(channel=channel)))
+    assert isinstance(r, Event)
+    assert r.channel == channel
+
+
+def test_ids_of_1_and_128_chars_accepted() -> None:
+    r = parse(enc(doc(event_id="x", interaction_id="y" * 128)))
+    assert isinstance(r, Event)
+    assert r.event_id == "x"
+    assert r.interaction_id == "y" * 128
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-11-21T10:00:00Z",
+        "2026-11-21T10:00:00+00:00",
+        "2026-11-21T10:00:00-00:00",
+        "2026-11-21T10:00:00.000Z",
+        "2026-11-21T11:00:00+01:00",
+        "2026-11-21T05:30:00-04:30",
+        "2026-11-22T01:00:00+15:00",
+        "2026-11-21t10:00:00z",
+        T0,
+    ],
+)
+def test_rfc3339_offsets_and_epoch_ms_give_the_same_instant(ts: object) -> None:
+    r = parse(enc(doc(ts=ts)))
+    assert isinstance(r, Event), r
+    assert r.ts_ms == T0
+
+
+@pytest.mark.parametrize(
+    ("ts", "offset_ms"),
+    [
+        ("2026-11-21T10:00:00.5Z", 500),
+        ("2026-11-21T10:00:00.123Z", 123),
+        ("2026-11-21T10:00:00.123456789Z", 123),  # floored to the millisecond
+        ("2026-11-21T12:00:01.250+02:00", 1250),
+        ("2026-11-21T09:59:59.999Z", -1),
+        (T0 + 1, 1),
+    ],
+)
+def test_fractional_seconds(ts: object, offset_ms: int) -> None:
+    r = parse(enc(doc(ts=ts)))
+    assert isinstance(r, Event), r
+    assert r.ts_ms == T0 + offset_ms
+
+
+def test_ts_exactly_at_the_future_skew_limit_is_accepted() -> None:
+    now = T0 - SKEW_MS
+    r = parse(enc(doc(ts=T0)), now_ms=now)
+    assert isinstance(r, Event)
+    assert r.ts_ms == T0
+
+
+def test_past_timestamps_are_accepted() -> None:
+    r = parse(enc(doc(ts="2020-01-01T00:00:00Z")))
+    assert isinstance(r, Event)
+    assert r.ts_ms == int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()) * 1000
+
+
+# --- rejections -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"{",
+        b"not json",
+        b'{"event_id": "e-1",}',
+        enc(BASE) + b" trailing",
+        # invalid UTF-8 inside an otherwise well-formed object
+        b'{"event_id": "\xff\xfe", "interaction_id": "i-1", "channel": "phone", "type": "opened",'
+        b' "ts": "2026-11-21T10:00:00Z"}',
+        b"\xc3\x28",
+        None,
+    ],
+    ids=["empty", "truncated", "text", "trailing-comma", "trailing-garbage", "invalid-utf8-in-object",
+         "invalid-utf8", "null-value"],
+)
+def test_malformed_json(raw: bytes | None) -> None:
+    assert reason(raw) == "malformed_json"
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"[1, 2]", b'"text"', b"42", b"true"])
+def test_not_an_object(raw: bytes) -> None:
+    assert reason(raw) == "not_an_object"
+
+
+@pytest.mark.parametrize("field", ["event_id", "interaction_id", "channel", "type", "ts"])
+def test_missing_field(field: str) -> None:
+    assert reason(enc(doc(**{field: ...}))) == "missing_field"
+
+
+def test_missing_field_empty_object() -> None:
+    assert reason(b"{}") == "missing_field"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"ts": float(T0)},
+        {"ts": 1.5},
+        {"ts": True},
+        {"ts": False},
+        {"ts": ["2026-11-21T10:00:00Z"]},
+        {"ts": {"ms": T0}},
+        {"event_id": 17},
+        {"interaction_id": 17},
+        {"channel": ["phone"]},
+        {"type": 1},
+        {"attrs": ["queue", "billing"]},
+        {"attrs": "queue=billing"},
+    ],
+    ids=["ts-float-ms", "ts-float", "ts-true", "ts-false", "ts-list", "ts-object", "event_id-int",
+         "interaction_id-int", "channel-list", "type-int", "attrs-list", "attrs-string"],
+)
+def test_bad_type(changes: dict[str, object]) -> None:
+    assert reason(enc(doc(**changes))) == "bad_type"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"event_id": ""},
+        {"interaction_id": ""},
+        {"event_id": "e" * 129},
+        {"interaction_id": "i" * 129},
+    ],
+    ids=["empty-event_id", "empty-interaction_id", "event_id-129", "interaction_id-129"],
+)
+def test_bad_value(changes: dict[str, object]) -> None:
+    assert reason(enc(doc(**changes))) == "bad_value"
+
+
+@pytest.mark.parametrize("etype", ["feedback", "OPENED", "closed", ""])
+def test_unknown_type(etype: str) -> None:
+    assert reason(enc(doc(type=etype))) == "unknown_type"
+
+
+@pytest.mark.parametrize("channel", ["fax", "Phone", "", "phone "])
+def test_unknown_channel(channel: str) -> None:
+    assert reason(enc(doc(channel=channel))) == "unknown_channel"
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-11-21T10:00:00",  # no offset
+        "2026-11-21 10:00:00",  # no offset
+        "2026-11-21",  # date only
+        "garbage",
+        "",
+        "2026-13-01T00:00:00Z",  # month 13
+        "2026-11-21T25:00:00Z",  # hour 25
+        "2026-02-30T10:00:00Z",  # no such day
+        "2026-11-21T10:00:00+0100",  # offset without colon
+        "1795255200000",  # epoch ms as a string
+        -1,  # before 1970
+    ],
+)
+def test_bad_timestamp(ts: object) -> None:
+    assert reason(enc(doc(ts=ts))) == "bad_timestamp"
+
+
+def test_bad_timestamp_too_far_in_the_future() -> None:
+    now = T0 - SKEW_MS - 1  # T0 is 300.001 s ahead of the clock
+    assert reason(enc(doc(ts=T0)), now_ms=now) == "bad_timestamp"
+    assert reason(enc(doc(ts="2026-11-21T10:00:00Z")), now_ms=now) == "bad_timestamp"
+    assert reason(enc(doc(ts="2026-11-21T11:00:00+01:00")), now_ms=now) == "bad_timestamp"
+
+
+def test_too_large() -> None:
+    big = enc(doc(attrs={"pad": "x" * MAX_BYTES}))
+    assert len(big) > MAX_BYTES
+    assert reason(big) == "too_large"
+
+
+def test_exactly_max_bytes_is_not_too_large() -> None:
+    d = doc(attrs={"pad": ""})
+    pad = MAX_BYTES - len(enc(d))
+    d = doc(attrs={"pad": "x" * pad})
+    raw = enc(d)
+    assert len(raw) == MAX_BYTES
+    assert isinstance(parse(raw), Event)
+
+
+# --- dead letters of rejected records ---------------------------------------------------------
+
+
+def test_parse_dead_letters_through_the_partition_processor() -> None:
+    params = Params.from_config(Config())
+    proc = PartitionProcessor(params, TOPIC, 3)
+    big = enc(doc(attrs={"pad": "y" * (MAX_BYTES + 10)}))
+    bad_utf8 = b'{"event_id": "\xff", "interaction_id": "i-1", "channel": "phone", "type": "opened"}'
+    cases: list[tuple[bytes | None, bytes, str]] = [
+        (b"k0", b"{", "malformed_json"),
+        (b"k1", bad_utf8, "malformed_json"),
+        (None, b"[1]", "not_an_object"),
+        (b"k3", enc(doc(ts=...)), "missing_field"),
+        (b"k4", enc(doc(ts=1.5)), "bad_type"),
+        (b"k5", enc(doc(event_id="")), "bad_value"),
+        (b"k6", enc(doc(type="feedback")), "unknown_type"),
+        (b"k7", enc(doc(channel="fax")), "unknown_channel"),
+        (b"k8", enc(doc(ts="2026-11-21T10:00:00")), "bad_timestamp"),
+        (b"k9", enc(doc(ts=NOW + SKEW_MS + 1)), "bad_timestamp"),
+        (b"k10", big, "too_large"),
+    ]
+    records = [(100 + i, key, value) for i, (key, value, _) in enumerate(cases)]
+    res = proc.process(records, NOW)
+    assert res.consumed == len(cases)
+    assert sum(res.events.values()) == 0
+    assert res.partials == {}
+    assert len(res.deadletters) == len(cases)
+    expected_counts: dict[str, int] = {}
+    for _, _, why in cases:
+        expected_counts[why] = expected_counts.get(why, 0) + 1
+    assert dict(res.rejected) == expected_counts
+    received_at = datetime.fromtimestamp(NOW / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".000Z"
+    for (key, value, why), (i, (dl_key, dl_value)) in zip(
+        cases, enumerate(res.deadletters), strict=True
+    ):
+        d = orjson.loads(dl_value)
+        assert set(d) == DEADLETTER_KEYS
+        assert d["schema"] == "sqm.deadletter.v1"
+        assert d["reason"] == why
+        assert isinstance(d["detail"], str)
+        assert d["detail"]
+        assert d["source"] == {"topic": TOPIC, "partition": 3, "offset": 100 + i}
+        assert d["raw"] == value[:4096].decode("utf-8", errors="replace")
+        assert d["received_at"] == received_at
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", d["received_at"])
+        assert dl_key == key
+    # raw is cut to 4 KiB
+    too_large = orjson.loads(res.deadletters[-1][1])
+    assert len(too_large["raw"].encode()) == 4096
+
+
+def test_null_record_value_is_dead_lettered() -> None:
+    params = Params.from_config(Config())
+    proc = PartitionProcessor(params, TOPIC, 0)
+    res = proc.process([(7, b"key", None)], NOW)
+    assert len(res.deadletters) == 1
+    key, value = res.deadletters[0]
+    d = orjson.loads(value)
+    assert key == b"key"
+    assert d["reason"] == "malformed_json"
+    assert d["raw"] == ""
+    assert d["source"] == {"topic": TOPIC, "partition": 0, "offset": 7}

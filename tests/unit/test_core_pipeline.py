@@ -1,0 +1,602 @@
+"""The two stages together: ordering, lateness, empty windows, watermarks, idle partitions, restore.
+
+Every expectation is computed by hand from the SPEC (default config: window 60 s, grace 10 s, phone
+targets 20 s / 600 s, short abandon 5 s); quantile references come from a sorted list. Where two
+runs are compared, each run is its own pipeline: the code under test is never used as the oracle
+for hand-computed values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from monitor.config import Config
+from monitor.core.aggregate import Aggregator, mark_value, partial_value
+from monitor.core.params import Params
+from monitor.core.partition import BatchResult, PartitionProcessor
+
+# --- pipeline harness (stage one -> stage two), independent time and record helpers ---------
+
+CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
+TOPIC = "sqm.interactions.v1"
+PARAMS = Params.from_config(Config())
+WINDOW_MS = 60_000
+GRACE_MS = 10_000
+DAY_MS = 86_400_000
+REASONS = {
+    "malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value", "unknown_type",
+    "unknown_channel", "bad_timestamp", "too_large", "invalid_transition", "orphan",
+}
+NULLS: dict[str, float | None] = {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
+
+
+def at(hms: str, day: int = 0) -> int:
+    """Epoch ms of 2026-11-21 ``hms`` UTC (+ ``day`` days)."""
+    dt = datetime.fromisoformat(f"2026-11-21T{hms}+00:00") + timedelta(days=day)
+    return int(dt.timestamp()) * 1000 + dt.microsecond // 1000
+
+
+WALL = at("10:00:00", day=30)  # wall clock for parsing: after every event time used here
+
+
+def iso_s(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def ev(eid: str, iid: str, etype: str, ts_ms: int, channel: str = "phone", int_ts: bool = False) -> bytes:
+    ts: int | str = ts_ms if int_ts else iso_ms(ts_ms)
+    return json.dumps(
+        {"event_id": eid, "interaction_id": iid, "channel": channel, "type": etype, "ts": ts,
+         "attrs": {"queue": "q1"}}
+    ).encode()
+
+
+def summ(*values_ms: int) -> dict[str, float | None]:
+    """Reference ``{p50, p90, p99, mean, max}`` in seconds (nearest rank on the sorted values)."""
+    if not values_ms:
+        return dict(NULLS)
+    s = sorted(values_ms)
+    n = len(s)
+
+    def q(p: float) -> float:
+        return s[math.ceil(p * n) - 1] / 1000
+
+    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "mean": sum(s) / n / 1000, "max": s[-1] / 1000}
+
+
+def expected(channel: str, w_ms: int, **fields: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "schema": "sqm.indicators.v1", "channel": channel,
+        "window_start": iso_s(w_ms), "window_end": iso_s(w_ms + WINDOW_MS),
+        "opened": 0, "answered": 0, "answered_within_target": 0, "abandoned": 0, "short_abandoned": 0,
+        "service_level": None, "abandonment_rate": None, "first_response_s": dict(NULLS),
+        "resolved": 0, "failed": 0, "resolution_rate": None, "resolved_within_target": 0,
+        "on_time_resolution_rate": None, "resolution_s": dict(NULLS), "reopened": 0, "reopen_rate": None,
+        "backlog_waiting": 0, "backlog_open": 0, "oldest_wait_s": 0,
+    }
+    unknown = set(fields) - set(rec)
+    assert not unknown, unknown
+    rec.update(fields)
+    return rec
+
+
+def assert_record(actual: dict[str, Any], exp: dict[str, Any]) -> None:
+    where = f"{exp['channel']} {exp['window_start']}"
+    assert set(actual) == set(exp), where
+    for k, v in exp.items():
+        a = actual[k]
+        if k in ("first_response_s", "resolution_s"):
+            assert set(a) == set(v), f"{where} {k}"
+            for name, want in v.items():
+                got = a[name]
+                if want is None:
+                    assert got is None, f"{where} {k}.{name}: {got} != None"
+                elif name in ("p50", "p90", "p99"):
+                    assert got == pytest.approx(want, rel=0.01), f"{where} {k}.{name}: {got} vs {want}"
+                else:
+                    assert got == pytest.approx(want, abs=1e-6), f"{where} {k}.{name}: {got} vs {want}"
+        elif v is None:
+            assert a is None, f"{where} {k}: {a!r} != None"
+        else:
+            assert a == v, f"{where} {k}: {a!r} != {v!r}"
+            assert a is not None
+
+
+def check_deadletter(value: bytes, partition: int) -> dict[str, Any]:
+    d = json.loads(value)
+    assert set(d) == {"schema", "reason", "detail", "source", "raw", "received_at"}
+    assert d["schema"] == "sqm.deadletter.v1"
+    assert d["reason"] in REASONS
+    assert isinstance(d["detail"], str)
+    assert d["detail"]
+    assert set(d["source"]) == {"topic", "partition", "offset"}
+    assert d["source"]["topic"] == TOPIC
+    assert d["source"]["partition"] == partition
+    assert isinstance(d["source"]["offset"], int)
+    assert isinstance(d["raw"], str)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", d["received_at"])
+    return d
+
+
+def key_of(value: bytes) -> bytes | None:
+    try:
+        return str(json.loads(value)["interaction_id"]).encode()
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Pipeline:
+    """N input partitions (stage one) feeding one aggregator that owns every channel (stage two)."""
+
+    def __init__(self, partitions: int = 1) -> None:
+        self.n = partitions
+        self.procs = [PartitionProcessor(PARAMS, TOPIC, p) for p in range(partitions)]
+        self.agg = Aggregator(PARAMS, partition=0, partitions=1, sources=partitions)
+        self.next_offset = [0] * partitions
+        self.records: list[tuple[str, dict[str, Any]]] = []
+        self.late: Counter[str] = Counter()
+        self.deadletters: list[tuple[int, bytes | None, dict[str, Any]]] = []
+        self.events: Counter[tuple[str, str]] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.duplicate: Counter[str] = Counter()
+        self.changelog: list[list[tuple[bytes, bytes | None]]] = [[] for _ in range(partitions)]
+        self.agg_changelog: list[tuple[bytes, bytes | None]] = []
+        self.offset_of: dict[bytes, int] = {}
+
+    def send(self, *values: bytes, p: int = 0, now: int = WALL) -> BatchResult:
+        batch: list[tuple[int, bytes | None, bytes | None]] = []
+        for v in values:
+            off = self.next_offset[p]
+            self.next_offset[p] += 1
+            self.offset_of[v] = off
+            batch.append((off, key_of(v), v))
+        res = self.procs[p].process(batch, now, idle=False)
+        self._forward(p, res)
+        return res
+
+    def advance(self, now: int, idle: bool, p: int = 0) -> BatchResult:
+        res = self.procs[p].advance(now, idle)
+        self._forward(p, res)
+        return res
+
+    def flush_through(self, w_last: int) -> None:
+        """Idle every partition at a wall clock that finalises the window starting at ``w_last``."""
+        now = w_last + WINDOW_MS + 2 * GRACE_MS + 1
+        for p in range(self.n):
+            self.advance(now, idle=True, p=p)
+
+    def restart_partition(self, p: int) -> None:
+        fresh = PartitionProcessor(PARAMS, TOPIC, p)
+        fresh.restore(list(self.changelog[p]))
+        self.procs[p] = fresh
+
+    def restart_aggregator(self) -> None:
+        fresh = Aggregator(PARAMS, partition=0, partitions=1, sources=self.n)
+        fresh.restore(list(self.agg_changelog))
+        self.agg = fresh
+
+    def _forward(self, p: int, res: BatchResult) -> None:
+        values = [partial_value(p, ch, w, acc) for (ch, w), acc in res.partials.items()]
+        if res.mark is not None:
+            values.append(mark_value(p, *res.mark))
+        out = self.agg.process(values)
+        self.records.extend(out.records)
+        self.late.update(out.late)
+        self.agg_changelog.extend(out.changelog)
+        self.changelog[p].extend(res.changelog)
+        self.events.update(res.events)
+        self.rejected.update(res.rejected)
+        self.duplicate.update(res.duplicate)
+        for key, value in res.deadletters:
+            self.deadletters.append((p, key, check_deadletter(value, p)))
+
+    # --- looking at the output -------------------------------------------------------------
+
+    def record(self, channel: str, w_ms: int) -> dict[str, Any]:
+        found = [r for c, r in self.records if c == channel and r["window_start"] == iso_s(w_ms)]
+        assert len(found) == 1, f"{len(found)} records for {channel} {iso_s(w_ms)}"
+        return found[0]
+
+    def assert_records(self, windows: list[int], exp: dict[tuple[str, int], dict[str, Any]]) -> None:
+        """Exactly one record per channel per window in ``windows``, each equal to its expectation
+        (``exp`` overrides per (channel, window); everything else must be an empty window)."""
+        got = [(c, r["window_start"]) for c, r in self.records]
+        want = [(c, iso_s(w)) for w in windows for c in CHANNELS]
+        assert sorted(got) == sorted(want)
+        assert len(set(got)) == len(got), "a (channel, window) was emitted twice"
+        for ch, w in exp:
+            assert w in windows and ch in CHANNELS
+        for w in windows:
+            for ch in CHANNELS:
+                assert_record(self.record(ch, w), expected(ch, w, **exp.get((ch, w), {})))
+
+    def reasons(self) -> list[str]:
+        return [d["reason"] for _, _, d in self.deadletters]
+
+
+W00, W01, W02, W03, W04, W05 = (at(f"10:0{k}:00") for k in range(6))
+
+# One small scenario (phone unless noted), in event-time order:
+A_OP = ev("a1", "A", "opened", at("10:00:01"), int_ts=True)
+A_RS = ev("a2", "A", "responded", at("10:00:06"))  # wait 5 s
+A_RV = ev("a3", "A", "resolved", at("10:00:09"), int_ts=True)  # 8 s
+B_OP = ev("b1", "B", "opened", at("10:00:30"))
+B_AB = ev("b2", "B", "abandoned", at("10:00:37"))  # 7 s: abandoned
+C_OP = ev("c1", "C", "opened", at("10:00:50"))
+C_RS = ev("c2", "C", "responded", at("10:01:05"))  # 15 s
+C_RV = ev("c3", "C", "resolved", at("10:01:12"))  # 22 s
+D_OP = ev("d1", "D", "opened", at("10:01:30"), channel="chat")
+D_RS = ev("d2", "D", "responded", at("10:01:35"), channel="chat")  # 5 s
+E_OP = ev("e1", "E", "opened", at("10:02:40"))
+IN_ORDER = [A_OP, A_RS, A_RV, B_OP, B_AB, C_OP, C_RS, C_RV, D_OP, D_RS, E_OP]
+SCENARIO_WINDOWS = [W00, W01, W02]
+SCENARIO_EXPECTED: dict[tuple[str, int], dict[str, Any]] = {
+    ("phone", W00): dict(opened=3, answered=1, answered_within_target=1, abandoned=1, service_level=0.5,
+                         abandonment_rate=0.5, first_response_s=summ(5_000), resolved=1,
+                         resolved_within_target=1, resolution_rate=1.0, on_time_resolution_rate=1.0,
+                         resolution_s=summ(8_000), reopen_rate=0.0,
+                         # B abandoned (not closed), C waiting since 10:00:50
+                         backlog_waiting=1, backlog_open=2, oldest_wait_s=10.0),
+    ("phone", W01): dict(answered=1, answered_within_target=1, service_level=1.0, abandonment_rate=0.0,
+                         first_response_s=summ(15_000), resolved=1, resolved_within_target=1,
+                         resolution_rate=1.0, on_time_resolution_rate=1.0, resolution_s=summ(22_000),
+                         reopen_rate=0.0, backlog_open=1),
+    ("chat", W01): dict(opened=1, answered=1, answered_within_target=1, service_level=1.0,
+                        abandonment_rate=0.0, first_response_s=summ(5_000), backlog_open=1),
+    ("phone", W02): dict(opened=1, backlog_waiting=1, backlog_open=2, oldest_wait_s=20.0),
+    ("chat", W02): dict(backlog_open=1),
+}
+
+
+def run_in_order() -> Pipeline:
+    pipe = Pipeline()
+    for value in IN_ORDER:
+        pipe.send(value)
+    pipe.flush_through(W02)
+    return pipe
+
+
+# --- ordering and workers ----------------------------------------------------------------------
+
+
+def test_in_order_scenario_matches_hand_computed_records() -> None:
+    pipe = run_in_order()
+    pipe.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert pipe.deadletters == []
+    assert pipe.late == Counter()
+
+
+def test_out_of_order_within_grace_gives_the_same_records() -> None:
+    pipe = Pipeline()
+    # resolved before responded before opened; every event still arrives within the grace
+    for batch in (
+        [A_RV, A_RS],
+        [A_OP],
+        [B_AB],
+        [B_OP],
+        [C_OP],
+        [C_RV],
+        [C_RS],
+        [D_RS, D_OP],
+        [E_OP],
+    ):
+        pipe.send(*batch)
+    pipe.flush_through(W02)
+    pipe.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert pipe.records == run_in_order().records
+    assert pipe.deadletters == []
+    assert pipe.late == Counter()
+
+
+def test_one_batch_gives_the_same_records() -> None:
+    pipe = Pipeline()
+    pipe.send(*reversed(IN_ORDER[:-1]))  # within one batch nothing is released before all arrived
+    pipe.send(E_OP)
+    pipe.flush_through(W02)
+    pipe.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert pipe.records == run_in_order().records
+
+
+def test_two_input_partitions_give_the_same_records_as_one() -> None:
+    pipe = Pipeline(partitions=2)
+    for value in IN_ORDER:
+        p = 1 if json.loads(value)["interaction_id"] in ("D", "E") else 0
+        pipe.send(value, p=p)
+    pipe.flush_through(W02)
+    pipe.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert pipe.records == run_in_order().records
+
+
+# --- lateness ------------------------------------------------------------------------------------
+
+
+def test_late_event_is_counted_and_its_window_is_not_reemitted() -> None:
+    pipe = Pipeline()
+    pipe.send(ev("a1", "A", "opened", at("10:00:10")))
+    pipe.send(ev("b1", "B", "opened", at("10:01:30")))  # watermark 10:01:30 > 10:01:00 + 10 s
+    first = expected("phone", W00, opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=50.0)
+    assert_record(pipe.record("phone", W00), first)
+    emitted = len(pipe.records)
+    assert emitted == len(CHANNELS)
+    # two events of the final window 10:00 arrive: counted late, their state still applies
+    res = pipe.send(ev("c1", "C", "opened", at("10:00:40")), ev("a2", "A", "responded", at("10:00:50")))
+    assert pipe.late == Counter({"phone": 2})
+    assert len(pipe.records) == emitted  # nothing re-emitted
+    assert res.events == Counter({("phone", "opened"): 1, ("phone", "responded"): 1})
+    pipe.flush_through(W01)
+    pipe.assert_records([W00, W01], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=50.0),
+        # B and C wait (C since 10:00:40); A was answered by the late response
+        ("phone", W01): dict(opened=1, backlog_waiting=2, backlog_open=3, oldest_wait_s=80.0),
+    })
+    assert pipe.late == Counter({"phone": 2})
+
+
+def test_event_within_the_grace_after_the_window_end_is_not_late() -> None:
+    pipe = Pipeline()
+    pipe.send(ev("a1", "A", "opened", at("10:00:10")))
+    pipe.send(ev("b1", "B", "opened", at("10:01:09.999")))  # watermark not past 10:01:10
+    assert pipe.records == []
+    pipe.send(ev("c1", "C", "opened", at("10:00:59.999")))
+    pipe.flush_through(W01)
+    assert pipe.late == Counter()
+    pipe.assert_records([W00, W01], {
+        ("phone", W00): dict(opened=2, backlog_waiting=2, backlog_open=2, oldest_wait_s=50.0),
+        ("phone", W01): dict(opened=1, backlog_waiting=3, backlog_open=3, oldest_wait_s=110.0),
+    })
+
+
+# --- empty windows --------------------------------------------------------------------------------
+
+
+def test_empty_windows_between_events() -> None:
+    pipe = Pipeline()
+    pipe.send(ev("a1", "A", "opened", at("10:00:10")))
+    pipe.send(ev("a2", "A", "resolved", at("10:00:20")))
+    pipe.send(ev("b1", "B", "opened", at("10:04:10")))
+    pipe.send(ev("b2", "B", "resolved", at("10:04:15")))
+    pipe.flush_through(W04)
+    closed = dict(opened=1, resolved=1, resolved_within_target=1, resolution_rate=1.0,
+                  on_time_resolution_rate=1.0, reopen_rate=0.0)
+    pipe.assert_records([W00, W01, W02, W03, W04], {
+        ("phone", W00): dict(closed, resolution_s=summ(10_000)),
+        ("phone", W04): dict(closed, resolution_s=summ(5_000)),
+    })
+    # in emission order: window by window, every configured channel each time
+    assert [(c, r["window_start"]) for c, r in pipe.records] == [
+        (c, iso_s(w)) for w in (W00, W01, W02, W03, W04) for c in CHANNELS
+    ]
+    empty = pipe.record("phone", W02)
+    assert empty["service_level"] is None
+    assert empty["first_response_s"] == dict(NULLS)
+    assert empty["resolution_s"] == dict(NULLS)
+
+
+# --- watermarks across input partitions -------------------------------------------------------------
+
+
+def test_idle_partition_does_not_stall_results() -> None:
+    pipe = Pipeline(partitions=2)
+    pipe.send(ev("a1", "A", "opened", at("10:00:05")), p=0)
+    pipe.send(ev("b1", "B", "opened", at("10:00:20"), channel="chat"), p=1)
+    pipe.send(ev("c1", "C", "opened", at("10:03:00")), p=0)
+    # partition 1 gets nothing more: its watermark stays 10:00:20 without idleness
+    pipe.advance(at("10:10:00"), idle=False, p=1)
+    pipe.advance(at("10:10:00"), idle=False, p=0)
+    assert pipe.records == []
+    # idle at 10:03:05: partition 1 counts as max(10:00:20, 10:03:05 - 10 s) = 10:02:55
+    pipe.advance(at("10:03:05"), idle=True, p=1)
+    pipe.assert_records([W00, W01], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
+        ("chat", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=40.0),
+        ("phone", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=115.0),
+        ("chat", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=100.0),
+    })
+    assert pipe.late == Counter()
+
+
+def test_global_watermark_waits_until_every_partition_reported() -> None:
+    pipe = Pipeline(partitions=2)
+    pipe.send(ev("a1", "A", "opened", at("10:00:05")), p=0)
+    pipe.send(ev("c1", "C", "opened", at("10:03:00")), p=0)
+    assert pipe.records == []  # partition 1 has not reported a mark yet
+    res = pipe.advance(at("10:03:05"), idle=False, p=1)
+    assert res.mark is None  # not idle, no event: nothing to report
+    assert pipe.records == []
+    res = pipe.advance(at("10:03:05"), idle=True, p=1)
+    assert res.mark == (None, None)  # caught up and never saw an event: excluded from the minimum
+    pipe.assert_records([W00, W01], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
+        ("phone", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=115.0),
+    })
+
+
+def test_first_window_counts_events_of_a_partition_that_has_not_applied_any_yet() -> None:
+    """Partition 1 has delivered an event at 10:00:05 (watermark 10:00:05) but still buffers it
+    when partition 0's first applied event is at 10:02:00. The global watermark is 10:00:05, so
+    window 10:00 is not final and the event must count there, not as late."""
+    pipe = Pipeline(partitions=2)
+    pipe.send(ev("a1", "A", "opened", at("10:02:00")), ev("b1", "B", "opened", at("10:05:00")), p=0)
+    pipe.send(ev("c1", "C", "opened", at("10:00:05")), p=1)
+    pipe.send(ev("d1", "D", "opened", at("10:06:40")), p=1)
+    pipe.flush_through(W05)
+    assert pipe.late == Counter()
+    pipe.assert_records([W00, W01, W02, W03, W04, W05], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
+        ("phone", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=115.0),
+        ("phone", W02): dict(opened=1, backlog_waiting=2, backlog_open=2, oldest_wait_s=175.0),
+        ("phone", W03): dict(backlog_waiting=2, backlog_open=2, oldest_wait_s=235.0),
+        ("phone", W04): dict(backlog_waiting=2, backlog_open=2, oldest_wait_s=295.0),
+        ("phone", W05): dict(opened=1, backlog_waiting=3, backlog_open=3, oldest_wait_s=355.0),
+    })
+
+
+# --- restore from the changelog ----------------------------------------------------------------------
+
+RESTORE_STREAM = [
+    A_OP, A_RS, A_RV, B_OP, B_AB, A_OP,  # a duplicate of A's opened
+    C_OP, ev("b3", "B", "responded", at("10:00:55")),  # invalid: responded after abandoned
+    C_RS, C_RV, D_OP, D_RS, A_RS, E_OP,  # another duplicate
+]
+
+
+def run_restore_stream(restart_at: int | None, restart: str = "partition") -> Pipeline:
+    pipe = Pipeline()
+    for i, value in enumerate(RESTORE_STREAM):
+        if i == restart_at:
+            if restart == "partition":
+                pipe.restart_partition(0)
+            else:
+                pipe.restart_aggregator()
+        pipe.send(value)
+    pipe.flush_through(W02)
+    return pipe
+
+
+def summary_of(pipe: Pipeline) -> tuple[Any, ...]:
+    return (
+        pipe.records,
+        pipe.late,
+        pipe.duplicate,
+        sorted((d["reason"], d["source"]["offset"]) for _, _, d in pipe.deadletters),
+    )
+
+
+def test_restore_stream_reference() -> None:
+    pipe = run_restore_stream(None)
+    pipe.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert pipe.duplicate == Counter({"phone": 2})
+    assert pipe.reasons() == ["invalid_transition"]
+    assert pipe.deadletters[0][2]["source"]["offset"] == 7
+
+
+@pytest.mark.parametrize("restart_at", [2, 4, 7, 10, 13])
+def test_partition_processor_restore_gives_the_same_records(restart_at: int) -> None:
+    restarted = run_restore_stream(restart_at, "partition")
+    restarted.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert summary_of(restarted) == summary_of(run_restore_stream(None))
+
+
+def test_partition_processor_restore_after_an_idle_advance() -> None:
+    def run(restart: bool) -> Pipeline:
+        pipe = Pipeline()
+        pipe.send(ev("a1", "A", "opened", at("10:00:05")))
+        pipe.advance(at("10:00:40"), idle=True)  # watermark 10:00:30: A's opened is applied
+        if restart:
+            pipe.restart_partition(0)
+        pipe.send(ev("b1", "B", "opened", at("10:01:30")))
+        pipe.flush_through(W01)
+        return pipe
+
+    restarted = run(True)
+    restarted.assert_records([W00, W01], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
+        ("phone", W01): dict(opened=1, backlog_waiting=2, backlog_open=2, oldest_wait_s=115.0),
+    })
+    assert summary_of(restarted) == summary_of(run(False))
+
+
+def test_restore_keeps_held_events_and_deduplication() -> None:
+    pipe = Pipeline()
+    held = ev("x2", "X", "responded", at("10:00:30"))
+    pipe.send(ev("y1", "Y", "opened", at("10:00:00")))
+    pipe.send(held)
+    pipe.restart_partition(0)
+    pipe.send(held)  # a duplicate, also after the restart
+    pipe.send(ev("x1", "X", "opened", at("10:00:10")))
+    pipe.flush_through(W00)
+    assert pipe.duplicate == Counter({"phone": 1})
+    pipe.assert_records([W00], {
+        ("phone", W00): dict(opened=2, answered=1, answered_within_target=1, service_level=1.0,
+                             abandonment_rate=0.0, first_response_s=summ(20_000),
+                             backlog_waiting=1, backlog_open=2, oldest_wait_s=60.0),
+    })
+
+
+@pytest.mark.parametrize("restart_at", [1, 3, 6, 9, 12, 13])
+def test_aggregator_restore_gives_the_same_records(restart_at: int) -> None:
+    restarted = run_restore_stream(restart_at, "aggregator")
+    restarted.assert_records(SCENARIO_WINDOWS, SCENARIO_EXPECTED)
+    assert summary_of(restarted) == summary_of(run_restore_stream(None))
+
+
+def test_aggregator_restore_after_windows_were_final() -> None:
+    def run(restart: bool) -> Pipeline:
+        pipe = Pipeline(partitions=2)
+        pipe.send(ev("a1", "A", "opened", at("10:00:05")), p=0)
+        pipe.send(ev("b1", "B", "opened", at("10:00:25"), channel="chat"), p=1)
+        pipe.send(ev("a2", "A", "responded", at("10:01:30")), p=0)
+        pipe.send(ev("b2", "B", "responded", at("10:01:45"), channel="chat"), p=1)
+        if restart:
+            pipe.restart_aggregator()
+        pipe.send(ev("c1", "C", "opened", at("10:00:50")), p=0)  # late for window 10:00
+        pipe.send(ev("a3", "A", "resolved", at("10:02:00")), p=0)
+        pipe.flush_through(W02)
+        return pipe
+
+    restarted = run(True)
+    assert restarted.late == Counter({"phone": 1})
+    restarted.assert_records([W00, W01, W02], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
+        ("chat", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=35.0),
+        # C's late opened still makes it wait
+        ("phone", W01): dict(answered=1, answered_within_target=0, service_level=0.0,
+                             abandonment_rate=0.0, first_response_s=summ(85_000),
+                             backlog_waiting=1, backlog_open=2, oldest_wait_s=70.0),
+        ("chat", W01): dict(answered=1, answered_within_target=0, service_level=0.0,
+                            abandonment_rate=0.0, first_response_s=summ(80_000), backlog_open=1),
+        ("phone", W02): dict(resolved=1, resolved_within_target=1, resolution_rate=1.0,
+                             on_time_resolution_rate=1.0, resolution_s=summ(115_000), reopen_rate=0.0,
+                             backlog_waiting=1, backlog_open=1, oldest_wait_s=130.0),
+        ("chat", W02): dict(backlog_open=1),
+    })
+    assert summary_of(restarted) == summary_of(run(False))
+
+
+# --- accounting and dead letters ----------------------------------------------------------------------
+
+
+def test_every_record_is_accepted_duplicate_or_dead_lettered() -> None:
+    pipe = Pipeline()
+    stream = [
+        ev("a1", "A", "opened", at("10:00:00")),
+        b"{not json",
+        ev("a1", "A", "opened", at("10:00:00")),  # duplicate
+        json.dumps({"event_id": "x", "interaction_id": "X", "channel": "fax", "type": "opened",
+                    "ts": iso_ms(at("10:00:01"))}).encode(),
+        ev("a2", "A", "abandoned", at("10:00:03")),  # short abandon
+        ev("a3", "A", "responded", at("10:00:04")),  # invalid: after abandoned
+        ev("o1", "O", "failed", at("10:00:06")),  # orphan
+        ev("b1", "B", "opened", at("10:00:20"), channel="store"),
+        ev("b2", "B", "failed", at("10:00:40"), channel="store"),
+    ]
+    for value in stream:
+        pipe.send(value)
+    pipe.flush_through(at("11:01:00"))  # past the orphan timeout
+    accepted = sum(pipe.events.values())
+    assert accepted == 4
+    assert sum(pipe.duplicate.values()) == 1
+    assert sorted(pipe.reasons()) == ["invalid_transition", "malformed_json", "orphan", "unknown_channel"]
+    assert accepted + sum(pipe.duplicate.values()) + len(pipe.deadletters) == len(stream)
+    offsets = sorted(d["source"]["offset"] for _, _, d in pipe.deadletters)
+    assert offsets == [1, 3, 5, 6]
+    for _, _, d in pipe.deadletters:
+        assert d["raw"] == stream[d["source"]["offset"]].decode()
+    assert pipe.rejected == Counter(
+        {"malformed_json": 1, "unknown_channel": 1, "invalid_transition": 1, "orphan": 1}
+    )
+    assert_record(pipe.record("phone", W00), expected("phone", W00, opened=1, short_abandoned=1,
+                                                      backlog_open=1))
+    assert_record(pipe.record("store", W00), expected("store", W00, opened=1, failed=1,
+                                                      resolution_rate=0.0))

@@ -1,0 +1,342 @@
+"""The synthetic traffic model (pure: no Kafka)."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from monitor.config import ChannelConfig, Config
+from monitor.generate import (
+    STEADY,
+    Item,
+    Scenario,
+    TrafficModel,
+    encode,
+    history,
+    key_of,
+    parse_scenario,
+)
+
+CFG = Config()
+CHANNELS = CFG.channels
+NAMES = CFG.channel_names
+START = 1_763_719_200_000  # 2025-11-21T10:00:00Z
+TYPES = {"opened", "responded", "abandoned", "resolved", "failed", "reopened"}
+CLOSINGS = {"resolved", "failed"}
+
+
+@functools.cache
+def run(
+    scenario: str = "steady",
+    seed: int = 7,
+    rate: float = 200.0,
+    duration_s: float = 600.0,
+    step_ms: int = 1000,
+    duplicate_ratio: float = 0.0,
+    disorder_ms: int = 0,
+    garbage_ratio: float = 0.0,
+) -> tuple[Item, ...]:
+    return tuple(history(
+        CHANNELS, scenario, seed, rate, START, duration_s, step_ms=step_ms,
+        duplicate_ratio=duplicate_ratio, disorder_ms=disorder_ms, garbage_ratio=garbage_ratio,
+    ))
+
+
+def events(items: Sequence[Item]) -> list[dict[str, Any]]:
+    return [i for i in items if isinstance(i, dict)]
+
+
+def ts_ms(event: dict[str, Any]) -> int:
+    ts = event["ts"]
+    if isinstance(ts, int) and not isinstance(ts, bool):
+        return ts
+    assert isinstance(ts, str)
+    dt = datetime.fromisoformat(ts)
+    assert dt.tzinfo is not None
+    return round(dt.timestamp() * 1000)
+
+
+def reject_reason(raw: bytes, now_ms: int) -> str | None:
+    """An independent, minimal reading of SPEC section 1: None when the record is valid."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "malformed_json"
+    if not isinstance(obj, dict):
+        return "not_an_object"
+    for name in ("event_id", "interaction_id", "channel", "type", "ts"):
+        if obj.get(name) is None:
+            return "missing_field"
+    if not all(isinstance(obj[n], str) for n in ("event_id", "interaction_id", "channel", "type")):
+        return "bad_type"
+    ts = obj["ts"]
+    if isinstance(ts, bool) or not isinstance(ts, str | int):
+        return "bad_type"
+    if obj.get("attrs") is not None and not isinstance(obj["attrs"], dict):
+        return "bad_type"
+    if not all(1 <= len(obj[n]) <= 128 for n in ("event_id", "interaction_id")):
+        return "bad_value"
+    if obj["type"] not in TYPES:
+        return "unknown_type"
+    if obj["channel"] not in NAMES:
+        return "unknown_channel"
+    if isinstance(ts, int):
+        if not 0 <= ts <= 253402300799999:
+            return "bad_timestamp"
+        value = ts
+    else:
+        if len(ts) < 20 or ts[10] != "T":
+            return "bad_timestamp"
+        try:
+            dt = datetime.fromisoformat(ts)
+        except ValueError:
+            return "bad_timestamp"
+        if dt.tzinfo is None:
+            return "bad_timestamp"
+        value = round(dt.timestamp() * 1000)
+    if value > now_ms + 300_000:
+        return "bad_timestamp"
+    return None
+
+
+def service_level(evs: Sequence[dict[str, Any]], channel: ChannelConfig,
+                  lo_ms: float, hi_ms: float) -> float:
+    """answered within target / (answered + abandoned beyond short_abandon_s), by the time of
+    the event that completes each measurement."""
+    opened: dict[str, int] = {}
+    answered: set[str] = set()
+    within = total = 0
+    for e in sorted((e for e in evs if e["channel"] == channel.name), key=ts_ms):
+        iid, t = e["interaction_id"], ts_ms(e)
+        if e["type"] == "opened":
+            opened[iid] = t
+            continue
+        if iid not in opened:
+            continue
+        first = e["type"] == "responded" and iid not in answered
+        if first:
+            answered.add(iid)  # later responses are not first responses, whatever the window
+        if not lo_ms <= t < hi_ms:
+            continue
+        wait_s = (t - opened[iid]) / 1000
+        if first:
+            total += 1
+            within += wait_s <= channel.first_response_target_s
+        elif e["type"] == "abandoned" and wait_s > channel.short_abandon_s:
+            total += 1
+    assert total > 50, f"too few contacts on {channel.name} to measure"
+    return within / total
+
+
+# --- tests ---------------------------------------------------------------------------------
+
+
+def test_same_seed_same_events_different_seed_different_events() -> None:
+    a = run(seed=11, rate=50.0, duration_s=120.0)
+    b = tuple(history(CHANNELS, "steady", 11, 50.0, START, 120.0))
+    c = run(seed=12, rate=50.0, duration_s=120.0)
+    assert a == b
+    assert [encode(i) for i in a] == [encode(i) for i in b]
+    assert a != c
+
+
+def test_output_does_not_depend_on_the_step_size() -> None:
+    kwargs: dict[str, Any] = {"seed": 3, "rate": 80.0, "duration_s": 300.0,
+                              "duplicate_ratio": 0.05, "garbage_ratio": 0.05, "disorder_ms": 3000}
+    assert run(step_ms=1000, **kwargs) == run(step_ms=137, **kwargs) == run(step_ms=60_000, **kwargs)
+
+
+def test_events_until_returns_only_due_events_once() -> None:
+    model = TrafficModel(CHANNELS, STEADY, 5, 100.0, start_ms=START, duration_s=120.0)
+    seen: set[str] = set()
+    for now in range(START + 500, START + 120_000, 500):
+        batch = model.events_until(now)
+        times = [ts_ms(e) for e in events(batch)]
+        assert all(t <= now for t in times)
+        assert times == sorted(times)
+        ids = [e["event_id"] for e in events(batch)]
+        assert not seen & set(ids)
+        seen.update(ids)
+    assert model.events_until(START + 119_500) == []
+    assert len(seen) == model.stats.events > 0
+
+
+def test_event_format_follows_the_spec() -> None:
+    evs = events(run())
+    assert len({e["event_id"] for e in evs}) == len(evs)
+    epoch = 0
+    for e in evs:
+        assert list(e) == ["event_id", "interaction_id", "channel", "type", "ts", "attrs"]
+        assert e["channel"] in NAMES and e["type"] in TYPES
+        assert e["event_id"].startswith("e-7-") and e["interaction_id"].startswith("i-7-")
+        assert {"queue", "segment"} <= set(e["attrs"])
+        if isinstance(e["ts"], int):
+            epoch += 1
+        else:
+            assert e["ts"].endswith("Z") and len(e["ts"]) == 24  # 2026-11-21T10:00:00.123Z
+        assert START <= ts_ms(e) <= START + 600_000
+        assert reject_reason(encode(e), START + 600_000) is None
+        assert key_of(e) == e["interaction_id"].encode()
+    assert 0.17 < epoch / len(evs) < 0.23
+    assert set(Counter(e["channel"] for e in evs)) == set(NAMES)
+
+
+def test_lifecycles_are_valid_in_event_time() -> None:
+    by_interaction: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events(run()):
+        by_interaction[e["interaction_id"]].append(e)
+    seen_types: Counter[str] = Counter()
+    self_service = 0
+    for iid, evs in by_interaction.items():
+        times = [ts_ms(e) for e in evs]
+        assert times == sorted(times) and len(set(times)) == len(times), iid
+        types = [e["type"] for e in evs]
+        seen_types.update(types)
+        assert types[0] == "opened" and types.count("opened") == 1, types
+        assert types.count("abandoned") <= 1, types
+        if "abandoned" in types:
+            assert "responded" not in types, types  # an abandon replaces the first response
+        last_closing: str | None = None
+        for t in types[1:]:
+            if t == "reopened":
+                assert last_closing == "resolved", types
+                last_closing = None
+            elif t in CLOSINGS:
+                assert last_closing is None, types  # closed at most once per opening
+                last_closing = t
+            else:
+                assert last_closing is None, types  # nothing but a reopen after a closing
+        if types[1:2] in (["resolved"], ["failed"]):
+            self_service += 1
+        assert len({e["channel"] for e in evs}) == 1
+    assert {"opened", "responded", "abandoned", "resolved", "failed", "reopened"} <= set(seen_types)
+    assert seen_types["responded"] > seen_types["opened"] * 0.7  # follow-ups included
+    assert self_service > 0
+
+
+def test_event_count_matches_rate_times_duration() -> None:
+    n = len(run(rate=200.0, duration_s=600.0))
+    assert 0.85 * 120_000 <= n <= 1.15 * 120_000
+
+
+def test_record_count_includes_duplicates_and_garbage() -> None:
+    n = len(run(rate=100.0, duration_s=300.0, duplicate_ratio=0.1, garbage_ratio=0.1))
+    assert 0.85 * 30_000 <= n <= 1.15 * 30_000
+
+
+@pytest.mark.parametrize("name", ["phone", "chat"])
+def test_steady_service_level_is_realistic(name: str) -> None:
+    sl = service_level(events(run()), CFG.channel(name), START, START + 600_000)
+    assert 0.6 <= sl <= 0.97
+
+
+def test_degrade_phone_lowers_its_service_level() -> None:
+    evs = events(run(scenario="degrade:phone"))
+    fifth = 120_000
+    phone = CFG.channel("phone")
+    first = service_level(evs, phone, START, START + fifth)
+    last = service_level(evs, phone, START + 4 * fifth, START + 5 * fifth + 1)
+    assert first - last >= 0.2
+    chat = CFG.channel("chat")  # the other channels stay as they were
+    assert abs(service_level(evs, chat, START, START + fifth)
+               - service_level(evs, chat, START + 4 * fifth, START + 5 * fifth + 1)) < 0.15
+
+
+def test_degrade_raises_phone_abandonment() -> None:
+    steady = Counter(e["type"] for e in events(run()) if e["channel"] == "phone")
+    degraded = Counter(e["type"] for e in events(run(scenario="degrade:phone"))
+                       if e["channel"] == "phone")
+    assert degraded["abandoned"] / degraded["opened"] > 1.2 * steady["abandoned"] / steady["opened"]
+
+
+def test_garbage_items_are_bytes_and_rejected() -> None:
+    items = run(rate=100.0, duration_s=300.0, garbage_ratio=0.2)
+    junk = [i for i in items if isinstance(i, bytes)]
+    evs = events(items)
+    assert 0.15 * len(evs) < len(junk) < 0.25 * len(evs)
+    reasons: Counter[str] = Counter()
+    for raw in junk:
+        assert raw.strip() and b"\n" not in raw and encode(raw) == raw
+        reason = reject_reason(raw, START + 300_000)
+        assert reason is not None, raw
+        reasons[reason] += 1
+    assert set(reasons) == {"malformed_json", "not_an_object", "missing_field", "bad_type",
+                            "bad_value", "unknown_type", "unknown_channel", "bad_timestamp"}
+    # Garbage never reuses the ids of real events or contacts.
+    real_ids = {e["event_id"] for e in evs} | {e["interaction_id"] for e in evs}
+    for raw in junk:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        iid = obj.get("interaction_id") if isinstance(obj, dict) else None
+        if isinstance(obj, dict):
+            assert obj.get("event_id") not in real_ids or not isinstance(obj["event_id"], str)
+            assert not isinstance(iid, str) or iid not in real_ids
+        assert key_of(raw) == (iid.encode() if isinstance(iid, str) else None)
+
+
+def test_duplicates_repeat_an_earlier_event_exactly() -> None:
+    items = events(run(rate=100.0, duration_s=300.0, duplicate_ratio=0.1))
+    seen: dict[str, dict[str, Any]] = {}
+    dups = 0
+    for e in items:
+        if e["event_id"] in seen:
+            assert e == seen[e["event_id"]]
+            assert encode(e) == encode(seen[e["event_id"]])
+            dups += 1
+        else:
+            seen[e["event_id"]] = e
+    assert 0.07 * len(seen) < dups < 0.13 * len(seen)
+
+
+def test_disorder_delays_emission_but_not_event_time() -> None:
+    plain = events(run(rate=100.0, duration_s=300.0))
+    shuffled = events(run(rate=100.0, duration_s=300.0, disorder_ms=5000))
+    assert sorted(plain, key=lambda e: e["event_id"]) == sorted(
+        shuffled, key=lambda e: e["event_id"])
+    assert [e["event_id"] for e in plain] != [e["event_id"] for e in shuffled]
+    newest = 0
+    out_of_order = 0
+    for e in shuffled:
+        t = ts_ms(e)
+        assert t >= newest - 5000
+        out_of_order += t < newest
+        newest = max(newest, t)
+    assert out_of_order > 0
+
+
+def test_parse_scenario() -> None:
+    assert parse_scenario("steady", NAMES) == STEADY
+    assert parse_scenario(" degrade:phone ", NAMES) == Scenario("degrade", "phone")
+    with pytest.raises(ValueError, match="unknown channel 'nope'"):
+        parse_scenario("degrade:nope", NAMES)
+    with pytest.raises(ValueError, match="name the channel"):
+        parse_scenario("degrade", NAMES)
+    with pytest.raises(ValueError, match="unknown scenario"):
+        parse_scenario("surge", NAMES)
+    custom = [ChannelConfig("voice", 30, 900, 5), ChannelConfig("kiosk", 120, 600, 5)]
+    assert parse_scenario("degrade:kiosk", [c.name for c in custom]).degrade == "kiosk"
+    with pytest.raises(ValueError):
+        parse_scenario("degrade:phone", [c.name for c in custom])
+
+
+def test_custom_channels_get_a_default_profile() -> None:
+    custom = [ChannelConfig("voice", 30, 900, 5), ChannelConfig("kiosk", 120, 600, 5)]
+    evs = events(list(history(custom, "degrade:voice", 1, 20.0, START, 300.0)))
+    assert {e["channel"] for e in evs} == {"voice", "kiosk"}
+
+
+def test_model_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        TrafficModel(CHANNELS, STEADY, 1, 0.0)
+    with pytest.raises(ValueError, match="duplicate_ratio"):
+        TrafficModel(CHANNELS, STEADY, 1, 10.0, duplicate_ratio=1.5)
+    with pytest.raises(ValueError, match="not configured"):
+        TrafficModel(CHANNELS[:2], Scenario("degrade", "email"), 1, 10.0)
