@@ -82,6 +82,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay_main(_load(args), args.file, rate=args.rate)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from monitor.watch import main as watch_main
+
+    cfg = _load(args)
+    urls = args.url or [f"http://127.0.0.1:{cfg.metrics_port}/metrics"]
+    return watch_main(urls, cfg.channel_names, args.interval, args.once)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqm", description="Streaming service-quality monitor")
     parser.add_argument("--config", type=Path, default=None,
@@ -118,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--rate", type=float, default=None, help="lines per second (default: max)")
     p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("watch", help="live per-channel summary from workers' /metrics")
+    p.add_argument("--url", action="append", help="metrics URL (repeat for several workers)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    p.add_argument("--once", action="store_true", help="print one table and exit")
+    p.set_defaults(func=cmd_watch)
     return parser
 
 

@@ -1,0 +1,40 @@
+# sqm-monitor: `make help` lists the targets. Everything installs into .venv on first use.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup kafka-fetch lint typecheck unit test run clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "needs $(PY) on PATH"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) kafka-fetch ## create .venv with the package and dev tools, fetch the Kafka jars
+
+kafka-fetch: ## fetch Apache Kafka jars from Maven Central into ~/.cache/sqm-monitor
+	bash deploy/local/kafka.sh fetch
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check monitor tests
+	$(BIN)/mypy
+
+unit: $(STAMP) ## unit tests only (no broker)
+	$(BIN)/pytest -q -m "not integration"
+
+test: setup lint ## everything CI runs: lint, unit and integration tests on a real local Kafka
+	$(BIN)/pytest -q
+
+run: setup ## local Kafka + topics + worker + synthetic traffic; prints the metrics URL
+	PATH="$(abspath $(BIN)):$$PATH" bash deploy/local/run.sh
+
+clean: ## remove .venv and caches (the Kafka jar cache stays)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
