@@ -86,10 +86,14 @@ def main(urls: Sequence[str], channels: Sequence[str], interval_s: float, once: 
                 samples.append(scrape(u))
         return table(samples, channels)
 
-    if once or not console.is_terminal:
+    if once:
         console.print(render())
         return 0
     try:
+        if not console.is_terminal:  # a log or a pipe: a fresh table every interval
+            while True:
+                console.print(render())
+                time.sleep(interval_s)
         with Live(render(), console=console, refresh_per_second=1) as live:
             while True:
                 time.sleep(interval_s)

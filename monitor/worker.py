@@ -188,8 +188,8 @@ class Worker:
                 task.last_record_wall_ms = now_ms
             if task.stage_one is not None:
                 jobs.append(self._run_stage_one(task, records, now_ms))
-            elif records:
-                jobs.append(self._run_stage_two(task, records))
+            else:  # also without records: the clock may let a held watermark go
+                jobs.append(self._run_stage_two(task, records, now_ms))
         if jobs:
             await asyncio.gather(*jobs)
 
@@ -231,19 +231,23 @@ class Worker:
             if next_offset is not None:
                 await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
 
-    async def _run_stage_two(self, task: Task, records: list[Any]) -> None:
+    async def _run_stage_two(self, task: Task, records: list[Any], now_ms: int) -> None:
         agg = task.stage_two
         assert agg is not None
-        result = agg.process(r.value for r in records)
-        next_offset = records[-1].offset + 1
+        result = agg.process((r.value for r in records), now_ms)
+        if not (records or result.records or result.changelog):
+            return
+        next_offset = records[-1].offset + 1 if records else None
         p = task.producer
         async with p.transaction():
             for ch, rec in result.records:
                 await p.send(topics.TOPIC_INDICATORS, orjson.dumps(rec), key=ch.encode())
             for key, val in result.changelog:
                 await p.send(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
-            await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
-        task.position = next_offset
+            if next_offset is not None:
+                await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
+        if next_offset is not None:
+            task.position = next_offset
         self.stats.add_late(result.late)
 
     # --- metrics ------------------------------------------------------------------------------
@@ -271,7 +275,7 @@ class Worker:
                 agg = task.stage_two
                 for ch, rec in agg.latest.items():
                     windows[ch] = {**rec, "_end_ms": parse_rfc3339_ms(rec["window_end"])}
-                g = agg.global_watermark()
+                g = agg.global_watermark(_now_ms())
                 if g is not None:
                     wms.append(g)
         self._snapshot = self.stats.snapshot(

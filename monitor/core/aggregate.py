@@ -27,8 +27,8 @@ def partial_value(src: int, channel: str, w: int, acc: WindowAcc) -> bytes:
     return orjson.dumps({"k": "p", "src": src, "c": channel, "w": w, "a": acc.to_json()})
 
 
-def mark_value(src: int, wm: int | None, first: int | None) -> bytes:
-    return orjson.dumps({"k": "m", "src": src, "wm": wm, "first": first})
+def mark_value(src: int, wm: int | None, first: int | None, idle: bool = False) -> bytes:
+    return orjson.dumps({"k": "m", "src": src, "wm": wm, "first": first, "idle": idle})
 
 
 def route(params: Params, channel: str, partitions: int) -> int:
@@ -53,26 +53,45 @@ class Aggregator:
         self.channels = tuple(c for c in params.channels if route(params, c, partitions) == partition)
         self.src_wm: dict[int, int | None] = {}
         self.src_first: dict[int, int | None] = {}
+        self.src_idle: dict[int, bool] = {}
         self.next_w: int | None = None
         self.accs: dict[tuple[str, int], WindowAcc] = {}
         self.latest: dict[str, dict[str, Any]] = {}
         self._dirty: set[tuple[str, int]] = set()
         self._meta_dirty = False
 
-    def global_watermark(self) -> int | None:
-        """Min watermark over input partitions with events, once every partition has reported."""
+    def global_watermark(self, now_ms: int | None = None) -> int | None:
+        """Min watermark over the input partitions with events, once every partition reported.
+
+        A partition that never delivered an event is left out only while the input is drained
+        (every partition idle) or live (every busy partition within ``grace + idle_timeout`` of
+        ``now_ms``). During a backfill it holds the watermark instead: otherwise the first
+        partition to deliver history would finalise windows the others have not delivered yet.
+        """
         if len(self.src_wm) < self.sources:
             return None
         wms = [v for v in self.src_wm.values() if v is not None]
-        return min(wms) if wms else None
+        if not wms:
+            return None
+        if len(wms) < len(self.src_wm):
+            busy = [wm for src, wm in self.src_wm.items() if wm is not None
+                    and not self.src_idle.get(src, False)]
+            live_ms = self.p.grace_ms + self.p.idle_timeout_ms
+            live = now_ms is not None and all(wm >= now_ms - live_ms for wm in busy)
+            if busy and not live:
+                return None
+        return min(wms)
 
-    def process(self, values: Iterable[bytes]) -> AggResult:
+    def process(self, values: Iterable[bytes], now_ms: int | None = None) -> AggResult:
+        """Merge partials and marks, then finalise what the watermark allows (``now_ms``: the
+        wall clock, used only to tell a live input from a backfill)."""
         out = AggResult()
         for raw in values:
             d = orjson.loads(raw)
             if d["k"] == "m":
                 self.src_wm[d["src"]] = d["wm"]
                 self.src_first[d["src"]] = d["first"]
+                self.src_idle[d["src"]] = bool(d.get("idle", False))
                 self._meta_dirty = True
                 continue
             ch, w = d["c"], d["w"]
@@ -87,7 +106,7 @@ class Aggregator:
             else:
                 cur.merge(acc)
             self._dirty.add(key)
-        self._finalise(out)
+        self._finalise(out, now_ms)
         for key in self._dirty:
             acc_or_none = self.accs.get(key)
             out.changelog.append(
@@ -100,17 +119,26 @@ class Aggregator:
         self._meta_dirty = False
         return out
 
-    def _finalise(self, out: AggResult) -> None:
-        g = self.global_watermark()
+    def _finalise(self, out: AggResult, now_ms: int | None) -> None:
+        g = self.global_watermark(now_ms)
         if g is None:
             return
-        if self.next_w is None:
-            firsts = [f for f in self.src_first.values() if f is not None]
-            if not firsts:
-                return
-            self.next_w = window_start(min(firsts), self.p.window_ms)
-            self._meta_dirty = True
         window_ms, grace_ms = self.p.window_ms, self.p.grace_ms
+        if self.next_w is None:
+            # A partition with events but none applied yet will apply nothing older than its
+            # watermark minus the grace: that bound keeps the first window from being fixed early.
+            bounds = [
+                f if f is not None else wm - grace_ms
+                for src, wm in self.src_wm.items() if wm is not None
+                for f in (self.src_first.get(src),)
+            ]
+            if not bounds:
+                return
+            first_w = window_start(min(bounds), window_ms)
+            if not first_w + window_ms + grace_ms < g:
+                return
+            self.next_w = first_w
+            self._meta_dirty = True
         while self.next_w + window_ms + grace_ms < g:
             w = self.next_w
             for ch in self.channels:
@@ -127,6 +155,7 @@ class Aggregator:
         return {
             "src_wm": [[k, v] for k, v in self.src_wm.items()],
             "src_first": [[k, v] for k, v in self.src_first.items()],
+            "src_idle": [[k, v] for k, v in self.src_idle.items()],
             "next_w": self.next_w,
             "latest": self.latest,
         }
@@ -142,6 +171,7 @@ class Aggregator:
             if k == META_KEY:
                 self.src_wm = {int(a): b for a, b in d["src_wm"]}
                 self.src_first = {int(a): b for a, b in d["src_first"]}
+                self.src_idle = {int(a): bool(b) for a, b in d.get("src_idle", [])}
                 self.next_w = d["next_w"]
                 self.latest = d["latest"]
             else:

@@ -49,12 +49,12 @@ class Pending:
     def to_json(self) -> list[Any]:
         e = self.event
         key = None if self.key is None else self.key.decode("latin-1")
-        return [e.ts_ms, e.event_id, e.type, self.offset, key, raw_text(self.raw)]
+        return [e.ts_ms, e.event_id, e.type, self.offset, key, raw_text(self.raw), e.channel]
 
     @classmethod
-    def from_json(cls, iid: str, channel: str, d: list[Any]) -> Pending:
+    def from_json(cls, iid: str, d: list[Any]) -> Pending:
         key = None if d[4] is None else str(d[4]).encode("latin-1")
-        return cls(Event(d[1], iid, channel, d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
+        return cls(Event(d[1], iid, d[6], d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
 
 
 class Interaction:
@@ -150,6 +150,6 @@ class Interaction:
         s = cls(d[0])
         s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
         s.seen = set(d[5])
-        s.buffered = [Pending.from_json(iid, s.channel, p) for p in d[6]]
-        s.held = [Pending.from_json(iid, s.channel, p) for p in d[7]]
+        s.buffered = [Pending.from_json(iid, p) for p in d[6]]
+        s.held = [Pending.from_json(iid, p) for p in d[7]]
         return s

@@ -27,7 +27,9 @@ from monitor.core.window import COUNT_FIELDS, WindowAcc, window_start
 META_KEY = b"m:"
 _IDX = {name: i for i, name in enumerate(COUNT_FIELDS)}
 
-Mark = tuple[int | None, int | None]  # (watermark ms or None for an empty partition, first ts ms)
+#: (watermark ms or None for a partition without events, first event ts ms, idle)
+Mark = tuple[int | None, int | None, bool]
+IDLE_MARK_STEP_MS = 1000  # an idle partition's watermark follows the clock: report it each second
 
 
 @dataclass(slots=True)
@@ -95,16 +97,18 @@ class PartitionProcessor:
         if wm is not None:
             frontier = wm - self.p.grace_ms  # every event with ts < frontier is applied
             self._release_until(frontier, now_ms)
-            self._snapshots_until(frontier)
+            # a window's backlog is recorded once its end is strictly before the frontier, the
+            # same instant stage two may call it final (watermark > window end + grace)
+            self._snapshots_until(frontier - 1)
             self._expire_orphans(frontier, now_ms)
             self._expire_closed(frontier)
         mark: Mark | None = None
         if wm is not None:
-            mark = (wm, self.first_ts)
+            mark = (wm, self.first_ts, idle)
         elif idle:
-            mark = (None, None)  # caught up and never delivered an event: excluded
+            mark = (None, None, True)  # caught up and never delivered an event
         out = self._out
-        if mark is not None and mark != self.last_mark:
+        if mark is not None and mark != self.last_mark and not self._idle_step(mark):
             out.mark = mark
             self.last_mark = mark
         dirty, self._dirty = self._dirty, set()
@@ -117,6 +121,15 @@ class PartitionProcessor:
             out.changelog.append((META_KEY, _dumps(self._meta())))
         self._out = BatchResult()
         return out
+
+    def _idle_step(self, mark: Mark) -> bool:
+        """True when ``mark`` only moves an idle watermark by less than a second: not worth sending."""
+        last = self.last_mark
+        if last is None or not (mark[2] and last[2]) or mark[1] != last[1]:
+            return False
+        if mark[0] is None or last[0] is None:
+            return mark[0] is None and last[0] is None
+        return 0 <= mark[0] - last[0] < IDLE_MARK_STEP_MS
 
     # --- ingest -----------------------------------------------------------------------------
 
@@ -281,13 +294,20 @@ class PartitionProcessor:
 
     def _expire_closed(self, frontier: int) -> None:
         heap, window = self._purge, self.p.reopen_window_ms
+        deferred: list[tuple[int, str]] = []
         while heap and heap[0][0] < frontier:
-            _, iid = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            iid = entry[1]
             s = self.states.get(iid)
-            if s is None or s.closed == OPEN or s.buffered or s.closed_ts + window >= frontier:
+            if s is None or s.closed == OPEN or s.closed_ts + window >= frontier:
+                continue
+            if s.buffered:  # an event still waits to be applied: look again next time
+                deferred.append(entry)
                 continue
             del self.states[iid]
             self._dirty.add(iid)
+        for entry in deferred:
+            heapq.heappush(heap, entry)
 
     # --- dead letters -----------------------------------------------------------------------
 

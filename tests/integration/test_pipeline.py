@@ -8,6 +8,8 @@ counters with the reference's totals.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -153,7 +155,15 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
 
     worker = WorkerProcess(cfg, free_port(), tmp_path / "worker.log")
     try:
-        produce(bootstrap, items)
+        poll(lambda: (worker.try_metrics() or {}).get(
+            ("sqm_assigned_partitions", (("stage", "interactions"),))) == 4, 60, "the worker to start")
+        # the user's path: a JSON-lines file replayed with `sqm replay`
+        lines = tmp_path / "scenario.jsonl"
+        lines.write_bytes(b"".join(value + b"\n" for _key, value in items))
+        replay = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "--config", str(cfg), "replay", str(lines)],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
         got = wait_for_windows(bootstrap, ref.records, 180, [worker])
         assert_records(ref.records, got)
         assert all(len(v) == 1 for v in got.values()), "a window was emitted twice"

@@ -162,12 +162,12 @@ class Pipeline:
             self.offset_of[v] = off
             batch.append((off, key_of(v), v))
         res = self.procs[p].process(batch, now, idle=False)
-        self._forward(p, res)
+        self._forward(p, res, now)
         return res
 
     def advance(self, now: int, idle: bool, p: int = 0) -> BatchResult:
         res = self.procs[p].advance(now, idle)
-        self._forward(p, res)
+        self._forward(p, res, now)
         return res
 
     def flush_through(self, w_last: int) -> None:
@@ -186,11 +186,11 @@ class Pipeline:
         fresh.restore(list(self.agg_changelog))
         self.agg = fresh
 
-    def _forward(self, p: int, res: BatchResult) -> None:
+    def _forward(self, p: int, res: BatchResult, now: int) -> None:
         values = [partial_value(p, ch, w, acc) for (ch, w), acc in res.partials.items()]
         if res.mark is not None:
             values.append(mark_value(p, *res.mark))
-        out = self.agg.process(values)
+        out = self.agg.process(values, now)
         self.records.extend(out.records)
         self.late.update(out.late)
         self.agg_changelog.extend(out.changelog)
@@ -357,6 +357,17 @@ def test_event_within_the_grace_after_the_window_end_is_not_late() -> None:
     })
 
 
+
+def test_window_is_final_only_when_the_watermark_passes_end_plus_grace() -> None:
+    pipe = Pipeline()
+    pipe.send(ev("a1", "A", "opened", at("10:00:10")))
+    pipe.send(ev("b1", "B", "opened", at("10:01:10")))  # watermark exactly 10:01:00 + 10 s
+    assert pipe.records == []
+    pipe.send(ev("c1", "C", "opened", at("10:01:10.001")))  # passes it
+    assert [(c, r["window_start"]) for c, r in pipe.records] == [(c, iso_s(W00)) for c in CHANNELS]
+    assert_record(pipe.record("phone", W00), expected("phone", W00, opened=1, backlog_waiting=1,
+                                                      backlog_open=1, oldest_wait_s=50.0))
+
 # --- empty windows --------------------------------------------------------------------------------
 
 
@@ -415,11 +426,29 @@ def test_global_watermark_waits_until_every_partition_reported() -> None:
     assert res.mark is None  # not idle, no event: nothing to report
     assert pipe.records == []
     res = pipe.advance(at("10:03:05"), idle=True, p=1)
-    assert res.mark == (None, None)  # caught up and never saw an event: excluded from the minimum
+    # caught up and never saw an event; partition 0 is live (its watermark is within grace +
+    # idle timeout of the clock), so partition 1 is excluded from the minimum
+    assert res.mark == (None, None, True)
     pipe.assert_records([W00, W01], {
         ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
         ("phone", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=115.0),
     })
+
+
+def test_an_empty_partition_holds_the_watermark_during_a_backfill() -> None:
+    """History (event times a month before the clock) reaches partition 0 while partition 1 is
+    empty and idle: partition 1 may still receive history, so nothing is final until partition
+    0 is drained too; then every window is emitted and nothing is late."""
+    pipe = Pipeline(partitions=2)
+    pipe.advance(WALL, idle=True, p=1)  # empty and idle before the backfill starts
+    pipe.send(ev("a1", "A", "opened", at("10:00:05")), ev("c1", "C", "opened", at("10:03:00")), p=0)
+    assert pipe.records == []  # partition 0 is busy with history: partition 1 holds
+    pipe.send(ev("b1", "B", "opened", at("10:01:30")), p=1)  # the other half of the history
+    pipe.advance(WALL, idle=True, p=0)
+    pipe.advance(WALL, idle=True, p=1)
+    assert pipe.late == Counter()
+    by_window = {r["window_start"]: r for c, r in pipe.records if c == "phone"}
+    assert [by_window[iso_s(w)]["opened"] for w in (W00, W01, W02, W03)] == [1, 1, 0, 1]
 
 
 def test_first_window_counts_events_of_a_partition_that_has_not_applied_any_yet() -> None:
@@ -431,6 +460,8 @@ def test_first_window_counts_events_of_a_partition_that_has_not_applied_any_yet(
     pipe.send(ev("c1", "C", "opened", at("10:00:05")), p=1)
     pipe.send(ev("d1", "D", "opened", at("10:06:40")), p=1)
     pipe.flush_through(W05)
+    phone_windows = [r["window_start"] for c, r in pipe.records if c == "phone"]
+    assert phone_windows[:2] == [iso_s(W00), iso_s(W01)], f"first windows emitted: {phone_windows[:2]}"
     assert pipe.late == Counter()
     pipe.assert_records([W00, W01, W02, W03, W04, W05], {
         ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
@@ -523,6 +554,57 @@ def test_restore_keeps_held_events_and_deduplication() -> None:
                              backlog_waiting=1, backlog_open=2, oldest_wait_s=60.0),
     })
 
+
+
+def test_restore_keeps_the_channel_of_buffered_events() -> None:
+    """An interaction belongs to the channel it was opened on. Here its first-arriving event says
+    ``phone`` and its ``opened`` (arriving second, still buffered) says ``chat``: a restart while
+    both are buffered must not move the contact to another channel."""
+
+    def run(restart: bool) -> Pipeline:
+        pipe = Pipeline()
+        pipe.send(ev("x2", "X", "responded", at("10:00:06"), channel="phone"))
+        pipe.send(ev("x1", "X", "opened", at("10:00:01"), channel="chat"))
+        if restart:
+            pipe.restart_partition(0)
+        pipe.send(ev("y1", "Y", "opened", at("10:01:30"), channel="web"))
+        pipe.flush_through(W01)
+        return pipe
+
+    exp = {
+        ("chat", W00): dict(opened=1, answered=1, answered_within_target=1, service_level=1.0,
+                            abandonment_rate=0.0, first_response_s=summ(5_000), backlog_open=1),
+        ("chat", W01): dict(backlog_open=1),
+        ("web", W01): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=30.0),
+    }
+    run(False).assert_records([W00, W01], exp)
+    run(True).assert_records([W00, W01], exp)
+
+
+def test_closed_interaction_is_dropped_after_the_reopen_window_even_with_a_rejected_event_buffered() -> None:
+    """After ``reopen_window_s`` a closed interaction's state is deleted (tombstone in the
+    changelog). A too-late ``reopened`` that is still buffered when the purge time passes must
+    not keep the state (and its changelog record) alive forever."""
+
+    def run(late_reopen: bool) -> tuple[list[str], dict[bytes, bytes | None], list[Any]]:
+        proc = PartitionProcessor(PARAMS, TOPIC, 0)  # stage one only: no week of window records
+        values = [ev("v1", "V", "opened", at("10:00:00")), ev("v2", "V", "resolved", at("10:00:20"))]
+        if late_reopen:
+            values.append(ev("v3", "V", "reopened", at("10:01:00", day=7)))  # 7 days + 40 s: invalid
+        values.append(ev("z1", "Z", "opened", at("10:02:00", day=7)))
+        results = [proc.process([(i, b"V", v)], WALL) for i, v in enumerate(values)]
+        results.append(proc.advance(at("10:10:00", day=8), idle=True))
+        reasons = [check_deadletter(v, 0)["reason"] for r in results for _, v in r.deadletters]
+        changelog = [entry for r in results for entry in r.changelog]
+        return reasons, dict(changelog), changelog
+
+    for late_reopen in (False, True):
+        reasons, latest, changelog = run(late_reopen)
+        assert reasons == (["invalid_transition"] if late_reopen else [])
+        assert latest[b"i:V"] is None, f"late_reopen={late_reopen}: V's state was never deleted"
+        restored = PartitionProcessor(PARAMS, TOPIC, 0)
+        restored.restore(changelog)
+        assert "V" not in restored.states
 
 @pytest.mark.parametrize("restart_at", [1, 3, 6, 9, 12, 13])
 def test_aggregator_restore_gives_the_same_records(restart_at: int) -> None:
