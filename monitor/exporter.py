@@ -17,6 +17,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from monitor.core.events import EVENT_TYPES, REASONS
 from monitor.core.window import COUNT_FIELDS
@@ -141,14 +142,10 @@ def _buckets(h: Histogram) -> list[tuple[str, float]]:
     total = 0
     for bound, n in zip(h.bounds_ms, h.counts, strict=False):
         total += n
-        out.append((_fmt(bound / 1000), total))
+        out.append((floatToGoString(bound / 1000), total))  # type: ignore[no-untyped-call]
     total += h.counts[-1]
     out.append(("+Inf", total))
     return out
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if x == int(x) else repr(x)
 
 
 def serve(registry: CollectorRegistry, port: int) -> None:

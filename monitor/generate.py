@@ -75,16 +75,11 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from monitor.config import ChannelConfig
+from monitor.core.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED, RESPONDED
 
 #: An emitted item: an event object, or raw garbage bytes (``garbage_ratio``).
 Item = dict[str, Any] | bytes
 
-OPENED: Final = "opened"
-RESPONDED: Final = "responded"
-ABANDONED: Final = "abandoned"
-RESOLVED: Final = "resolved"
-FAILED: Final = "failed"
-REOPENED: Final = "reopened"
 
 WAIT_MEDIAN: Final = 0.5  # x first_response_target_s
 WAIT_SIGMA: Final = 0.6

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from monitor.core import changelog
 from monitor.core.indicators import indicator_record
 from monitor.core.params import Params
 from monitor.core.window import WindowAcc, window_start
@@ -161,13 +162,7 @@ class Aggregator:
         }
 
     def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
-        latest: dict[bytes, bytes | None] = {}
-        for k, v in items:
-            latest[k] = v
-        for k, v in latest.items():
-            if v is None:
-                continue
-            d = orjson.loads(v)
+        for k, d in changelog.latest(items):
             if k == META_KEY:
                 self.src_wm = {int(a): b for a, b in d["src_wm"]}
                 self.src_first = {int(a): b for a, b in d["src_first"]}

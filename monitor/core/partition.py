@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from monitor.core import changelog
 from monitor.core.events import OPENED, TYPE_RANK, Event, Rejection, parse_event, raw_text
 from monitor.core.interaction import OPEN, Interaction, Measurement, Pending
 from monitor.core.mincount import MinCount
@@ -332,13 +333,7 @@ class PartitionProcessor:
 
     def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
         """Rebuild from changelog records (latest value per key wins, None deletes)."""
-        latest: dict[bytes, bytes | None] = {}
-        for k, v in items:
-            latest[k] = v
-        for k, v in latest.items():
-            if v is None:
-                continue
-            d = orjson.loads(v)
+        for k, d in changelog.latest(items):
             if k == META_KEY:
                 self.max_ts, self.first_ts, self.next_snap_w = (
                     d["max_ts"], d["first_ts"], d["next_snap_w"],

@@ -1,0 +1,18 @@
+"""Reading a compacted changelog back: the latest value per key, deleted keys left out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+
+def latest(items: Iterable[tuple[bytes, bytes | None]]) -> Iterator[tuple[bytes, Any]]:
+    """``(key, parsed JSON)`` of each key's last record, skipping keys whose last record is None."""
+    last: dict[bytes, bytes | None] = {}
+    for k, v in items:
+        last[k] = v
+    for k, v in last.items():
+        if v is not None:
+            yield k, orjson.loads(v)

@@ -1,0 +1,222 @@
+"""Shared harness for the core tests: stage one feeding stage two, time and record helpers.
+
+Every expectation it builds is hand-written from the SPEC; nothing here calls the code under
+test to compute an expected value.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from monitor.config import Config
+from monitor.core.aggregate import Aggregator, mark_value, partial_value
+from monitor.core.params import Params
+from monitor.core.partition import BatchResult, PartitionProcessor
+
+# --- pipeline harness (stage one -> stage two), independent time and record helpers ---------
+
+CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
+TOPIC = "sqm.interactions.v1"
+PARAMS = Params.from_config(Config())
+WINDOW_MS = 60_000
+GRACE_MS = 10_000
+DAY_MS = 86_400_000
+REASONS = {
+    "malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value", "unknown_type",
+    "unknown_channel", "bad_timestamp", "too_large", "invalid_transition", "orphan",
+}
+NULLS: dict[str, float | None] = {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
+
+
+def at(hms: str, day: int = 0) -> int:
+    """Epoch ms of 2026-11-21 ``hms`` UTC (+ ``day`` days)."""
+    dt = datetime.fromisoformat(f"2026-11-21T{hms}+00:00") + timedelta(days=day)
+    return int(dt.timestamp()) * 1000 + dt.microsecond // 1000
+
+
+WALL = at("10:00:00", day=30)  # wall clock for parsing: after every event time used here
+
+
+def iso_s(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def ev(eid: str, iid: str, etype: str, ts_ms: int, channel: str = "phone", int_ts: bool = False) -> bytes:
+    ts: int | str = ts_ms if int_ts else iso_ms(ts_ms)
+    return json.dumps(
+        {"event_id": eid, "interaction_id": iid, "channel": channel, "type": etype, "ts": ts,
+         "attrs": {"queue": "q1"}}
+    ).encode()
+
+
+def summ(*values_ms: int) -> dict[str, float | None]:
+    """Reference ``{p50, p90, p99, mean, max}`` in seconds (nearest rank on the sorted values)."""
+    if not values_ms:
+        return dict(NULLS)
+    s = sorted(values_ms)
+    n = len(s)
+
+    def q(p: float) -> float:
+        return s[math.ceil(p * n) - 1] / 1000
+
+    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "mean": sum(s) / n / 1000, "max": s[-1] / 1000}
+
+
+def expected(channel: str, w_ms: int, **fields: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "schema": "sqm.indicators.v1", "channel": channel,
+        "window_start": iso_s(w_ms), "window_end": iso_s(w_ms + WINDOW_MS),
+        "opened": 0, "answered": 0, "answered_within_target": 0, "abandoned": 0, "short_abandoned": 0,
+        "service_level": None, "abandonment_rate": None, "first_response_s": dict(NULLS),
+        "resolved": 0, "failed": 0, "resolution_rate": None, "resolved_within_target": 0,
+        "on_time_resolution_rate": None, "resolution_s": dict(NULLS), "reopened": 0, "reopen_rate": None,
+        "backlog_waiting": 0, "backlog_open": 0, "oldest_wait_s": 0,
+    }
+    unknown = set(fields) - set(rec)
+    assert not unknown, unknown
+    rec.update(fields)
+    return rec
+
+
+def assert_record(actual: dict[str, Any], exp: dict[str, Any]) -> None:
+    where = f"{exp['channel']} {exp['window_start']}"
+    assert set(actual) == set(exp), where
+    for k, v in exp.items():
+        a = actual[k]
+        if k in ("first_response_s", "resolution_s"):
+            assert set(a) == set(v), f"{where} {k}"
+            for name, want in v.items():
+                got = a[name]
+                if want is None:
+                    assert got is None, f"{where} {k}.{name}: {got} != None"
+                elif name in ("p50", "p90", "p99"):
+                    assert got == pytest.approx(want, rel=0.01), f"{where} {k}.{name}: {got} vs {want}"
+                else:
+                    assert got == pytest.approx(want, abs=1e-6), f"{where} {k}.{name}: {got} vs {want}"
+        elif v is None:
+            assert a is None, f"{where} {k}: {a!r} != None"
+        else:
+            assert a == v, f"{where} {k}: {a!r} != {v!r}"
+            assert a is not None
+
+
+def check_deadletter(value: bytes, partition: int) -> dict[str, Any]:
+    d = json.loads(value)
+    assert set(d) == {"schema", "reason", "detail", "source", "raw", "received_at"}
+    assert d["schema"] == "sqm.deadletter.v1"
+    assert d["reason"] in REASONS
+    assert isinstance(d["detail"], str)
+    assert d["detail"]
+    assert set(d["source"]) == {"topic", "partition", "offset"}
+    assert d["source"]["topic"] == TOPIC
+    assert d["source"]["partition"] == partition
+    assert isinstance(d["source"]["offset"], int)
+    assert isinstance(d["raw"], str)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", d["received_at"])
+    return d
+
+
+def key_of(value: bytes) -> bytes | None:
+    try:
+        return str(json.loads(value)["interaction_id"]).encode()
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Pipeline:
+    """N input partitions (stage one) feeding one aggregator that owns every channel (stage two)."""
+
+    def __init__(self, partitions: int = 1) -> None:
+        self.n = partitions
+        self.procs = [PartitionProcessor(PARAMS, TOPIC, p) for p in range(partitions)]
+        self.agg = Aggregator(PARAMS, partition=0, partitions=1, sources=partitions)
+        self.next_offset = [0] * partitions
+        self.records: list[tuple[str, dict[str, Any]]] = []
+        self.late: Counter[str] = Counter()
+        self.deadletters: list[tuple[int, bytes | None, dict[str, Any]]] = []
+        self.events: Counter[tuple[str, str]] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.duplicate: Counter[str] = Counter()
+        self.changelog: list[list[tuple[bytes, bytes | None]]] = [[] for _ in range(partitions)]
+        self.agg_changelog: list[tuple[bytes, bytes | None]] = []
+        self.offset_of: dict[bytes, int] = {}
+
+    def send(self, *values: bytes, p: int = 0, now: int = WALL) -> BatchResult:
+        batch: list[tuple[int, bytes | None, bytes | None]] = []
+        for v in values:
+            off = self.next_offset[p]
+            self.next_offset[p] += 1
+            self.offset_of[v] = off
+            batch.append((off, key_of(v), v))
+        res = self.procs[p].process(batch, now, idle=False)
+        self._forward(p, res, now)
+        return res
+
+    def advance(self, now: int, idle: bool, p: int = 0) -> BatchResult:
+        res = self.procs[p].advance(now, idle)
+        self._forward(p, res, now)
+        return res
+
+    def flush_through(self, w_last: int) -> None:
+        """Idle every partition at a wall clock that finalises the window starting at ``w_last``."""
+        now = w_last + WINDOW_MS + 2 * GRACE_MS + 1
+        for p in range(self.n):
+            self.advance(now, idle=True, p=p)
+
+    def restart_partition(self, p: int) -> None:
+        fresh = PartitionProcessor(PARAMS, TOPIC, p)
+        fresh.restore(list(self.changelog[p]))
+        self.procs[p] = fresh
+
+    def restart_aggregator(self) -> None:
+        fresh = Aggregator(PARAMS, partition=0, partitions=1, sources=self.n)
+        fresh.restore(list(self.agg_changelog))
+        self.agg = fresh
+
+    def _forward(self, p: int, res: BatchResult, now: int) -> None:
+        values = [partial_value(p, ch, w, acc) for (ch, w), acc in res.partials.items()]
+        if res.mark is not None:
+            values.append(mark_value(p, *res.mark))
+        out = self.agg.process(values, now)
+        self.records.extend(out.records)
+        self.late.update(out.late)
+        self.agg_changelog.extend(out.changelog)
+        self.changelog[p].extend(res.changelog)
+        self.events.update(res.events)
+        self.rejected.update(res.rejected)
+        self.duplicate.update(res.duplicate)
+        for key, value in res.deadletters:
+            self.deadletters.append((p, key, check_deadletter(value, p)))
+
+    # --- looking at the output -------------------------------------------------------------
+
+    def record(self, channel: str, w_ms: int) -> dict[str, Any]:
+        found = [r for c, r in self.records if c == channel and r["window_start"] == iso_s(w_ms)]
+        assert len(found) == 1, f"{len(found)} records for {channel} {iso_s(w_ms)}"
+        return found[0]
+
+    def assert_records(self, windows: list[int], exp: dict[tuple[str, int], dict[str, Any]]) -> None:
+        """Exactly one record per channel per window in ``windows``, each equal to its expectation
+        (``exp`` overrides per (channel, window); everything else must be an empty window)."""
+        got = [(c, r["window_start"]) for c, r in self.records]
+        want = [(c, iso_s(w)) for w in windows for c in CHANNELS]
+        assert sorted(got) == sorted(want)
+        assert len(set(got)) == len(got), "a (channel, window) was emitted twice"
+        for ch, w in exp:
+            assert w in windows and ch in CHANNELS
+        for w in windows:
+            for ch in CHANNELS:
+                assert_record(self.record(ch, w), expected(ch, w, **exp.get((ch, w), {})))
+
+    def reasons(self) -> list[str]:
+        return [d["reason"] for _, _, d in self.deadletters]

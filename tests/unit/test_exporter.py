@@ -1,0 +1,70 @@
+"""The Prometheus collector renders a hand-built snapshot exactly (SPEC section 4)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.exporter import SqmCollector
+from monitor.stats import Histogram, Snapshot
+
+CHANNELS = ("phone", "chat")
+NOW_S = 1_800_000_000.0
+
+
+def render(s: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    reg = CollectorRegistry()
+    reg.register(SqmCollector(CHANNELS, lambda: s, clock=lambda: NOW_S))
+    out = {}
+    for fam in text_string_to_metric_families(generate_latest(reg).decode()):
+        for smp in fam.samples:
+            out[(smp.name, tuple(sorted(smp.labels.items())))] = smp.value
+    return out
+
+
+def test_counters_histograms_and_gauges() -> None:
+    h = Histogram((10, 20))
+    h.observe_many([5_000, 10_000, 10_001, 20_000, 99_000])  # le is inclusive
+    rec = {"service_level": 0.75, "abandonment_rate": None, "resolution_rate": 1.0,
+           "on_time_resolution_rate": 0.5, "reopen_rate": 0.0,
+           "first_response_s": {"p50": 12.0, "p90": None, "p99": 30.0},
+           "resolution_s": {"p50": None, "p90": None, "p99": None}, "_end_ms": 1_799_999_940_000}
+    m = render(Snapshot(
+        events={("phone", "opened"): 3}, rejected={"orphan": 2}, duplicate={"chat": 1},
+        measured={"phone": [3, 2, 1, 0, 0, 0, 0, 0, 0]}, first_response={"phone": h},
+        backlog_waiting={"phone": 4, "chat": 0}, backlog_open={"phone": 5, "chat": 1},
+        oldest_waiting_ts_ms={"phone": int(NOW_S * 1000) - 42_500, "chat": None},
+        windows={"phone": rec}, watermark_ms=int(NOW_S * 1000) - 15_000, consumed=9,
+    ))
+    assert m[("sqm_events_total", (("channel", "phone"), ("type", "opened")))] == 3
+    assert m[("sqm_events_total", (("channel", "chat"), ("type", "opened")))] == 0
+    assert m[("sqm_events_rejected_total", (("reason", "orphan"),))] == 2
+    assert m[("sqm_events_rejected_total", (("reason", "too_large"),))] == 0
+    assert m[("sqm_events_duplicate_total", (("channel", "chat"),))] == 1
+    assert m[("sqm_opened_total", (("channel", "phone"),))] == 3
+    assert m[("sqm_answered_within_target_total", (("channel", "phone"),))] == 1
+    b = "sqm_first_response_seconds_bucket"
+    assert m[(b, (("channel", "phone"), ("le", "10.0")))] == 2
+    assert m[(b, (("channel", "phone"), ("le", "20.0")))] == 4
+    assert m[(b, (("channel", "phone"), ("le", "+Inf")))] == 5
+    assert m[("sqm_first_response_seconds_sum", (("channel", "phone"),))] == 144.001
+    assert m[("sqm_oldest_wait_seconds", (("channel", "phone"),))] == 42.5
+    assert m[("sqm_oldest_wait_seconds", (("channel", "chat"),))] == 0
+    assert m[("sqm_backlog_open", (("channel", "chat"),))] == 1
+    assert m[("sqm_service_level_ratio", (("channel", "phone"),))] == 0.75
+    # a null window value is absent, not 0; a channel without a final window has no gauges
+    assert ("sqm_abandonment_ratio", (("channel", "phone"),)) not in m
+    assert ("sqm_service_level_ratio", (("channel", "chat"),)) not in m
+    q = "sqm_first_response_window_seconds"
+    assert m[(q, (("channel", "phone"), ("quantile", "0.5")))] == 12.0
+    assert (q, (("channel", "phone"), ("quantile", "0.9"))) not in m
+    assert m[("sqm_window_end_timestamp_seconds", (("channel", "phone"),))] == 1_799_999_940
+    assert m[("sqm_watermark_lag_seconds", ())] == 15.0
+    assert m[("sqm_records_consumed_total", ())] == 9
+
+
+def test_every_label_value_comes_from_the_configuration() -> None:
+    m = render(Snapshot())
+    channels = {dict(labels)["channel"] for (_n, labels) in m if "channel" in dict(labels)}
+    assert channels <= set(CHANNELS)
+    assert ("sqm_watermark_lag_seconds", ()) not in m  # no watermark yet
