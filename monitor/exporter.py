@@ -135,6 +135,9 @@ class SqmCollector(Collector):
         yield g
         yield CounterMetricFamily("sqm_records_consumed", "Input records consumed by this worker",
                                   value=s.consumed)
+        yield CounterMetricFamily("sqm_events_rekeyed", "Records forwarded to the partition that "
+                                  "owns their interaction (key was not the interaction_id)",
+                                  value=s.rekeyed)
 
 
 def _buckets(h: Histogram) -> list[tuple[str, float]]:

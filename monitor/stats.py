@@ -58,6 +58,7 @@ class Snapshot:
     watermark_ms: int | None = None
     held: int = 0
     consumed: int = 0
+    rekeyed: int = 0
     assigned: dict[str, int] = field(default_factory=dict)  # stage -> partitions owned
 
 
@@ -77,6 +78,7 @@ class Stats:
         self.resolution = {c: Histogram(RESOLUTION_BUCKETS_S + tuple(targets_rs_s))
                            for c in channels}
         self.consumed = 0
+        self.rekeyed = 0
 
     def add_batch(self, r: BatchResult) -> None:
         """Count a committed stage-one batch (measurements of late events included)."""
@@ -84,6 +86,7 @@ class Stats:
         self.rejected.update(r.rejected)
         self.duplicate.update(r.duplicate)
         self.consumed += r.consumed
+        self.rekeyed += len(r.forward)
         for (ch, _w), acc in r.partials.items():
             m = self.measured[ch]
             for i, n in enumerate(acc.counts):
@@ -102,5 +105,5 @@ class Stats:
             late=dict(self.late), measured={c: list(v) for c, v in self.measured.items()},
             first_response={c: h.copy() for c, h in self.first_response.items()},
             resolution={c: h.copy() for c, h in self.resolution.items()},
-            consumed=self.consumed, **gauges,
+            consumed=self.consumed, rekeyed=self.rekeyed, **gauges,
         )

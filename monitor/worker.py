@@ -44,7 +44,6 @@ class Task:
     producer: AIOKafkaProducer
     stage_one: PartitionProcessor | None = None
     stage_two: Aggregator | None = None
-    position: int = 0  # next offset to read
     last_record_wall_ms: int = 0
 
 
@@ -109,10 +108,19 @@ class Worker:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
         await producer.start()
         try:
-            self.input_partitions = len(await producer.partitions_for(topics.TOPIC_INPUT))
-            self.partials_partitions = len(await producer.partitions_for(topics.TOPIC_PARTIALS))
+            counts = {t: len(await producer.partitions_for(t)) for t in (
+                topics.TOPIC_INPUT, topics.TOPIC_PARTIALS, topics.TOPIC_INTERACTIONS_CHANGELOG,
+                topics.TOPIC_WINDOWS_CHANGELOG)}
         finally:
             await producer.stop()
+        self.input_partitions = counts[topics.TOPIC_INPUT]
+        self.partials_partitions = counts[topics.TOPIC_PARTIALS]
+        for changelog, source in ((topics.TOPIC_INTERACTIONS_CHANGELOG, topics.TOPIC_INPUT),
+                                  (topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_PARTIALS)):
+            if counts[changelog] != counts[source]:
+                raise RuntimeError(
+                    f"{changelog} has {counts[changelog]} partitions but {source} has "
+                    f"{counts[source]}: they must match (see `sqm topics check`)")
 
     async def assign(self, partitions: Iterable[TopicPartition]) -> None:
         async with self._lock:
@@ -138,7 +146,7 @@ class Worker:
         await producer.start()  # fences any earlier owner and aborts its open transaction
         task = Task(tp, producer, last_record_wall_ms=_now_ms())
         if tp.topic == topics.TOPIC_INPUT:
-            proc = PartitionProcessor(self.params, tp.topic, tp.partition)
+            proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
             proc.restore(await self._read_changelog(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition))
             task.stage_one = proc
         else:
@@ -146,8 +154,8 @@ class Worker:
             agg.restore(await self._read_changelog(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition))
             task.stage_two = agg
         assert self._consumer is not None
-        task.position = await self._consumer.position(tp)
-        log.info("assigned %s-%d at offset %d", tp.topic, tp.partition, task.position)
+        log.info("assigned %s-%d at offset %d", tp.topic, tp.partition,
+                 await self._consumer.position(tp))
         return task
 
     async def _read_changelog(self, topic: str, partition: int) -> list[tuple[bytes, bytes | None]]:
@@ -193,25 +201,24 @@ class Worker:
         if jobs:
             await asyncio.gather(*jobs)
 
-    def _caught_up(self, task: Task) -> bool:
+    async def _caught_up(self, task: Task) -> bool:
+        """Read up to the last stable offset. The consumer's own position counts, not the last
+        record's offset: transaction markers take offsets that no record is delivered for."""
         assert self._consumer is not None
         lso = self._consumer.last_stable_offset(task.tp)
-        return lso is not None and task.position >= lso
+        return lso is not None and await self._consumer.position(task.tp) >= lso
 
     async def _run_stage_one(self, task: Task, records: list[Any], now_ms: int) -> None:
         proc = task.stage_one
         assert proc is not None
-        idle = (
-            now_ms - task.last_record_wall_ms >= self.params.idle_timeout_ms and self._caught_up(task)
-        )
+        idle = (now_ms - task.last_record_wall_ms >= self.params.idle_timeout_ms
+                and await self._caught_up(task))
         result = proc.process(((r.offset, r.key, r.value) for r in records), now_ms, idle)
         next_offset = records[-1].offset + 1 if records else None
         if not (result.partials or result.deadletters or result.changelog or result.mark
-                or next_offset is not None):
+                or result.forward or next_offset is not None):
             return
         await self._commit_stage_one(task, result, next_offset)
-        if next_offset is not None:
-            task.position = next_offset
         self.stats.add_batch(result)
 
     async def _commit_stage_one(self, task: Task, r: BatchResult, next_offset: int | None) -> None:
@@ -219,6 +226,8 @@ class Worker:
         async with p.transaction():
             for key, value in r.deadletters:
                 await p.send(topics.TOPIC_DEADLETTER, value, key=key)
+            for owner, iid, raw in r.forward:  # re-keyed by interaction_id, to its owner
+                await p.send(topics.TOPIC_INPUT, raw, key=iid, partition=owner)
             for (ch, w), acc in r.partials.items():
                 await p.send(topics.TOPIC_PARTIALS, partial_value(src, ch, w, acc), key=ch.encode(),
                              partition=route(self.params, ch, self.partials_partitions))
@@ -246,8 +255,6 @@ class Worker:
                 await p.send(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
             if next_offset is not None:
                 await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
-        if next_offset is not None:
-            task.position = next_offset
         self.stats.add_late(result.late)
 
     # --- metrics ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from monitor.core.events import OPENED, TYPE_RANK, Event, Rejection, parse_event
 from monitor.core.interaction import OPEN, Interaction, Measurement, Pending
 from monitor.core.mincount import MinCount
 from monitor.core.params import Params
+from monitor.core.partitioning import partition_for
 from monitor.core.timefmt import format_utc_ms
 from monitor.core.window import COUNT_FIELDS, WindowAcc, window_start
 
@@ -47,15 +48,22 @@ class BatchResult:
     first_response_ms: dict[str, list[int]] = field(default_factory=dict)
     resolution_ms: dict[str, list[int]] = field(default_factory=dict)
     consumed: int = 0
+    #: records in a partition that does not own their interaction: (owner partition, key, value)
+    forward: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
 
 
 class PartitionProcessor:
     """State and logic of one input partition."""
 
-    def __init__(self, params: Params, topic: str, partition: int) -> None:
+    def __init__(
+        self, params: Params, topic: str, partition: int, partitions: int | None = None
+    ) -> None:
+        """``partitions``: the input topic's partition count, to forward mis-keyed records
+        to the partition that owns their interaction (None: trust every record's placement)."""
         self.p = params
         self.topic = topic
         self.partition = partition
+        self.partitions = partitions
         self.states: dict[str, Interaction] = {}
         self.max_ts: int | None = None
         self.first_ts: int | None = None
@@ -143,6 +151,11 @@ class PartitionProcessor:
             self._deadletter(r, offset, key, value, now_ms)
             return
         e: Event = r
+        if self.partitions is not None and key != e.interaction_id.encode():
+            owner = partition_for(e.interaction_id, self.partitions)
+            if owner != self.partition:
+                out.forward.append((owner, e.interaction_id.encode(), value))
+                return
         if self.max_ts is None or e.ts_ms > self.max_ts:
             self.max_ts = e.ts_ms
             self._dirty.add("")  # meta
