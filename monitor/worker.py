@@ -27,6 +27,7 @@ from monitor.core.aggregate import Aggregator, mark_value, partial_value, route
 from monitor.core.params import Params
 from monitor.core.partition import BatchResult, PartitionProcessor
 from monitor.core.timefmt import parse_rfc3339_ms
+from monitor.outbox import Outbox
 from monitor.stats import Snapshot, Stats
 
 log = logging.getLogger("sqm.worker")
@@ -58,6 +59,7 @@ class Worker:
         self.tasks: dict[TopicPartition, Task] = {}
         self.input_partitions = 0
         self.partials_partitions = 0
+        self.partition_counts: dict[str, int] = {}
         self.stats = Stats(
             self.params.channels,
             [c.first_response_target_s for c in cfg.channels],
@@ -110,9 +112,10 @@ class Worker:
         try:
             counts = {t: len(await producer.partitions_for(t)) for t in (
                 topics.TOPIC_INPUT, topics.TOPIC_PARTIALS, topics.TOPIC_INTERACTIONS_CHANGELOG,
-                topics.TOPIC_WINDOWS_CHANGELOG)}
+                topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_INDICATORS, topics.TOPIC_DEADLETTER)}
         finally:
             await producer.stop()
+        self.partition_counts = counts
         self.input_partitions = counts[topics.TOPIC_INPUT]
         self.partials_partitions = counts[topics.TOPIC_PARTIALS]
         for changelog, source in ((topics.TOPIC_INTERACTIONS_CHANGELOG, topics.TOPIC_INPUT),
@@ -141,7 +144,7 @@ class Worker:
             transactional_id=f"{self.cfg.group_id}-{tp.topic}-{tp.partition}",
             enable_idempotence=True,
             linger_ms=5,
-            max_batch_size=256 * 1024,
+            max_batch_size=512 * 1024,
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
         task = Task(tp, producer, last_record_wall_ms=_now_ms())
@@ -224,19 +227,21 @@ class Worker:
     async def _commit_stage_one(self, task: Task, r: BatchResult, next_offset: int | None) -> None:
         p, src = task.producer, task.tp.partition
         async with p.transaction():
+            out = Outbox(p, self.partition_counts)
             for key, value in r.deadletters:
-                await p.send(topics.TOPIC_DEADLETTER, value, key=key)
+                await out.add(topics.TOPIC_DEADLETTER, value, key=key)
             for owner, iid, raw in r.forward:  # re-keyed by interaction_id, to its owner
-                await p.send(topics.TOPIC_INPUT, raw, key=iid, partition=owner)
+                await out.add(topics.TOPIC_INPUT, raw, key=iid, partition=owner)
             for (ch, w), acc in r.partials.items():
-                await p.send(topics.TOPIC_PARTIALS, partial_value(src, ch, w, acc), key=ch.encode(),
-                             partition=route(self.params, ch, self.partials_partitions))
-            if r.mark is not None:
+                await out.add(topics.TOPIC_PARTIALS, partial_value(src, ch, w, acc), key=ch.encode(),
+                              partition=route(self.params, ch, self.partials_partitions))
+            if r.mark is not None:  # after this partition's partials, on every partials partition
                 value = mark_value(src, *r.mark)
                 for q in range(self.partials_partitions):
-                    await p.send(topics.TOPIC_PARTIALS, value, partition=q)
+                    await out.add(topics.TOPIC_PARTIALS, value, partition=q)
             for key, val in r.changelog:
-                await p.send(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
+                await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
+            await out.flush()
             if next_offset is not None:
                 await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
 
@@ -249,10 +254,12 @@ class Worker:
         next_offset = records[-1].offset + 1 if records else None
         p = task.producer
         async with p.transaction():
+            out = Outbox(p, self.partition_counts)
             for ch, rec in result.records:
-                await p.send(topics.TOPIC_INDICATORS, orjson.dumps(rec), key=ch.encode())
+                await out.add(topics.TOPIC_INDICATORS, orjson.dumps(rec), key=ch.encode())
             for key, val in result.changelog:
-                await p.send(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
+                await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
+            await out.flush()
             if next_offset is not None:
                 await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
         self.stats.add_late(result.late)

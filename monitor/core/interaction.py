@@ -68,7 +68,7 @@ class Interaction:
         self.flags = 0
         self.closed = OPEN
         self.closed_ts = 0
-        self.seen: set[str] = set()
+        self.seen: list[str] = []  # a handful per interaction: a list is smaller than a set
         self.buffered: list[Pending] = []
         self.held: list[Pending] = []
 
@@ -139,17 +139,18 @@ class Interaction:
         self.closed = OPEN
         return Measurement("reopened", e.ts_ms)
 
-    def to_json(self, iid: str) -> list[Any]:
+    def to_json(self) -> list[Any]:
         return [
-            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts,
-            sorted(self.seen), [p.to_json() for p in self.buffered], [p.to_json() for p in self.held],
+            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, self.seen,
+            [p.to_json() for p in self.buffered] if self.buffered else [],
+            [p.to_json() for p in self.held] if self.held else [],
         ]
 
     @classmethod
     def from_json(cls, iid: str, d: list[Any]) -> Interaction:
         s = cls(d[0])
         s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
-        s.seen = set(d[5])
+        s.seen = list(d[5])
         s.buffered = [Pending.from_json(iid, p) for p in d[6]]
         s.held = [Pending.from_json(iid, p) for p in d[7]]
         return s

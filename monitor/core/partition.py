@@ -17,16 +17,15 @@ from typing import Any
 
 import orjson
 
-from monitor.core import changelog
 from monitor.core.events import OPENED, TYPE_RANK, Event, Rejection, parse_event, raw_text
 from monitor.core.interaction import OPEN, Interaction, Measurement, Pending
 from monitor.core.mincount import MinCount
 from monitor.core.params import Params
 from monitor.core.partitioning import partition_for
+from monitor.core.statelog import StateLog
 from monitor.core.timefmt import format_utc_ms
 from monitor.core.window import COUNT_FIELDS, WindowAcc, window_start
 
-META_KEY = b"m:"
 _IDX = {name: i for i, name in enumerate(COUNT_FIELDS)}
 
 #: (watermark ms or None for a partition without events, first event ts ms, idle)
@@ -78,6 +77,7 @@ class PartitionProcessor:
         self.pending = 0  # accepted events buffered or held, not yet applied
         self._dirty: set[str] = set()
         self._out = BatchResult()
+        self.log = StateLog()
 
     # --- batch entry points -----------------------------------------------------------------
 
@@ -123,11 +123,14 @@ class PartitionProcessor:
         dirty, self._dirty = self._dirty, set()
         meta_changed = "" in dirty
         dirty.discard("")
-        for iid in dirty:
-            s = self.states.get(iid)
-            out.changelog.append((b"i:" + iid.encode(), None if s is None else _dumps(s.to_json(iid))))
         if dirty or meta_changed:
-            out.changelog.append((META_KEY, _dumps(self._meta())))
+            states = self.states
+            changed = [(iid, None if (st := states.get(iid)) is None else st.to_json())
+                       for iid in dirty]
+            snapshot = None
+            if self.log.wants_snapshot():
+                snapshot = [(iid, st.to_json()) for iid, st in states.items()]
+            out.changelog = self.log.write(changed, self._meta(), snapshot)
         self._out = BatchResult()
         return out
 
@@ -166,7 +169,7 @@ class PartitionProcessor:
         if e.event_id in s.seen:
             out.duplicate[e.channel] += 1
             return
-        s.seen.add(e.event_id)
+        s.seen.append(e.event_id)
         s.buffered.append(Pending(e, offset, key, value))
         heapq.heappush(self._release, (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid))
         self.pending += 1
@@ -345,14 +348,13 @@ class PartitionProcessor:
         return {"max_ts": self.max_ts, "first_ts": self.first_ts, "next_snap_w": self.next_snap_w}
 
     def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
-        """Rebuild from changelog records (latest value per key wins, None deletes)."""
-        for k, d in changelog.latest(items):
-            if k == META_KEY:
-                self.max_ts, self.first_ts, self.next_snap_w = (
-                    d["max_ts"], d["first_ts"], d["next_snap_w"],
-                )
-                continue
-            iid = k[2:].decode()
+        """Rebuild from this partition's changelog records (see ``statelog``)."""
+        states, meta = self.log.restore(items)
+        if meta is not None:
+            self.max_ts, self.first_ts, self.next_snap_w = (
+                meta["max_ts"], meta["first_ts"], meta["next_snap_w"],
+            )
+        for iid, d in states.items():
             s = Interaction.from_json(iid, d)
             self.states[iid] = s
             for pend in s.buffered:
@@ -365,6 +367,3 @@ class PartitionProcessor:
                 heapq.heappush(self._purge, (s.closed_ts + self.p.reopen_window_ms, iid))
             self._track(s.channel, s, False, False)
 
-
-def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)

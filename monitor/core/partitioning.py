@@ -36,6 +36,11 @@ def murmur2(data: bytes) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
+def partition_of_key(key: bytes, partitions: int) -> int:
+    """The partition a default Kafka producer chooses for ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def partition_for(interaction_id: str, partitions: int) -> int:
     """The partition a default Kafka producer would choose for the key ``interaction_id``."""
-    return (murmur2(interaction_id.encode()) & 0x7FFFFFFF) % partitions
+    return partition_of_key(interaction_id.encode(), partitions)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 # Strict RFC 3339 date-time: full date, 'T' (or 't'/' '), time with optional fraction, mandatory offset.
 _RFC3339 = re.compile(
@@ -14,8 +14,52 @@ MIN_TS_MS = 0
 MAX_TS_MS = 253402300799999
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAY_MS = 86_400_000
+_day_cache: dict[str, int] = {}
+_DIGITS = frozenset("0123456789")
+
+
+def _day_ms(ymd: str) -> int | None:
+    """Epoch ms of midnight UTC of ``YYYY-MM-DD`` (cached: events share few dates)."""
+    ms = _day_cache.get(ymd)
+    if ms is None:
+        if ymd[4] != "-" or ymd[7] != "-" or not set(ymd[:4] + ymd[5:7] + ymd[8:]) <= _DIGITS:
+            return None
+        try:
+            ordinal = date(int(ymd[:4]), int(ymd[5:7]), int(ymd[8:])).toordinal()
+        except ValueError:
+            return None
+        if len(_day_cache) > 4096:
+            _day_cache.clear()
+        ms = _day_cache[ymd] = (ordinal - _EPOCH_ORDINAL) * _DAY_MS
+    return ms
+
+
+def _fast_utc_ms(text: str) -> int | None:
+    """``YYYY-MM-DDTHH:MM:SS[.mmm]Z``, the form most producers write; None for anything else."""
+    n = len(text)
+    if not (n == 20 or n == 24) or text[10] != "T" or text[-1] != "Z":
+        return None
+    if text[13] != ":" or text[16] != ":" or (n == 24 and text[19] != "."):
+        return None
+    clock = text[11:13] + text[14:16] + text[17:19] + (text[20:23] if n == 24 else "")
+    if not set(clock) <= _DIGITS:
+        return None
+    hh, mm, ss = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if hh > 23 or mm > 59 or ss > 59:
+        return None  # leap seconds and oddities take the general path
+    day = _day_ms(text[:10])
+    if day is None:
+        return None
+    return day + ((hh * 60 + mm) * 60 + ss) * 1000 + (int(text[20:23]) if n == 24 else 0)
+
+
 def parse_rfc3339_ms(text: str) -> int | None:
     """Epoch ms of an RFC 3339 string with offset, floored to the millisecond; None if invalid."""
+    fast = _fast_utc_ms(text)
+    if fast is not None:
+        return fast
     m = _RFC3339.match(text)
     if m is None:
         return None

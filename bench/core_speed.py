@@ -1,0 +1,71 @@
+"""Events/s of the pure core alone (stage one + stage two, no Kafka): the hot path's CPU cost.
+
+Usage: python bench/core_speed.py [--events N] [--batch B] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.config import Config  # noqa: E402
+from monitor.core.aggregate import Aggregator, mark_value, partial_value  # noqa: E402
+from monitor.core.params import Params  # noqa: E402
+from monitor.core.partition import PartitionProcessor  # noqa: E402
+from monitor.core.partitioning import partition_of_key  # noqa: E402
+from monitor.generate import encode, history, key_of  # noqa: E402
+
+PARTITIONS = 4
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    cfg = Config()
+    params = Params.from_config(cfg)
+    now = int(time.time() * 1000)
+    rate = 200.0
+    duration = args.events / rate
+    start = now - int(duration * 1000) - 3_600_000
+    by_p: list[list[tuple[int, bytes | None, bytes]]] = [[] for _ in range(PARTITIONS)]
+    for item in history(cfg.channels, "steady", 42, rate, start, duration):
+        key = key_of(item)
+        p = partition_of_key(key, PARTITIONS) if key else 0
+        by_p[p].append((len(by_p[p]), key, encode(item)))
+    total = sum(len(x) for x in by_p)
+    procs = [PartitionProcessor(params, "in", p, PARTITIONS) for p in range(PARTITIONS)]
+    agg = Aggregator(params, 0, 1, PARTITIONS)
+    prof = cProfile.Profile() if args.profile else None
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    changelog = 0
+    for i in range(0, max(len(x) for x in by_p), args.batch):
+        for p in range(PARTITIONS):
+            r = procs[p].process(by_p[p][i:i + args.batch], now, False)
+            changelog += len(r.changelog)
+            vals = [partial_value(p, c, w, a) for (c, w), a in r.partials.items()]
+            if r.mark:
+                vals.append(mark_value(p, *r.mark))
+            agg.process(vals, now)
+    if prof:
+        prof.disable()
+    el = time.perf_counter() - t0
+    print(f"{total} events in {el:.2f} s: {total / el:,.0f} events/s "
+          f"({changelog / total:.2f} changelog records per event)")
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

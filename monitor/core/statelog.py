@@ -1,0 +1,130 @@
+"""How stage one's state goes to its compacted changelog: batch deltas plus snapshots.
+
+One record per changed interaction would make the changelog the most expensive thing a batch
+does: most events change one interaction each. Instead, each batch writes a few *delta*
+records (``d:<seq>``) holding every interaction it changed. When the deltas written since the
+last snapshot outgrow the state itself, the same transaction also writes a *snapshot* of the
+whole state (chunks ``s:<gen>:<n>``), a pointer to it (``g:``), and tombstones for the deltas
+and chunks the snapshot replaces, so compaction keeps the topic near the size of the state.
+Restore: the snapshot the pointer names, then the deltas after it, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+POINTER_KEY = b"g:"
+CHUNK_BYTES = 256 * 1024
+MIN_SNAPSHOT_BYTES = 4 * 1024 * 1024
+
+Entry = tuple[str, Any]  # (interaction id, state as JSON-ready list, or None for deleted)
+
+
+def _delta_key(seq: int) -> bytes:
+    return b"d:%016d" % seq
+
+
+def _chunk_key(gen: int, n: int) -> bytes:
+    return b"s:%d:%06d" % (gen, n)
+
+
+def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
+    """JSON arrays of ``[iid, state]`` pairs, each about ``CHUNK_BYTES`` at most."""
+    parts: list[bytes] = []
+    size = 0
+    for iid, state in entries:
+        part = orjson.dumps([iid, state])
+        if parts and size + len(part) > CHUNK_BYTES:
+            yield b"[" + b",".join(parts) + b"]"
+            parts, size = [], 0
+        parts.append(part)
+        size += len(part) + 1
+    if parts:
+        yield b"[" + b",".join(parts) + b"]"
+
+
+class StateLog:
+    """Sequence numbers and sizes of one partition's changelog."""
+
+    def __init__(self) -> None:
+        self.seq = 0  # last delta written
+        self.gen = 0  # current snapshot generation (0: none)
+        self.chunks = 0  # chunks of the current snapshot
+        self.after_seq = 0  # deltas up to this one are in the current snapshot
+        self.delta_bytes = 0  # written since the current snapshot
+        self.snapshot_bytes = 0
+
+    def write(self, changed: Iterable[Entry], meta: dict[str, Any],
+              state: Iterable[Entry] | None = None) -> list[tuple[bytes, bytes | None]]:
+        """Records for one batch: its deltas, and a snapshot when ``wants_snapshot`` said so
+        and the caller passed the whole ``state``."""
+        out: list[tuple[bytes, bytes | None]] = []
+        for chunk in _chunks(changed):
+            self.seq += 1
+            value = b'{"m":' + orjson.dumps(meta) + b',"e":' + chunk + b"}"
+            self.delta_bytes += len(value)
+            out.append((_delta_key(self.seq), value))
+        if state is not None:
+            out.extend(self._snapshot(state, meta))
+        return out
+
+    def wants_snapshot(self) -> bool:
+        return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, self.snapshot_bytes)
+
+    def _snapshot(self, state: Iterable[Entry], meta: dict[str, Any]) -> list[
+            tuple[bytes, bytes | None]]:
+        out: list[tuple[bytes, bytes | None]] = []
+        gen = self.gen + 1
+        size = 0
+        n = 0
+        for n, chunk in enumerate(_chunks((iid, s) for iid, s in state if s is not None), 1):
+            out.append((_chunk_key(gen, n), chunk))
+            size += len(chunk)
+        pointer = {"gen": gen, "chunks": n, "after_seq": self.seq, "m": meta}
+        out.append((POINTER_KEY, orjson.dumps(pointer)))
+        # what the snapshot replaces: older chunks and every delta it contains
+        out.extend((_chunk_key(self.gen, i), None) for i in range(1, self.chunks + 1))
+        out.extend((_delta_key(s), None) for s in range(self.after_seq + 1, self.seq + 1))
+        self.gen, self.chunks, self.after_seq = gen, n, self.seq
+        self.snapshot_bytes, self.delta_bytes = size, 0
+        return out
+
+    def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
+            dict[str, Any], dict[str, Any] | None]:
+        """Latest state per interaction id and the latest meta, from changelog records."""
+        last: dict[bytes, bytes | None] = {}
+        for k, v in items:
+            last[k] = v
+        states: dict[str, Any] = {}
+        meta: dict[str, Any] | None = None
+        pointer_raw = last.get(POINTER_KEY)
+        if pointer_raw is not None:
+            pointer = orjson.loads(pointer_raw)
+            self.gen, self.chunks = pointer["gen"], pointer["chunks"]
+            self.after_seq = self.seq = pointer["after_seq"]
+            meta = pointer["m"]
+            for n in range(1, self.chunks + 1):
+                chunk = last.get(_chunk_key(self.gen, n))
+                if chunk is None:
+                    raise ValueError(f"changelog snapshot {self.gen} lacks chunk {n}")
+                self.snapshot_bytes += len(chunk)
+                for iid, s in orjson.loads(chunk):
+                    states[iid] = s
+        deltas = sorted((k, v) for k, v in last.items() if k.startswith(b"d:") and v is not None)
+        for k, v in deltas:
+            seq = int(k[2:])
+            if seq <= self.after_seq:
+                continue
+            d = orjson.loads(v)
+            meta = d["m"]
+            for iid, s in d["e"]:
+                if s is None:
+                    states.pop(iid, None)
+                else:
+                    states[iid] = s
+            self.seq = max(self.seq, seq)
+            self.delta_bytes += len(v)
+        return states, meta
