@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import sys
 import time
@@ -14,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.config import Config  # noqa: E402
-from monitor.core.aggregate import Aggregator, mark_value, partial_value  # noqa: E402
-from monitor.core.params import Params  # noqa: E402
-from monitor.core.partition import PartitionProcessor  # noqa: E402
-from monitor.core.partitioning import partition_of_key  # noqa: E402
-from monitor.generate import encode, history, key_of  # noqa: E402
+from monitor.config import Config
+from monitor.core.aggregate import Aggregator, mark_value, partial_value
+from monitor.core.params import Params
+from monitor.core.partition import PartitionProcessor
+from monitor.core.partitioning import partition_of_key
+from monitor.generate import encode, history, key_of
 
 PARTITIONS = 4
 
@@ -30,6 +31,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
+    gc.set_threshold(100_000, 50, 1000)  # as `sqm worker` does
     cfg = Config()
     params = Params.from_config(cfg)
     now = int(time.time() * 1000)

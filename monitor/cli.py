@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -26,6 +27,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from monitor.worker import Worker
 
     cfg = _load(args)
+    # The state is millions of long-lived, cycle-free containers: frequent full collections
+    # would walk all of them for nothing (measured: 1.6x faster hot path with these thresholds).
+    gc.set_threshold(100_000, 50, 1000)
     port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
     worker = Worker(cfg, client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}")
     registry = CollectorRegistry()

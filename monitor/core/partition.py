@@ -10,6 +10,7 @@ and a watermark mark. Pure: the adapter in ``monitor.worker`` moves the bytes.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ _IDX = {name: i for i, name in enumerate(COUNT_FIELDS)}
 #: (watermark ms or None for a partition without events, first event ts ms, idle)
 Mark = tuple[int | None, int | None, bool]
 IDLE_MARK_STEP_MS = 1000  # an idle partition's watermark follows the clock: report it each second
+#: An accepted event on its way to be applied: (ts, lifecycle rank, event id, interaction id,
+#: event, offset, key, raw value); sorted by its first four fields.
+Ready = tuple[int, int, str, str, Event, int, bytes | None, bytes | None]
+_ORDER = operator.itemgetter(0, 1, 2, 3)
 
 
 @dataclass(slots=True)
@@ -88,9 +93,12 @@ class PartitionProcessor:
         idle: bool = False,
     ) -> BatchResult:
         """Ingest ``(offset, key, value)`` records, then advance the watermark."""
+        fresh: list[Ready] = []
         for offset, key, value in records:
-            self._ingest(offset, key, value, now_ms)
-        return self.advance(now_ms, idle)
+            item = self._ingest(offset, key, value, now_ms)
+            if item is not None:
+                fresh.append(item)
+        return self.advance(now_ms, idle, fresh)
 
     def watermark(self, now_ms: int, idle: bool) -> int | None:
         """Largest event time seen; an idle partition counts as at least ``now - grace``."""
@@ -100,12 +108,15 @@ class PartitionProcessor:
             return max(self.max_ts, now_ms - self.p.grace_ms)
         return self.max_ts
 
-    def advance(self, now_ms: int, idle: bool) -> BatchResult:
-        """Release what the watermark allows, expire orphans and closed interactions, mark."""
+    def advance(self, now_ms: int, idle: bool, fresh: list[Ready] | None = None) -> BatchResult:
+        """Release what the watermark allows, expire orphans and closed interactions, mark.
+
+        ``fresh``: events accepted in this batch; those already behind the frontier skip the
+        reorder buffer and are sorted in with the buffered ones that fell due."""
         wm = self.watermark(now_ms, idle)
         if wm is not None:
             frontier = wm - self.p.grace_ms  # every event with ts < frontier is applied
-            self._release_until(frontier, now_ms)
+            self._release_until(frontier, now_ms, fresh or [])
             # a window's backlog is recorded once its end is strictly before the frontier, the
             # same instant stage two may call it final (watermark > window end + grace)
             self._snapshots_until(frontier - 1)
@@ -145,20 +156,23 @@ class PartitionProcessor:
 
     # --- ingest -----------------------------------------------------------------------------
 
-    def _ingest(self, offset: int, key: bytes | None, value: bytes | None, now_ms: int) -> None:
+    def _ingest(
+        self, offset: int, key: bytes | None, value: bytes | None, now_ms: int
+    ) -> Ready | None:
+        """Validate and de-duplicate one record; an accepted event comes back to be applied."""
         out = self._out
         out.consumed += 1
         p = self.p
         r = parse_event(value, p.channels, now_ms, p.max_future_skew_ms, p.max_event_bytes)
         if isinstance(r, Rejection):
             self._deadletter(r, offset, key, value, now_ms)
-            return
+            return None
         e: Event = r
         if self.partitions is not None and key != e.interaction_id.encode():
             owner = partition_for(e.interaction_id, self.partitions)
             if owner != self.partition:
                 out.forward.append((owner, e.interaction_id.encode(), value))
-                return
+                return None
         if self.max_ts is None or e.ts_ms > self.max_ts:
             self.max_ts = e.ts_ms
             self._dirty.add("")  # meta
@@ -168,21 +182,27 @@ class PartitionProcessor:
             s = self.states[iid] = Interaction(e.channel)
         if e.event_id in s.seen:
             out.duplicate[e.channel] += 1
-            return
+            return None
         s.seen.append(e.event_id)
-        s.buffered.append(Pending(e, offset, key, value))
-        heapq.heappush(self._release, (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid))
-        self.pending += 1
         self._dirty.add(iid)
+        return (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid, e, offset, key, value)
 
     # --- release and apply ------------------------------------------------------------------
 
-    def _release_until(self, frontier: int, now_ms: int) -> None:
-        heap = self._release
+    def _release_until(self, frontier: int, now_ms: int, fresh: list[Ready]) -> None:
+        """Apply, in event-time order, every event before ``frontier``; buffer the rest."""
+        states, heap = self.states, self._release
+        ready: list[Ready] = []
+        for item in fresh:
+            if item[0] < frontier:
+                ready.append(item)
+            else:
+                states[item[3]].buffered.append(Pending(item[4], item[5], item[6], item[7]))
+                heapq.heappush(heap, item[:4])
+                self.pending += 1
         while heap and heap[0][0] < frontier:
-            ts, _rank, eid, iid = heapq.heappop(heap)
-            self._snapshots_until(ts)
-            s = self.states[iid]
+            ts, rank, eid, iid = heapq.heappop(heap)
+            s = states[iid]
             for i, pend in enumerate(s.buffered):
                 if pend.event.event_id == eid:
                     del s.buffered[i]
@@ -191,28 +211,32 @@ class PartitionProcessor:
                 raise AssertionError(f"buffered event {eid} of {iid} missing")
             self.pending -= 1
             self._dirty.add(iid)
-            self._apply(iid, s, pend, now_ms)
+            ready.append((ts, rank, eid, iid, pend.event, pend.offset, pend.key, pend.raw))
+        ready.sort(key=_ORDER)
+        for ts, _rank, _eid, iid, e, offset, key, raw in ready:
+            self._snapshots_until(ts)
+            self._apply(iid, states[iid], e, offset, key, raw, now_ms)
 
-    def _apply(self, iid: str, s: Interaction, pend: Pending, now_ms: int) -> None:
-        e = pend.event
+    def _apply(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
+               raw: bytes | None, now_ms: int) -> None:
         if s.opened_ts is None and e.type != OPENED:
-            s.held.append(pend)
+            s.held.append(Pending(e, offset, key, raw))
             self.pending += 1
             heapq.heappush(self._orphans, (e.ts_ms + self.p.orphan_timeout_ms, iid))
             return
-        self._transition(iid, s, pend, now_ms)
+        self._transition(iid, s, e, offset, key, raw, now_ms)
         if e.type == OPENED and s.held and s.opened_ts is not None:
             held, s.held = sorted(s.held, key=lambda h: h.event.order_key), []
             self.pending -= len(held)
             for h in held:
-                self._transition(iid, s, h, now_ms)
+                self._transition(iid, s, h.event, h.offset, h.key, h.raw, now_ms)
 
-    def _transition(self, iid: str, s: Interaction, pend: Pending, now_ms: int) -> None:
-        e = pend.event
+    def _transition(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
+                    raw: bytes | None, now_ms: int) -> None:
         was_open, was_waiting = s.is_open, s.is_waiting
         r = s.apply(e, self.p.reopen_window_ms)
         if isinstance(r, Rejection):
-            self._deadletter(r, pend.offset, pend.key, pend.raw, now_ms)
+            self._deadletter(r, offset, key, raw, now_ms)
             return
         ch = s.channel
         out = self._out

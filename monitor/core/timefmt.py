@@ -36,23 +36,44 @@ def _day_ms(ymd: str) -> int | None:
     return ms
 
 
+_second_cache: dict[str, int] = {}
+
+
+def _second_ms(prefix: str) -> int | None:
+    """Epoch ms of ``YYYY-MM-DDTHH:MM:SS`` (UTC), cached: a batch's events share few seconds."""
+    ms = _second_cache.get(prefix)
+    if ms is None:
+        if prefix[10] != "T" or prefix[13] != ":" or prefix[16] != ":":
+            return None
+        clock = prefix[11:13] + prefix[14:16] + prefix[17:19]
+        if not set(clock) <= _DIGITS:
+            return None
+        hh, mm, ss = int(prefix[11:13]), int(prefix[14:16]), int(prefix[17:19])
+        if hh > 23 or mm > 59 or ss > 59:
+            return None  # leap seconds and oddities take the general path
+        day = _day_ms(prefix[:10])
+        if day is None:
+            return None
+        if len(_second_cache) > 65536:
+            _second_cache.clear()
+        ms = _second_cache[prefix] = day + ((hh * 60 + mm) * 60 + ss) * 1000
+    return ms
+
+
 def _fast_utc_ms(text: str) -> int | None:
     """``YYYY-MM-DDTHH:MM:SS[.mmm]Z``, the form most producers write; None for anything else."""
     n = len(text)
-    if not (n == 20 or n == 24) or text[10] != "T" or text[-1] != "Z":
-        return None
-    if text[13] != ":" or text[16] != ":" or (n == 24 and text[19] != "."):
-        return None
-    clock = text[11:13] + text[14:16] + text[17:19] + (text[20:23] if n == 24 else "")
-    if not set(clock) <= _DIGITS:
-        return None
-    hh, mm, ss = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    if hh > 23 or mm > 59 or ss > 59:
-        return None  # leap seconds and oddities take the general path
-    day = _day_ms(text[:10])
-    if day is None:
-        return None
-    return day + ((hh * 60 + mm) * 60 + ss) * 1000 + (int(text[20:23]) if n == 24 else 0)
+    if n == 24:
+        if text[23] != "Z" or text[19] != ".":
+            return None
+        frac = text[20:23]
+        if not (frac.isascii() and frac.isdigit()):
+            return None
+        base = _second_ms(text[:19])
+        return None if base is None else base + int(frac)
+    if n == 20 and text[19] == "Z":
+        return _second_ms(text[:19])
+    return None
 
 
 def parse_rfc3339_ms(text: str) -> int | None:

@@ -406,7 +406,7 @@ def test_closed_interaction_is_dropped_after_the_reopen_window_even_with_a_rejec
         return reasons, dict(changelog), changelog
 
     for late_reopen in (False, True):
-        reasons, latest, changelog = run(late_reopen)
+        reasons, _latest, changelog = run(late_reopen)
         assert reasons == (["invalid_transition"] if late_reopen else [])
         # the last changelog entry written for V is its deletion
         last_v = [state for k, v in changelog if k.startswith(b"d:") and v is not None

@@ -47,7 +47,7 @@ def test_restore_equals_reference(seed: int, monkeypatch: pytest.MonkeyPatch) ->
             for records in (written, compact(written)):
                 states, got_meta = StateLog().restore(records)
                 assert states == truth
-                assert got_meta == meta or not changed and not want
+                assert got_meta == meta or (not changed and not want)
     assert snapshots >= 3
     # compaction really shrinks the log to about the size of the state
     kept = compact(written)
