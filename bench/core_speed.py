@@ -48,6 +48,7 @@ def main() -> int:
     agg = Aggregator(params, 0, 1, PARTITIONS)
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
+    c0 = time.process_time()
     if prof:
         prof.enable()
     changelog = 0
@@ -62,7 +63,9 @@ def main() -> int:
     if prof:
         prof.disable()
     el = time.perf_counter() - t0
-    print(f"{total} events in {el:.2f} s: {total / el:,.0f} events/s "
+    cpu = time.process_time() - c0
+    print(f"{total} events in {el:.2f} s: {total / el:,.0f} events/s wall, "
+          f"{total / cpu:,.0f} events/s of CPU time "
           f"({changelog / total:.2f} changelog records per event)")
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)

@@ -7,8 +7,7 @@ measures nothing (a later ``responded``), or a ``Rejection`` for an impossible t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.core.events import (
     ABANDONED,
@@ -26,8 +25,7 @@ OPEN, CLOSED_RESOLVED, CLOSED_FAILED = 0, 1, 2
 _RESPONDED_BIT, _ABANDONED_BIT = 1, 2
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
+class Measurement(NamedTuple):
     """What one event contributes to its window: ``kind`` and a duration (ms) where it has one."""
 
     kind: str  # opened | answered | abandoned | resolved | failed | reopened

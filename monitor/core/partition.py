@@ -80,7 +80,8 @@ class PartitionProcessor:
         self.open: Counter[str] = Counter()
         self.waiting_since: dict[str, MinCount] = {c: MinCount() for c in params.channels}
         self.pending = 0  # accepted events buffered or held, not yet applied
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = set()  # interactions changed in this batch
+        self._meta_dirty = False  # watermark, first event or snapshot position changed
         self._out = BatchResult()
         self.log = StateLog()
 
@@ -94,10 +95,13 @@ class PartitionProcessor:
     ) -> BatchResult:
         """Ingest ``(offset, key, value)`` records, then advance the watermark."""
         fresh: list[Ready] = []
+        n = 0
         for offset, key, value in records:
+            n += 1
             item = self._ingest(offset, key, value, now_ms)
             if item is not None:
                 fresh.append(item)
+        self._out.consumed += n
         return self.advance(now_ms, idle, fresh)
 
     def watermark(self, now_ms: int, idle: bool) -> int | None:
@@ -132,8 +136,7 @@ class PartitionProcessor:
             out.mark = mark
             self.last_mark = mark
         dirty, self._dirty = self._dirty, set()
-        meta_changed = "" in dirty
-        dirty.discard("")
+        meta_changed, self._meta_dirty = self._meta_dirty, False
         if dirty or meta_changed:
             states = self.states
             changed = [(iid, None if (st := states.get(iid)) is None else st.to_json())
@@ -161,7 +164,6 @@ class PartitionProcessor:
     ) -> Ready | None:
         """Validate and de-duplicate one record; an accepted event comes back to be applied."""
         out = self._out
-        out.consumed += 1
         p = self.p
         r = parse_event(value, p.channels, now_ms, p.max_future_skew_ms, p.max_event_bytes)
         if isinstance(r, Rejection):
@@ -175,7 +177,7 @@ class PartitionProcessor:
                 return None
         if self.max_ts is None or e.ts_ms > self.max_ts:
             self.max_ts = e.ts_ms
-            self._dirty.add("")  # meta
+            self._meta_dirty = True
         iid = e.interaction_id
         s = self.states.get(iid)
         if s is None:
@@ -213,8 +215,11 @@ class PartitionProcessor:
             self._dirty.add(iid)
             ready.append((ts, rank, eid, iid, pend.event, pend.offset, pend.key, pend.raw))
         ready.sort(key=_ORDER)
+        window_ms = self.p.window_ms
         for ts, _rank, _eid, iid, e, offset, key, raw in ready:
-            self._snapshots_until(ts)
+            w = self.next_snap_w
+            if w is not None and w + window_ms <= ts:
+                self._snapshots_until(ts)
             self._apply(iid, states[iid], e, offset, key, raw, now_ms)
 
     def _apply(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
@@ -245,7 +250,7 @@ class PartitionProcessor:
             if self.first_ts is None:
                 self.next_snap_w = window_start(e.ts_ms, self.p.window_ms)
             self.first_ts = e.ts_ms
-            self._dirty.add("")  # meta
+            self._meta_dirty = True
         if r is not None:
             self._measure(ch, r)
         self._track(ch, s, was_open, was_waiting)
@@ -311,7 +316,7 @@ class PartitionProcessor:
             w += window_ms
         if w != self.next_snap_w:
             self.next_snap_w = w
-            self._dirty.add("")  # the meta record changed; "" is never an interaction id
+            self._meta_dirty = True
 
     def _expire_orphans(self, frontier: int, now_ms: int) -> None:
         heap, timeout = self._orphans, self.p.orphan_timeout_ms

@@ -10,6 +10,7 @@ partitions and batches combine to the same result in any order.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -18,16 +19,20 @@ _GAMMA = (1 + REL_ACCURACY) / (1 - REL_ACCURACY)
 _LOG_GAMMA = math.log(_GAMMA)
 
 
+# Upper bounds g**i of the buckets, up to about 35 years in ms: a bisect finds a value's
+# bucket without a logarithm (the hot path adds a value per answered or resolved contact).
+_BOUNDS = [_GAMMA**i for i in range(math.ceil(math.log(2.0**40) / _LOG_GAMMA) + 1)]
+
+
 def bucket_of(value_ms: int) -> int:
-    """Bucket index; 0 is reserved for the value 0."""
+    """Bucket index: the smallest ``i`` with ``g**i >= value``, plus one; 0 is for the value 0."""
     if value_ms <= 0:
         return 0
-    # ceil(log_g(v)) computed with a guard against float error at exact powers.
-    i = math.ceil(math.log(value_ms) / _LOG_GAMMA)
-    if _GAMMA ** (i - 1) >= value_ms:
-        i -= 1
-    elif _GAMMA**i < value_ms:
-        i += 1
+    i = bisect.bisect_left(_BOUNDS, value_ms)
+    if i == len(_BOUNDS):  # beyond the table: compute it (never seen in practice)
+        i = math.ceil(math.log(value_ms) / _LOG_GAMMA)
+        while _GAMMA**i < value_ms:
+            i += 1
     return i + 1  # shift so that 1 ms lands in bucket >= 1
 
 
