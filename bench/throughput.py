@@ -66,8 +66,10 @@ def main() -> int:
         cfg = tmp / "sqm.toml"
         cfg.write_text(f'broker_url = "kafka://{bootstrap}"\ngroup_id = "bench-{os.getpid()}"\n')
         mport = free_port()
+        profile = ["-m", "cProfile", "-o", os.environ["SQM_PROFILE"]] if os.environ.get(
+            "SQM_PROFILE") else []
         worker = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "--config", str(cfg), "worker",
+            [sys.executable, *profile, "-m", "monitor.cli", "--config", str(cfg), "worker",
              "--metrics-port", str(mport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             first_t = None

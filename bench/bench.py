@@ -1,0 +1,505 @@
+"""The throughput, memory and latency benchmark (issue 3). Run with ``make bench``.
+
+Everything runs in one go on a fresh local broker so that the figures are comparable: ratios
+to the raw consume ceiling measured in the same run are the numbers that count.
+
+1. Throughput: a fixed seeded workload (``--events``, default 1,000,000 lifecycle events,
+   4 partitions, all seven channels) is loaded once; then, one after another, each consumer
+   reads all of it with a fresh consumer group: the ceiling (aiokafka getmany + orjson), `sqm
+   worker`, a stock Faust agent and Quix Streams (bench/peers/).
+2. Memory: `--open` interactions (default 1,000,000) opened and never closed; the worker's RSS
+   growth divided by the number of open interactions.
+3. Latency: live traffic offered at `--latency-rate` events/s (default 5,000) for
+   `--latency-s` seconds; delays from an event's arrival to its effect on the worker's
+   `/metrics` counters, and from a window's end to its record on `sqm.indicators.v1`.
+
+Results: a table on stdout and bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
+
+from monitor import topics  # noqa: E402
+from monitor.config import Config  # noqa: E402
+from monitor.core.timefmt import parse_rfc3339_ms  # noqa: E402
+from monitor.generate import encode, history, key_of  # noqa: E402
+from monitor.traffic import produce  # noqa: E402
+
+PEERS = REPO / "bench" / "peers"
+BENCH_TOPIC = "bench.interactions.v1"
+
+
+@dataclass
+class Row:
+    name: str
+    events: int
+    seconds: float
+    rss_bytes: int | None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def eps(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Unlabelled sums per metric name (enough for counters we read here)."""
+    out: dict[str, float] = {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+        for line in r.read().decode().splitlines():
+            if not line or line[0] == "#":
+                continue
+            name_part, _, value = line.rpartition(" ")
+            name = name_part.split("{", 1)[0]
+            out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+def try_scrape(port: int) -> dict[str, float] | None:
+    try:
+        return scrape(port)
+    except OSError:
+        return None
+
+
+def rss_of(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) in bytes from /proc."""
+    cur = peak = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            cur = int(line.split()[1]) * 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) * 1024
+    return cur, peak
+
+
+def wait_for(check: Callable[[], Any], deadline_s: float, what: str, every_s: float = 0.05) -> Any:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Worker:
+    """`sqm worker` as a child process against the bench broker."""
+
+    def __init__(self, tmp: Path, bootstrap: str, group: str, **cfg: Any) -> None:
+        self.port = free_port()
+        conf = tmp / f"{group}.toml"
+        lines = [f'broker_url = "kafka://{bootstrap}"', f'group_id = "{group}"']
+        lines += [f"{k} = {v}" for k, v in cfg.items()]
+        conf.write_text("\n".join(lines) + "\n")
+        self.log_path = tmp / f"{group}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(conf), "worker",
+             "--metrics-port", str(self.port)],
+            stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+        wait_for(lambda: try_scrape(self.port), 60, "worker metrics")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# --- workloads -------------------------------------------------------------------------------
+
+def lifecycle_items(n_events: int, seed: int = 42) -> list[tuple[bytes | None, bytes]]:
+    """About ``n_events`` seeded lifecycle events of all channels, ending an hour ago."""
+    rate = 200.0
+    duration = n_events / rate
+    start = int(time.time() * 1000) - int(duration * 1000) - 3_600_000
+    return [(key_of(i), encode(i)) for i in
+            history(Config().channels, "steady", seed, rate, start, duration, epoch_ms_ratio=0.2)]
+
+
+def opened_items(n: int) -> list[tuple[bytes | None, bytes]]:
+    """``n`` interactions opened within the last hours and never answered or closed."""
+    channels = Config().channel_names
+    start = int(time.time() * 1000) - 3 * 3_600_000
+    out = []
+    for i in range(n):
+        iid = f"open-{i}"
+        e = {"event_id": f"o-{i}", "interaction_id": iid, "channel": channels[i % len(channels)],
+             "type": "opened", "ts": start + i * 10}
+        out.append((iid.encode(), orjson.dumps(e)))
+    return out
+
+
+async def _create(bootstrap: str, name: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+# --- 1. throughput ---------------------------------------------------------------------------
+
+def run_peer(name: str, bootstrap: str, n: int) -> Row:
+    group = f"bench-{name}-{os.getpid()}"
+    log(f"peer {name}: {n} events")
+    res = subprocess.run(
+        [sys.executable, str(PEERS / f"{name}.py"), "--bootstrap", bootstrap, "--topic",
+         BENCH_TOPIC, "--expected", str(n), "--group", group],
+        capture_output=True, text=True, timeout=1800, check=False)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode != 0 or not lines:
+        log(f"peer {name} failed ({res.returncode}): {res.stderr[-2000:]}")
+        return Row(name, n, 0.0, None, note=f"failed (exit {res.returncode})")
+    d = json.loads(lines[-1])
+    return Row(d["name"], d["events"], d["seconds"], d.get("peak_rss_bytes"),
+               extra={"windows": d.get("windows")})
+
+
+def run_sqm_throughput(tmp: Path, bootstrap: str, items: list[tuple[bytes | None, bytes]]) -> Row:
+    """The worker reads the input topic (the same records, copied in topic order)."""
+    n = len(items)
+    log(f"sqm worker: loading {n} events into {topics.TOPIC_INPUT}")
+    asyncio.run(produce(bootstrap, topics.TOPIC_INPUT, items))
+    worker = Worker(tmp, bootstrap, f"bench-sqm-{os.getpid()}")
+    try:
+        first_t = first_n = None
+        samples: list[tuple[float, float]] = []
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            m = try_scrape(worker.port)
+            now = time.monotonic()
+            c = m.get("sqm_records_consumed_total", 0.0) if m else 0.0
+            if c and first_t is None:
+                first_t, first_n = now, c
+            samples.append((now, c))
+            if c >= n:
+                break
+            time.sleep(0.05)
+        assert first_t is not None and first_n is not None, "worker consumed nothing"
+        last_t = samples[-1][0]
+        # the record of the last window: the worker finalises it once the input is idle
+        last_ts = max(_ts_of(v) for _k, v in items)
+        last_window = last_ts - last_ts % 60_000
+        w_published = _wait_for_window(bootstrap, last_window, 300)
+        _, peak = rss_of(worker.proc.pid)
+        return Row("sqm worker", int(n - first_n), last_t - first_t, peak,
+                   extra={"last_window_record_s": round(w_published - last_t, 1)})
+    finally:
+        worker.stop()
+
+
+def _ts_of(value: bytes) -> int:
+    ts = orjson.loads(value)["ts"]
+    return ts if isinstance(ts, int) else parse_rfc3339_ms(ts) or 0
+
+
+def _wait_for_window(bootstrap: str, window_start_ms: int, deadline_s: float) -> float:
+    """Monotonic time at which a record of ``window_start_ms`` was first seen on the topic."""
+    from aiokafka import AIOKafkaConsumer
+
+    want = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(window_start_ms / 1000))
+
+    async def go() -> float:
+        c = AIOKafkaConsumer(topics.TOPIC_INDICATORS, bootstrap_servers=bootstrap,
+                             isolation_level="read_committed", auto_offset_reset="earliest",
+                             group_id=None)
+        await c.start()
+        try:
+            end = time.monotonic() + deadline_s
+            while time.monotonic() < end:
+                batch = await c.getmany(timeout_ms=200)
+                for recs in batch.values():
+                    for r in recs:
+                        if orjson.loads(r.value)["window_start"] == want:
+                            return time.monotonic()
+            raise RuntimeError(f"no record for window {want}")
+        finally:
+            await c.stop()
+
+    return asyncio.run(go())
+
+
+# --- 2. memory -------------------------------------------------------------------------------
+
+def run_memory(tmp: Path, bootstrap: str, n_open: int) -> dict[str, Any]:
+    worker = Worker(tmp, bootstrap, f"bench-mem-{os.getpid()}")
+    try:
+        time.sleep(1.0)  # let start-up allocations settle before the baseline
+        base, _ = rss_of(worker.proc.pid)
+        items = opened_items(n_open)
+        log(f"memory: {n_open} open interactions")
+        asyncio.run(produce(bootstrap, topics.TOPIC_INPUT, items))
+
+        def opened_all() -> bool:
+            m = try_scrape(worker.port)
+            return bool(m) and m.get("sqm_backlog_open", 0) >= n_open  # type: ignore[union-attr]
+
+        wait_for(opened_all, 1800, "every interaction open", every_s=0.5)
+        cur, peak = rss_of(worker.proc.pid)
+        return {"open": n_open, "rss_base": base, "rss": cur, "rss_peak": peak,
+                "bytes_per_open": (cur - base) / n_open}
+    finally:
+        worker.stop()
+
+
+# --- 3. latency ------------------------------------------------------------------------------
+
+def run_latency(tmp: Path, bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
+    worker = Worker(tmp, bootstrap, f"bench-lat-{os.getpid()}", idle_timeout_s=5)
+    try:
+        log(f"latency: {rate:.0f} events/s for {seconds:.0f} s")
+        from monitor.generate import TrafficModel, parse_scenario
+
+        cfg = Config()
+        start_ms = int(time.time() * 1000)
+        model = TrafficModel(cfg.channels, parse_scenario("steady", cfg.channel_names), 99, rate,
+                             start_ms=start_ms, duration_s=seconds, epoch_ms_ratio=0.0)
+        sent: list[float] = []  # wall time each record was handed to the broker (acked batch)
+        consumed_at: list[tuple[float, float]] = []  # (wall time, consumed counter)
+        applied_at: list[tuple[float, float]] = []  # (wall time, accepted-events counter)
+
+        async def offer() -> None:
+            from aiokafka import AIOKafkaProducer
+            p = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+            await p.start()
+            try:
+                t_end = time.time() + seconds
+                while time.time() < t_end:
+                    now_ms = int(time.time() * 1000)
+                    futs = [await p.send(topics.TOPIC_INPUT, encode(i), key=key_of(i))
+                            for i in model.events_until(now_ms)]
+                    await p.flush()
+                    await asyncio.gather(*futs)
+                    t = time.time()
+                    sent.extend([t] * len(futs))
+                    await asyncio.sleep(0.02)
+            finally:
+                await p.stop()
+
+        async def watch(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                m = await asyncio.to_thread(try_scrape, worker.port)
+                t = time.time()
+                if m:
+                    consumed_at.append((t, m.get("sqm_records_consumed_total", 0.0)))
+                    applied_at.append((t, m.get("sqm_events_total", 0.0)))
+                await asyncio.sleep(0.02)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            w = asyncio.create_task(watch(stop))
+            await offer()
+            # until every offered event is applied (they wait out the reorder grace)
+            end = time.monotonic() + 120
+            while time.monotonic() < end and (not applied_at or applied_at[-1][1] < len(sent)):  # noqa: ASYNC110 - polls another process
+                await asyncio.sleep(0.1)
+            stop.set()
+            await w
+
+        asyncio.run(main())
+        last_full = start_ms + int(seconds * 1000) - 60_000
+        _wait_for_window(bootstrap, last_full - last_full % 60_000, 120)
+        return {"rate": rate, "seconds": seconds, "events": len(sent),
+                "consumed_delay": _delays(sent, consumed_at),
+                "applied_delay": _delays(sent, applied_at),
+                "window_delay": _window_delays(bootstrap, start_ms, seconds)}
+    finally:
+        worker.stop()
+
+
+def _delays(sent: list[float], seen: list[tuple[float, float]]) -> dict[str, float]:
+    """p50/p99 of (first scrape whose counter covers event i) - (time event i was acked)."""
+    delays: list[float] = []
+    j = 0
+    for i, t_sent in enumerate(sent):
+        while j < len(seen) and seen[j][1] < i + 1:
+            j += 1
+        if j == len(seen):
+            break
+        delays.append(max(0.0, seen[j][0] - t_sent))
+    delays.sort()
+    if not delays:
+        return {"p50_s": float("nan"), "p99_s": float("nan"), "n": 0}
+    return {"p50_s": round(delays[len(delays) // 2], 3),
+            "p99_s": round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 3),
+            "n": len(delays)}
+
+
+def _window_delays(bootstrap: str, start_ms: int, seconds: float) -> dict[str, float]:
+    """Publication time (broker timestamp) of each record minus its window end."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def go() -> list[float]:
+        c = AIOKafkaConsumer(topics.TOPIC_INDICATORS, bootstrap_servers=bootstrap,
+                             isolation_level="read_committed", auto_offset_reset="earliest",
+                             group_id=None)
+        await c.start()
+        out: list[float] = []
+        try:
+            for _ in range(20):
+                batch = await c.getmany(timeout_ms=300)
+                for recs in batch.values():
+                    for r in recs:
+                        d = orjson.loads(r.value)
+                        end = parse_rfc3339_ms(d["window_end"]) or 0
+                        if start_ms <= end - 60_000 and end <= start_ms + seconds * 1000:
+                            out.append((r.timestamp - end) / 1000)
+        finally:
+            await c.stop()
+        return out
+
+    d = sorted(asyncio.run(go()))
+    if not d:
+        return {"p50_s": float("nan"), "p99_s": float("nan"), "n": 0}
+    return {"p50_s": round(d[len(d) // 2], 2), "p99_s": round(d[int(len(d) * 0.99)], 2),
+            "n": len(d)}
+
+
+# --- report ----------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB RAM, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"Kafka 4.3.1 (single KRaft node on the same machine)")
+
+
+def report(rows: list[Row], memory: dict[str, Any] | None, latency: dict[str, Any] | None,
+           n: int) -> str:
+    ceiling = next((r.eps for r in rows if r.name == "ceiling" and r.seconds), 0.0)
+    faust = next((r.eps for r in rows if r.name.startswith("faust") and r.seconds), 0.0)
+    lines = [
+        "# Benchmark results", "",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · `make bench` · "
+        f"{n:,} lifecycle events, 4 partitions, 7 channels", "",
+        f"Machine: {machine()}", "",
+        "| consumer | events/s | ratio to ceiling | peak RSS | notes |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        ratio = f"{r.eps / ceiling:.1%}" if ceiling and r.seconds else "-"
+        rss = f"{r.rss_bytes / 2**20:.0f} MiB" if r.rss_bytes else "-"
+        note = r.note
+        if r.name == "sqm worker" and faust:
+            note = (note + f"; {r.eps / faust:.1f}x stock Faust").strip("; ")
+        if "last_window_record_s" in r.extra:
+            note = (note + f"; last window's record {r.extra['last_window_record_s']} s after "
+                    "the last event").strip("; ")
+        if r.extra.get("windows"):
+            note = (note + f"; {r.extra['windows']} (channel, window) counts").strip("; ")
+        lines.append(f"| {r.name} | {r.eps:,.0f} | {ratio} | {rss} | {note} |")
+    if memory:
+        lines += ["", "## Memory", "",
+                  f"{memory['open']:,} interactions open at once: RSS {memory['rss'] / 2**20:.0f} "
+                  f"MiB (start {memory['rss_base'] / 2**20:.0f} MiB, peak "
+                  f"{memory['rss_peak'] / 2**20:.0f} MiB): **{memory['bytes_per_open']:.0f} bytes "
+                  "per open interaction** (memory-backed state; target <= 600)."]
+    if latency:
+        c, a, w = latency["consumed_delay"], latency["applied_delay"], latency["window_delay"]
+        lines += ["", "## Latency", "",
+                  f"{latency['events']:,} events offered at {latency['rate']:,.0f}/s for "
+                  f"{latency['seconds']:.0f} s (live event times):", "",
+                  "| delay | p50 | p99 |", "|---|---:|---:|",
+                  f"| arrival -> `sqm_records_consumed_total` | {c['p50_s']} s | {c['p99_s']} s |",
+                  f"| arrival -> `sqm_events_total` (event applied) | {a['p50_s']} s | "
+                  f"{a['p99_s']} s |",
+                  f"| window end -> record on `sqm.indicators.v1` | {w['p50_s']} s | "
+                  f"{w['p99_s']} s |"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--open", type=int, default=1_000_000)
+    ap.add_argument("--latency-rate", type=float, default=5000.0)
+    ap.add_argument("--latency-s", type=float, default=60.0)
+    ap.add_argument("--skip", action="append", default=[],
+                    help="skip a part: faust, quix, memory, latency")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
+    rows: list[Row] = []
+    memory = latency = None
+
+    def fresh_broker() -> tuple[int, Path, str]:
+        port = free_port()
+        data = tmp / f"kafka-{port}"
+        bootstrap = start_broker(port, data)
+        asyncio.run(topics.apply(bootstrap, topics.load_definitions()))
+        return port, data, bootstrap
+
+    port, data, bootstrap = fresh_broker()
+    try:
+        log(f"workload: {args.events:,} events")
+        items = lifecycle_items(args.events)
+        n = len(items)
+        asyncio.run(_create(bootstrap, BENCH_TOPIC, 4))
+        asyncio.run(produce(bootstrap, BENCH_TOPIC, items))
+        rows.append(run_peer("ceiling", bootstrap, n))
+        rows.append(run_sqm_throughput(tmp, bootstrap, items))
+        if "faust" not in args.skip:
+            rows.append(run_peer("faust_agent", bootstrap, n))
+        if "quix" not in args.skip:
+            rows.append(run_peer("quix_app", bootstrap, n))
+        rows.append(run_peer("ceiling", bootstrap, n))  # again: the machine did not drift
+        rows[-1].name = "ceiling (again)"
+        del items
+    finally:
+        stop_broker(port, data)
+    if "memory" not in args.skip:
+        port, data, bootstrap = fresh_broker()
+        try:
+            memory = run_memory(tmp, bootstrap, args.open)
+        finally:
+            stop_broker(port, data)
+    if "latency" not in args.skip:
+        port, data, bootstrap = fresh_broker()
+        try:
+            latency = run_latency(tmp, bootstrap, args.latency_rate, args.latency_s)
+        finally:
+            stop_broker(port, data)
+    text = report(rows, memory, latency, n)
+    print(text)
+    args.out.write_text(text)
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
