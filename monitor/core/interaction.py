@@ -66,9 +66,11 @@ class Interaction:
         self.flags = 0
         self.closed = OPEN
         self.closed_ts = 0
-        self.seen: list[str] = []  # a handful per interaction: a list is smaller than a set
-        self.buffered: list[Pending] = []
-        self.held: list[Pending] = []
+        # Memory per interaction is the budget (a million may be open): ids in a tuple, and
+        # no list at all for the (usually absent) buffered and held events.
+        self.seen: tuple[str, ...] = ()
+        self.buffered: list[Pending] | tuple[()] = ()
+        self.held: list[Pending] | tuple[()] = ()
 
     @property
     def responded(self) -> bool:
@@ -137,9 +139,35 @@ class Interaction:
         self.closed = OPEN
         return Measurement("reopened", e.ts_ms)
 
+    def buffer(self, pend: Pending) -> None:
+        """Keep an event until the watermark lets it be applied."""
+        if isinstance(self.buffered, list) and self.buffered:
+            self.buffered.append(pend)
+        else:
+            self.buffered = [pend]
+
+    def hold(self, pend: Pending) -> None:
+        """Keep an event until the interaction's ``opened`` arrives."""
+        if isinstance(self.held, list) and self.held:
+            self.held.append(pend)
+        else:
+            self.held = [pend]
+
+    def unbuffer(self, event_id: str) -> Pending:
+        """Take a buffered event out by id."""
+        buffered = self.buffered
+        for i, pend in enumerate(buffered):
+            if pend.event.event_id == event_id:
+                if len(buffered) == 1 or not isinstance(buffered, list):
+                    self.buffered = ()
+                else:
+                    del buffered[i]
+                return pend
+        raise KeyError(event_id)
+
     def to_json(self) -> list[Any]:
         return [
-            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, self.seen,
+            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, list(self.seen),
             [p.to_json() for p in self.buffered] if self.buffered else [],
             [p.to_json() for p in self.held] if self.held else [],
         ]
@@ -148,7 +176,7 @@ class Interaction:
     def from_json(cls, iid: str, d: list[Any]) -> Interaction:
         s = cls(d[0])
         s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
-        s.seen = list(d[5])
-        s.buffered = [Pending.from_json(iid, p) for p in d[6]]
-        s.held = [Pending.from_json(iid, p) for p in d[7]]
+        s.seen = tuple(d[5])
+        s.buffered = [Pending.from_json(iid, p) for p in d[6]] if d[6] else ()
+        s.held = [Pending.from_json(iid, p) for p in d[7]] if d[7] else ()
         return s

@@ -1,4 +1,9 @@
-"""A multiset of integers with O(log n) minimum, for the oldest waiting contact per channel."""
+"""A multiset of integers with O(log n) minimum, for the oldest waiting contact per channel.
+
+Memory matters here (one entry per waiting interaction): the heap holds the very int objects
+the interactions hold, and removals are remembered only until they reach the top of the heap
+or a compaction (when removed entries outnumber live ones) drops them.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,51 @@ import heapq
 
 
 class MinCount:
-    """Counts per value with a lazily cleaned heap for the minimum."""
+    """``add``, ``remove`` and ``min`` over a multiset of ints."""
 
-    __slots__ = ("_counts", "_heap", "size")
+    __slots__ = ("_heap", "_removed", "size")
 
     def __init__(self) -> None:
-        self._counts: dict[int, int] = {}
         self._heap: list[int] = []
+        self._removed: dict[int, int] = {}
         self.size = 0
 
     def add(self, value: int) -> None:
-        n = self._counts.get(value, 0)
-        if n == 0:
-            heapq.heappush(self._heap, value)
-        self._counts[value] = n + 1
+        heapq.heappush(self._heap, value)
         self.size += 1
 
     def remove(self, value: int) -> None:
-        n = self._counts[value]
-        if n == 1:
-            del self._counts[value]
-        else:
-            self._counts[value] = n - 1
+        """Remove one occurrence of ``value``, which must be present."""
+        self._removed[value] = self._removed.get(value, 0) + 1
         self.size -= 1
+        if len(self._heap) > 2 * self.size + 64:
+            self._compact()
 
     def min(self) -> int | None:
-        heap = self._heap
-        while heap and heap[0] not in self._counts:
+        heap, removed = self._heap, self._removed
+        while heap:
+            top = heap[0]
+            n = removed.get(top)
+            if not n:
+                return top
             heapq.heappop(heap)
-        return heap[0] if heap else None
+            if n == 1:
+                del removed[top]
+            else:
+                removed[top] = n - 1
+        return None
+
+    def _compact(self) -> None:
+        removed = self._removed
+        kept: list[int] = []
+        for v in self._heap:
+            n = removed.get(v)
+            if n:
+                if n == 1:
+                    del removed[v]
+                else:
+                    removed[v] = n - 1
+            else:
+                kept.append(v)
+        heapq.heapify(kept)
+        self._heap = kept

@@ -142,8 +142,8 @@ class PartitionProcessor:
             changed = [(iid, None if (st := states.get(iid)) is None else st.to_json())
                        for iid in dirty]
             snapshot = None
-            if self.log.wants_snapshot():
-                snapshot = [(iid, st.to_json()) for iid, st in states.items()]
+            if self.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
+                snapshot = ((iid, st.to_json()) for iid, st in states.items())
             out.changelog = self.log.write(changed, self._meta(), snapshot)
         self._out = BatchResult()
         return out
@@ -185,7 +185,7 @@ class PartitionProcessor:
         if e.event_id in s.seen:
             out.duplicate[e.channel] += 1
             return None
-        s.seen.append(e.event_id)
+        s.seen += (e.event_id,)
         self._dirty.add(iid)
         return (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid, e, offset, key, value)
 
@@ -199,18 +199,12 @@ class PartitionProcessor:
             if item[0] < frontier:
                 ready.append(item)
             else:
-                states[item[3]].buffered.append(Pending(item[4], item[5], item[6], item[7]))
+                states[item[3]].buffer(Pending(item[4], item[5], item[6], item[7]))
                 heapq.heappush(heap, item[:4])
                 self.pending += 1
         while heap and heap[0][0] < frontier:
             ts, rank, eid, iid = heapq.heappop(heap)
-            s = states[iid]
-            for i, pend in enumerate(s.buffered):
-                if pend.event.event_id == eid:
-                    del s.buffered[i]
-                    break
-            else:  # pragma: no cover - the heap mirrors the buffers
-                raise AssertionError(f"buffered event {eid} of {iid} missing")
+            pend = states[iid].unbuffer(eid)  # the heap mirrors the buffers
             self.pending -= 1
             self._dirty.add(iid)
             ready.append((ts, rank, eid, iid, pend.event, pend.offset, pend.key, pend.raw))
@@ -225,13 +219,13 @@ class PartitionProcessor:
     def _apply(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
                raw: bytes | None, now_ms: int) -> None:
         if s.opened_ts is None and e.type != OPENED:
-            s.held.append(Pending(e, offset, key, raw))
+            s.hold(Pending(e, offset, key, raw))
             self.pending += 1
             heapq.heappush(self._orphans, (e.ts_ms + self.p.orphan_timeout_ms, iid))
             return
         self._transition(iid, s, e, offset, key, raw, now_ms)
         if e.type == OPENED and s.held and s.opened_ts is not None:
-            held, s.held = sorted(s.held, key=lambda h: h.event.order_key), []
+            held, s.held = sorted(s.held, key=lambda h: h.event.order_key), ()
             self.pending -= len(held)
             for h in held:
                 self._transition(iid, s, h.event, h.offset, h.key, h.raw, now_ms)
@@ -333,7 +327,7 @@ class PartitionProcessor:
                     self.pending -= 1
                 else:
                     keep.append(h)
-            s.held = keep
+            s.held = keep or ()
             self._dirty.add(iid)
             if not s.held and not s.buffered:
                 del self.states[iid]
