@@ -24,6 +24,7 @@ class Params:
     channel_params: dict[str, ChannelParams]
     window_ms: int
     grace_ms: int
+    reorder_ms: int
     idle_timeout_ms: int
     max_future_skew_ms: int
     orphan_timeout_ms: int
@@ -42,6 +43,7 @@ class Params:
             },
             window_ms=cfg.window_s * 1000,
             grace_ms=cfg.grace_s * 1000,
+            reorder_ms=(cfg.grace_s if cfg.reorder_s is None else cfg.reorder_s) * 1000,
             idle_timeout_ms=_ms(cfg.idle_timeout_s),
             max_future_skew_ms=cfg.max_future_skew_s * 1000,
             orphan_timeout_ms=cfg.orphan_timeout_s * 1000,

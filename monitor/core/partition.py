@@ -119,7 +119,9 @@ class PartitionProcessor:
         reorder buffer and are sorted in with the buffered ones that fell due."""
         wm = self.watermark(now_ms, idle)
         if wm is not None:
-            frontier = wm - self.p.grace_ms  # every event with ts < frontier is applied
+            # every event with ts <= wm - reorder is applied (ts < frontier); reorder <= grace
+            # keeps every event of a window applied before stage two can call it final
+            frontier = wm - self.p.reorder_ms + 1
             self._release_until(frontier, now_ms, fresh or [])
             # a window's backlog is recorded once its end is strictly before the frontier, the
             # same instant stage two may call it final (watermark > window end + grace)

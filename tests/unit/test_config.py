@@ -49,6 +49,7 @@ def test_a_channel_table_defines_the_channel_set_with_default_targets() -> None:
     ({"window_s": "60"}, {}, "window_s: expected int, got str '60'"),
     ({"window_s": 7}, {}, "window_s: must divide a day (86400 s) evenly, got 7"),
     ({"grace_s": 0}, {}, "grace_s: must be greater than 0, got 0"),
+    ({"reorder_s": 11}, {}, "reorder_s: must be 0..grace_s (10), got 11"),
     ({"windw_s": 60}, {}, "windw_s: unknown key"),
     ({"metrics_port": 70000}, {}, "metrics_port: must be 0..65535, got 70000"),
     ({"broker_url": "kafka://nohost"}, {}, "broker_url: expected host:port, got 'nohost'"),
