@@ -54,6 +54,7 @@ class Config:
     orphan_timeout_s: int = 3600
     reopen_window_s: int = 7 * 24 * 3600
     max_event_bytes: int = 65536
+    commit_interval_ms: int = 250
     channels: tuple[ChannelConfig, ...] = field(
         default_factory=lambda: tuple(
             ChannelConfig(n, fr, rs, DEFAULT_SHORT_ABANDON_S)
@@ -94,6 +95,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "orphan_timeout_s": (int,),
     "reopen_window_s": (int,),
     "max_event_bytes": (int,),
+    "commit_interval_ms": (int,),
 }
 _CHANNEL_KEYS = ("first_response_target_s", "resolution_target_s", "short_abandon_s")
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -170,7 +172,7 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
 
 def _validate(cfg: Config) -> None:
     for key in ("window_s", "grace_s", "idle_timeout_s", "max_future_skew_s", "orphan_timeout_s",
-                "reopen_window_s", "max_event_bytes"):
+                "reopen_window_s", "max_event_bytes", "commit_interval_ms"):
         _positive(key, getattr(cfg, key))
     if not 0 <= cfg.metrics_port <= 65535:
         raise ConfigError(f"metrics_port: must be 0..65535, got {cfg.metrics_port}")

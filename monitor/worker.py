@@ -46,6 +46,8 @@ class Task:
     stage_one: PartitionProcessor | None = None
     stage_two: Aggregator | None = None
     last_record_wall_ms: int = 0
+    txn_since: float | None = None  # monotonic start of the open transaction, if one is open
+    offset: int | None = None  # consumer offset to commit with the open transaction
 
 
 class Worker:
@@ -189,6 +191,7 @@ class Worker:
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
             task = self.tasks.pop(tp)
+            await self._commit(task)  # still the owner: finish the open transaction first
             await task.producer.stop()
             log.info("released %s-%d", tp.topic, tp.partition)
 
@@ -207,6 +210,30 @@ class Worker:
                 jobs.append(self._run_stage_two(task, records, now_ms))
         if jobs:
             await asyncio.gather(*jobs)
+        due = time.monotonic() - self.cfg.commit_interval_ms / 1000
+        commits = [self._commit(t) for t in self.tasks.values()
+                   if t.txn_since is not None and t.txn_since <= due]
+        if commits:
+            await asyncio.gather(*commits)
+
+    async def _begin(self, task: Task) -> None:
+        if task.txn_since is None:
+            await task.producer.begin_transaction()
+            task.txn_since = time.monotonic()
+
+    async def _commit(self, task: Task) -> None:
+        """Commit the task's open transaction: its outputs, changelog and consumer offset.
+
+        Transactions stay open for ``commit_interval_ms`` across batches: a commit costs tens of
+        milliseconds of broker round trips, far more than a live batch takes to process."""
+        if task.txn_since is None:
+            return
+        if task.offset is not None:
+            await task.producer.send_offsets_to_transaction({task.tp: task.offset},
+                                                            self.cfg.group_id)
+        await task.producer.commit_transaction()
+        task.txn_since = None
+        task.offset = None
 
     async def _caught_up(self, task: Task) -> bool:
         """Read up to the last stable offset. The consumer's own position counts, not the last
@@ -221,33 +248,33 @@ class Worker:
         idle = (now_ms - task.last_record_wall_ms >= self.params.idle_timeout_ms
                 and await self._caught_up(task))
         result = proc.process(((r.offset, r.key, r.value) for r in records), now_ms, idle)
-        next_offset = records[-1].offset + 1 if records else None
         if not (result.partials or result.deadletters or result.changelog or result.mark
-                or result.forward or next_offset is not None):
+                or result.forward or records):
             return
-        await self._commit_stage_one(task, result, next_offset)
+        await self._begin(task)
+        await self._send_stage_one(task, result)
+        if records:
+            task.offset = records[-1].offset + 1
         self.stats.add_batch(result)
 
-    async def _commit_stage_one(self, task: Task, r: BatchResult, next_offset: int | None) -> None:
+    async def _send_stage_one(self, task: Task, r: BatchResult) -> None:
+        """One batch's outputs, in the task's open transaction."""
         p, src = task.producer, task.tp.partition
-        async with p.transaction():
-            out = Outbox(p, self.partition_counts)
-            for key, value in r.deadletters:
-                await out.add(topics.TOPIC_DEADLETTER, value, key=key)
-            for owner, iid, raw in r.forward:  # re-keyed by interaction_id, to its owner
-                await out.add(topics.TOPIC_INPUT, raw, key=iid, partition=owner)
-            for (ch, w), acc in r.partials.items():
-                await out.add(topics.TOPIC_PARTIALS, partial_value(src, ch, w, acc), key=ch.encode(),
-                              partition=route(self.params, ch, self.partials_partitions))
-            if r.mark is not None:  # after this partition's partials, on every partials partition
-                value = mark_value(src, *r.mark)
-                for q in range(self.partials_partitions):
-                    await out.add(topics.TOPIC_PARTIALS, value, partition=q)
-            for key, val in r.changelog:
-                await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
-            await out.flush()
-            if next_offset is not None:
-                await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
+        out = Outbox(p, self.partition_counts)
+        for key, value in r.deadletters:
+            await out.add(topics.TOPIC_DEADLETTER, value, key=key)
+        for owner, iid, raw in r.forward:  # re-keyed by interaction_id, to its owner
+            await out.add(topics.TOPIC_INPUT, raw, key=iid, partition=owner)
+        for (ch, w), acc in r.partials.items():
+            await out.add(topics.TOPIC_PARTIALS, partial_value(src, ch, w, acc), key=ch.encode(),
+                          partition=route(self.params, ch, self.partials_partitions))
+        if r.mark is not None:  # after this partition's partials, on every partials partition
+            value = mark_value(src, *r.mark)
+            for q in range(self.partials_partitions):
+                await out.add(topics.TOPIC_PARTIALS, value, partition=q)
+        for key, val in r.changelog:
+            await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
+        await out.flush()
 
     async def _run_stage_two(self, task: Task, records: list[Any], now_ms: int) -> None:
         agg = task.stage_two
@@ -255,17 +282,15 @@ class Worker:
         result = agg.process((r.value for r in records), now_ms)
         if not (records or result.records or result.changelog):
             return
-        next_offset = records[-1].offset + 1 if records else None
-        p = task.producer
-        async with p.transaction():
-            out = Outbox(p, self.partition_counts)
-            for ch, rec in result.records:
-                await out.add(topics.TOPIC_INDICATORS, orjson.dumps(rec), key=ch.encode())
-            for key, val in result.changelog:
-                await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
-            await out.flush()
-            if next_offset is not None:
-                await p.send_offsets_to_transaction({task.tp: next_offset}, self.cfg.group_id)
+        await self._begin(task)
+        out = Outbox(task.producer, self.partition_counts)
+        for ch, rec in result.records:
+            await out.add(topics.TOPIC_INDICATORS, orjson.dumps(rec), key=ch.encode())
+        for key, val in result.changelog:
+            await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
+        await out.flush()
+        if records:
+            task.offset = records[-1].offset + 1
         self.stats.add_late(result.late)
 
     # --- metrics ------------------------------------------------------------------------------
