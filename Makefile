@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kafka-fetch lint typecheck unit test run clean
+.PHONY: help setup kafka-fetch lint typecheck unit test run bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ test: setup lint ## everything CI runs: lint, unit and integration tests on a re
 
 run: setup ## local Kafka + topics + worker + synthetic traffic; prints the metrics URL
 	PATH="$(abspath $(BIN)):$$PATH" bash deploy/local/run.sh
+
+bench: setup ## throughput, memory and latency benchmark vs the ceiling and peers (not a test; ~15 min)
+	$(BIN)/pip install -q -r bench/peers/requirements.txt
+	$(BIN)/python bench/bench.py
 
 clean: ## remove .venv and caches (the Kafka jar cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

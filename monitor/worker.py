@@ -129,9 +129,10 @@ class Worker:
 
     async def assign(self, partitions: Iterable[TopicPartition]) -> None:
         async with self._lock:
-            for tp in sorted(partitions):
-                if tp not in self.tasks:
-                    self.tasks[tp] = await self._new_task(tp)
+            new = sorted(tp for tp in partitions if tp not in self.tasks)
+            # concurrently: each task's start is mostly broker round trips and its own restore
+            for tp, task in zip(new, await asyncio.gather(*map(self._new_task, new)), strict=True):
+                self.tasks[tp] = task
             self._publish_snapshot()
 
     async def revoke(self, partitions: Iterable[TopicPartition]) -> None:
