@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import resource
 import sys
@@ -71,8 +72,10 @@ async def run(args: argparse.Namespace) -> dict[str, object] | None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(consumer.stop(), 10)
     if count < args.expected:
-        print(f"{NAME}: timed out after {args.timeout_s} s with {count} of {args.expected} records",
-              file=sys.stderr)
+        print(
+            f"{NAME}: timed out after {args.timeout_s} s with {count} of {args.expected} records",
+            file=sys.stderr,
+        )
         return None
     seconds = last_t - first_t
     return {
@@ -87,6 +90,7 @@ async def run(args: argparse.Namespace) -> dict[str, object] | None:
 
 def main() -> int:
     args = parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # e.g. coordinator retries on a new broker
     try:
         result = asyncio.run(asyncio.wait_for(run(args), args.timeout_s + 30))
     except TimeoutError:

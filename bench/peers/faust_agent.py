@@ -28,14 +28,19 @@ ends it with exit 1 after --timeout-s if N is never reached. `windows` is the nu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import resource
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
+import traceback
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -52,13 +57,26 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--expected", type=int, required=True)
     ap.add_argument("--group", required=True)
     ap.add_argument("--timeout-s", type=float, default=600.0)
+    ap.add_argument(
+        "--no-group-by",
+        action="store_true",
+        help="skip the repartition by channel (not co-partitioned; for comparison)",
+    )
+    ap.add_argument(
+        "--dump-windows",
+        metavar="FILE",
+        help="at the end, write the counts as JSON [[channel, window_start_ms, count], ...]",
+    )
     return ap.parse_args()
 
 
-def _hard_exit(code: int, message: str, delay: float) -> threading.Timer:
+def _hard_exit(code: int, message: str, delay: float, cleanup: str) -> threading.Timer:
+    """End the process with ``code`` after ``delay`` seconds unless cancelled (a daemon thread)."""
+
     def fire() -> None:
         print(f"{NAME}: {message}", file=sys.stderr, flush=True)
         sys.stdout.flush()
+        shutil.rmtree(cleanup, ignore_errors=True)
         os._exit(code)
 
     timer = threading.Timer(delay, fire)
@@ -86,62 +104,79 @@ def event_time(event: faust.types.EventT) -> float:
 
 def main() -> int:
     args = parse_args()
-    deadline = _hard_exit(1, f"timed out after {args.timeout_s} s", args.timeout_s)
+    datadir = tempfile.mkdtemp(prefix="faust-peer-")  # Faust would create <app-id>-data in cwd
+    deadline = _hard_exit(1, f"timed out after {args.timeout_s} s", args.timeout_s, datadir)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
     app = faust.App(
         args.group,
         broker=f"kafka://{args.bootstrap}",
         store="memory://",
+        datadir=datadir,
         topic_partitions=4,
         topic_replication_factor=1,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
     )
     source = app.topic(args.topic, value_type=Event)
+    # Faust expires windows against the wall clock, and the input may be hours old: keep a day.
     counts = (
-        app.Table("counts", default=int)
-        .tumbling(60.0, expires=timedelta(days=1))
-        .relative_to(event_time)
+        app.Table("counts", default=int).tumbling(60.0, expires=timedelta(days=1)).relative_to(event_time)
     )
+    name = NAME + ("-no-group-by" if args.no_group_by else "")
     state: dict[str, Any] = {"n": 0, "first": 0.0, "result": None}
 
-    @app.agent(source)
+    def report(n: int, seconds: float) -> None:
+        """Print the result line, then stop the worker (SIGTERM: Faust's graceful shutdown)."""
+        deadline.cancel()
+        result = {
+            "name": name,
+            "events": n,
+            "seconds": round(seconds, 4),
+            "events_per_s": round(n / seconds, 1) if seconds > 0 else None,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "windows": len(counts.table.data),  # keys are (channel, (window start, end))
+        }
+        state["result"] = result
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+        sys.stdout.flush()
+        in_windows = sum(counts.table.data.values())
+        if args.dump_windows:
+            rows = [[k[0], round(k[1][0] * 1000), v] for k, v in counts.table.data.items()]
+            Path(args.dump_windows).write_bytes(orjson.dumps(sorted(rows)))
+        print(f"{name}: {in_windows} of {n} events in windows", file=sys.stderr, flush=True)
+        _hard_exit(0, "Faust shutdown took too long; exiting", SHUTDOWN_GRACE_S, datadir)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    # The agent's name prefixes its repartition topic (<agent name>-<topic>-channel-repartition);
+    # Faust's default, the function's qualified name, would make every run read the records
+    # forwarded by the runs before it, so it is named after GROUP like the rest.
+    @app.agent(source, name=f"{args.group}.count_windows")
     async def count_windows(stream: faust.StreamT[Event]) -> None:
-        async for event in stream.group_by(Event.channel):
-            counts[event.channel] += 1
-            n = state["n"] = state["n"] + 1
-            if n == 1:
-                state["first"] = time.perf_counter()
-            if n == args.expected:
-                seconds = time.perf_counter() - state["first"]
-                deadline.cancel()
-                windows = len(counts.table.data)
-                result = {
-                    "name": NAME,
-                    "events": n,
-                    "seconds": round(seconds, 4),
-                    "events_per_s": round(n / seconds, 1) if seconds > 0 else None,
-                    "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                    "windows": windows,
-                }
-                state["result"] = result
-                sys.stdout.write(orjson.dumps(result).decode() + "\n")
-                sys.stdout.flush()
-                _hard_exit(0, "Faust shutdown took too long; exiting", SHUTDOWN_GRACE_S)
-                os.kill(os.getpid(), signal.SIGTERM)  # the Faust worker's graceful stop
+        try:
+            if not args.no_group_by:
+                stream = stream.group_by(Event.channel)
+            async for event in stream:
+                counts[event.channel] += 1
+                n = state["n"] = state["n"] + 1
+                if n == 1:
+                    state["first"] = time.perf_counter()
+                if n == args.expected:
+                    report(n, time.perf_counter() - state["first"])
+        except Exception:
+            # A crashed Faust agent is only logged and the worker keeps running: end it now.
+            traceback.print_exc()
+            print(f"{name}: agent crashed after {state['n']} events", file=sys.stderr, flush=True)
+            shutil.rmtree(datadir, ignore_errors=True)
+            os._exit(1)
 
     # Faust's console output (start-up spinner, logs) goes to stderr: stdout is the result line.
-    worker = faust.Worker(
-        app, loglevel="WARNING", quiet=True, redirect_stdouts=False, stdout=sys.stderr
-    )
-    try:
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False, stdout=sys.stderr)
+    with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
-    except SystemExit:
-        pass
-    code = 0 if state["result"] is not None else 1
     sys.stdout.flush()
-    os._exit(code)
+    shutil.rmtree(datadir, ignore_errors=True)
+    os._exit(0 if state["result"] is not None else 1)
 
 
 if __name__ == "__main__":

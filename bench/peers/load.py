@@ -66,8 +66,11 @@ def main() -> int:
     asyncio.run(create_topic(args.bootstrap, args.topic, args.partitions))
     t0 = time.monotonic()
     n = asyncio.run(produce(args.bootstrap, args.topic, [(key_of(i), encode(i)) for i in items]))
-    print(f"produced {n} records to {args.topic} in {time.monotonic() - t0:.1f} s; "
-          f"expected windows {len(windows)}", file=sys.stderr)
+    print(
+        f"produced {n} records to {args.topic} in {time.monotonic() - t0:.1f} s; "
+        f"expected windows {len(windows)}",
+        file=sys.stderr,
+    )
     print(n)
     return 0
 
