@@ -16,23 +16,18 @@ import asyncio
 import contextlib
 import logging
 import os
-import resource
 import sys
 import time
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from common import base_parser, peak_rss_bytes
 
 NAME = "aiokafka-ceiling"
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--topic", required=True)
-    ap.add_argument("--expected", type=int, required=True)
-    ap.add_argument("--group", required=True)
-    ap.add_argument("--timeout-s", type=float, default=600.0)
+    ap = base_parser(__doc__.splitlines()[0])
     return ap.parse_args()
 
 
@@ -83,7 +78,7 @@ async def run(args: argparse.Namespace) -> dict[str, object] | None:
         "events": count,
         "seconds": round(seconds, 4),
         "events_per_s": round(count / seconds, 1) if seconds > 0 else None,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "windows": None,
     }
 

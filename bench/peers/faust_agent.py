@@ -31,12 +31,10 @@ import argparse
 import contextlib
 import logging
 import os
-import resource
 import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from datetime import datetime, timedelta
@@ -45,18 +43,14 @@ from typing import Any
 
 import faust
 import orjson
+from common import base_parser, hard_exit, peak_rss_bytes
 
 NAME = "faust-agent"
 SHUTDOWN_GRACE_S = 30.0
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--topic", required=True)
-    ap.add_argument("--expected", type=int, required=True)
-    ap.add_argument("--group", required=True)
-    ap.add_argument("--timeout-s", type=float, default=600.0)
+    ap = base_parser(__doc__.splitlines()[0])
     ap.add_argument(
         "--no-group-by",
         action="store_true",
@@ -70,19 +64,6 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def _hard_exit(code: int, message: str, delay: float, cleanup: str) -> threading.Timer:
-    """End the process with ``code`` after ``delay`` seconds unless cancelled (a daemon thread)."""
-
-    def fire() -> None:
-        print(f"{NAME}: {message}", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        shutil.rmtree(cleanup, ignore_errors=True)
-        os._exit(code)
-
-    timer = threading.Timer(delay, fire)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 class Event(faust.Record, serializer="json"):
@@ -105,7 +86,7 @@ def event_time(event: faust.types.EventT) -> float:
 def main() -> int:
     args = parse_args()
     datadir = tempfile.mkdtemp(prefix="faust-peer-")  # Faust would create <app-id>-data in cwd
-    deadline = _hard_exit(1, f"timed out after {args.timeout_s} s", args.timeout_s, datadir)
+    deadline = hard_exit(NAME, 1, f"timed out after {args.timeout_s} s", args.timeout_s, datadir)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
     app = faust.App(
@@ -134,7 +115,7 @@ def main() -> int:
             "events": n,
             "seconds": round(seconds, 4),
             "events_per_s": round(n / seconds, 1) if seconds > 0 else None,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_rss_bytes": peak_rss_bytes(),
             "windows": len(counts.table.data),  # keys are (channel, (window start, end))
         }
         state["result"] = result
@@ -145,7 +126,7 @@ def main() -> int:
             rows = [[k[0], round(k[1][0] * 1000), v] for k, v in counts.table.data.items()]
             Path(args.dump_windows).write_bytes(orjson.dumps(sorted(rows)))
         print(f"{name}: {in_windows} of {n} events in windows", file=sys.stderr, flush=True)
-        _hard_exit(0, "Faust shutdown took too long; exiting", SHUTDOWN_GRACE_S, datadir)
+        hard_exit(NAME, 0, "Faust shutdown took too long; exiting", SHUTDOWN_GRACE_S, datadir)
         os.kill(os.getpid(), signal.SIGTERM)
 
     # The agent's name prefixes its repartition topic (<agent name>-<topic>-channel-repartition);

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -58,6 +57,7 @@ try:
     warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
 except ImportError:  # pragma: no cover - another quixstreams version
     pass
+from common import base_parser, hard_exit, peak_rss_bytes
 from quixstreams import Application
 
 NAME = "quix-streams"
@@ -65,12 +65,7 @@ SHUTDOWN_GRACE_S = 30.0
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--topic", required=True)
-    ap.add_argument("--expected", type=int, required=True)
-    ap.add_argument("--group", required=True)
-    ap.add_argument("--timeout-s", type=float, default=600.0)
+    ap = base_parser(__doc__.splitlines()[0])
     ap.add_argument("--grace-ms", type=int, default=600_000)
     ap.add_argument(
         "--dump-windows",
@@ -80,18 +75,6 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def _hard_exit(code: int, message: str, delay: float, cleanup: str | None) -> threading.Timer:
-    def fire() -> None:
-        print(f"{NAME}: {message}", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        if cleanup:
-            shutil.rmtree(cleanup, ignore_errors=True)
-        os._exit(code)
-
-    timer = threading.Timer(delay, fire)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def event_time(value: Any, headers: Any, timestamp: int, timestamp_type: Any) -> int:
@@ -109,7 +92,7 @@ def _text(key: Any) -> str:
 def main() -> int:
     args = parse_args()
     state_dir = tempfile.mkdtemp(prefix="quix-peer-")
-    deadline = _hard_exit(1, f"timed out after {args.timeout_s} s", args.timeout_s, state_dir)
+    deadline = hard_exit(NAME, 1, f"timed out after {args.timeout_s} s", args.timeout_s, state_dir)
 
     app = Application(
         broker_address=args.bootstrap,
@@ -161,7 +144,7 @@ def main() -> int:
             "events": n,
             "seconds": round(seconds, 4),
             "events_per_s": round(n / seconds, 1) if seconds > 0 else None,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_rss_bytes": peak_rss_bytes(),
             "windows": len(windows),
         }
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
