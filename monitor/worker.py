@@ -70,7 +70,6 @@ class Worker:
         self._snapshot = Snapshot()
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
-        self.ready = asyncio.Event()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -99,8 +98,6 @@ class Worker:
                 async with self._lock:
                     await self._process(batch)
                     self._publish_snapshot()
-                if self.tasks:
-                    self.ready.set()
         finally:
             async with self._lock:
                 await self._drop_tasks(list(self.tasks))
