@@ -13,7 +13,9 @@ to the raw consume ceiling measured in the same run are the numbers that count.
    `--latency-s` seconds; delays from an event's arrival to its effect on the worker's
    `/metrics` counters, and from a window's end to its record on `sqm.indicators.v1`.
 
-Results: a table on stdout and bench/RESULTS.md.
+Results: a table on stdout and bench/RESULTS.md. Rates run from the first to the last
+counted record, so use large workloads (the default): with a few ten thousand events one
+batch holds most of them and the rate says nothing.
 """
 
 from __future__ import annotations

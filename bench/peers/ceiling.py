@@ -21,7 +21,8 @@ import time
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from common import base_parser, peak_rss_bytes
+from common import base_parser
+from common import result as peer_result
 
 NAME = "aiokafka-ceiling"
 
@@ -73,14 +74,7 @@ async def run(args: argparse.Namespace) -> dict[str, object] | None:
         )
         return None
     seconds = last_t - first_t
-    return {
-        "name": NAME,
-        "events": count,
-        "seconds": round(seconds, 4),
-        "events_per_s": round(count / seconds, 1) if seconds > 0 else None,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "windows": None,
-    }
+    return peer_result(NAME, count, seconds, None)
 
 
 def main() -> int:

@@ -46,3 +46,15 @@ def peak_rss_bytes() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def result(name: str, events: int, seconds: float, windows: int | None) -> dict[str, object]:
+    """The one JSON line a peer prints: the driver reads nothing else from its stdout."""
+    return {
+        "name": name,
+        "events": events,
+        "seconds": round(seconds, 4),
+        "events_per_s": round(events / seconds, 1) if seconds > 0 else None,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "windows": windows,
+    }

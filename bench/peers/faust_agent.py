@@ -43,7 +43,8 @@ from typing import Any
 
 import faust
 import orjson
-from common import base_parser, hard_exit, peak_rss_bytes
+from common import base_parser, hard_exit
+from common import result as peer_result
 
 NAME = "faust-agent"
 SHUTDOWN_GRACE_S = 30.0
@@ -110,14 +111,8 @@ def main() -> int:
     def report(n: int, seconds: float) -> None:
         """Print the result line, then stop the worker (SIGTERM: Faust's graceful shutdown)."""
         deadline.cancel()
-        result = {
-            "name": name,
-            "events": n,
-            "seconds": round(seconds, 4),
-            "events_per_s": round(n / seconds, 1) if seconds > 0 else None,
-            "peak_rss_bytes": peak_rss_bytes(),
-            "windows": len(counts.table.data),  # keys are (channel, (window start, end))
-        }
+        # table keys are (channel, (window start, end))
+        result = peer_result(name, n, seconds, len(counts.table.data))
         state["result"] = result
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
         sys.stdout.flush()

@@ -57,7 +57,8 @@ try:
     warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
 except ImportError:  # pragma: no cover - another quixstreams version
     pass
-from common import base_parser, hard_exit, peak_rss_bytes
+from common import base_parser, hard_exit
+from common import result as peer_result
 from quixstreams import Application
 
 NAME = "quix-streams"
@@ -139,14 +140,7 @@ def main() -> int:
             return
         seconds = state["last"] - state["first"]
         n = state["n"]
-        result = {
-            "name": NAME,
-            "events": n,
-            "seconds": round(seconds, 4),
-            "events_per_s": round(n / seconds, 1) if seconds > 0 else None,
-            "peak_rss_bytes": peak_rss_bytes(),
-            "windows": len(windows),
-        }
+        result = peer_result(NAME, n, seconds, len(windows))
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
         sys.stdout.flush()
         print(
