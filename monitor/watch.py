@@ -78,6 +78,8 @@ def table(samples: Sequence[Samples], channels: Sequence[str]) -> Table:
 
 def main(urls: Sequence[str], channels: Sequence[str], interval_s: float, once: bool) -> int:
     console = Console()
+    if not console.is_terminal:  # a log or a pipe: wide enough for every column
+        console = Console(width=140)
 
     def render() -> Table:
         samples = []

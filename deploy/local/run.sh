@@ -17,8 +17,11 @@ clean=()
 bash deploy/local/kafka.sh start --port "$KAFKA_PORT" "${clean[@]}" >/dev/null
 
 pids=()
+stopped=0
 cleanup() {
   trap - EXIT INT TERM
+  [[ $stopped == 1 ]] && return
+  stopped=1
   echo "stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
