@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from monitor.core.changelog import last_values
+
 POINTER_KEY = b"g:"
 CHUNK_BYTES = 256 * 1024
 MIN_SNAPSHOT_BYTES = 4 * 1024 * 1024
@@ -95,9 +97,7 @@ class StateLog:
     def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
             dict[str, Any], dict[str, Any] | None]:
         """Latest state per interaction id and the latest meta, from changelog records."""
-        last: dict[bytes, bytes | None] = {}
-        for k, v in items:
-            last[k] = v
+        last = last_values(items)
         states: dict[str, Any] = {}
         meta: dict[str, Any] | None = None
         pointer_raw = last.get(POINTER_KEY)
