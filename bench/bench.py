@@ -13,6 +13,9 @@ to the raw consume ceiling measured in the same run are the numbers that count.
    `--latency-s` seconds; delays from an event's arrival to its effect on the worker's
    `/metrics` counters, and from a window's end to its record on `sqm.indicators.v1`.
 
+A quick figure for one worker: ``python bench/bench.py --events 200000 --skip faust --skip quix
+--skip memory --skip latency --out /tmp/r.md`` (set ``SQM_PROFILE=FILE`` to profile it).
+
 Results: a table on stdout and bench/RESULTS.md. Rates run from the first to the last
 counted record, so use large workloads (the default): with a few ten thousand events one
 batch holds most of them and the rate says nothing.
@@ -121,8 +124,11 @@ class Worker:
         lines += [f"{k} = {v}" for k, v in cfg.items()]
         conf.write_text("\n".join(lines) + "\n")
         self.log_path = tmp / f"{group}.log"
+        # SQM_PROFILE=FILE: run the worker under cProfile (written when it stops)
+        profile = ["-m", "cProfile", "-o", os.environ["SQM_PROFILE"]] if os.environ.get(
+            "SQM_PROFILE") else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "--config", str(conf), "worker",
+            [sys.executable, *profile, "-m", "monitor.cli", "--config", str(conf), "worker",
              "--metrics-port", str(self.port)],
             stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
         wait_for(lambda: (try_scrape(self.port) or {}).get("sqm_assigned_partitions", 0) >= 8,
