@@ -165,12 +165,13 @@ class Interaction:
                 return pend
         raise KeyError(event_id)
 
-    def to_json(self) -> list[Any]:
-        return [
-            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, list(self.seen),
-            [p.to_json() for p in self.buffered] if self.buffered else [],
-            [p.to_json() for p in self.held] if self.held else [],
-        ]
+    def to_json(self) -> tuple[Any, ...]:
+        """A JSON-ready tuple (orjson writes tuples as arrays; building one is the cheapest)."""
+        return (
+            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, self.seen,
+            [p.to_json() for p in self.buffered] if self.buffered else (),
+            [p.to_json() for p in self.held] if self.held else (),
+        )
 
     @classmethod
     def from_json(cls, iid: str, d: list[Any]) -> Interaction:

@@ -20,6 +20,7 @@ from monitor.core.changelog import last_values
 
 POINTER_KEY = b"g:"
 CHUNK_BYTES = 256 * 1024
+CHUNK_ENTRIES = 1024  # pairs encoded at once; typical pairs are 100-200 bytes
 MIN_SNAPSHOT_BYTES = 4 * 1024 * 1024
 
 Entry = tuple[str, Any]  # (interaction id, state as JSON-ready list, or None for deleted)
@@ -34,18 +35,26 @@ def _chunk_key(gen: int, n: int) -> bytes:
 
 
 def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
-    """JSON arrays of ``[iid, state]`` pairs, each about ``CHUNK_BYTES`` at most."""
-    parts: list[bytes] = []
-    size = 0
-    for iid, state in entries:
-        part = orjson.dumps([iid, state])
-        if parts and size + len(part) > CHUNK_BYTES:
-            yield b"[" + b",".join(parts) + b"]"
-            parts, size = [], 0
-        parts.append(part)
-        size += len(part) + 1
-    if parts:
-        yield b"[" + b",".join(parts) + b"]"
+    """JSON arrays of ``[iid, state]`` pairs, each ``CHUNK_BYTES`` at most unless one pair alone
+    is larger. One ``orjson.dumps`` per chunk: per-pair encoding and joining cost twice as much."""
+    batch: list[Entry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) >= CHUNK_ENTRIES:
+            yield from _encode(batch)
+            batch = []
+    if batch:
+        yield from _encode(batch)
+
+
+def _encode(entries: list[Entry]) -> Iterator[bytes]:
+    data = orjson.dumps(entries)
+    if len(data) <= CHUNK_BYTES or len(entries) == 1:
+        yield data
+    else:  # rare: large pairs (buffered raw events); halve until each part fits
+        half = len(entries) // 2
+        yield from _encode(entries[:half])
+        yield from _encode(entries[half:])
 
 
 class StateLog:

@@ -163,6 +163,43 @@ def test_malformed_json(raw: bytes | None) -> None:
     assert reason(raw) == "malformed_json"
 
 
+_BASE_NO_BRACE = enc(BASE)[:-1]
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [b'{"note": "\xff"}', b'{"deep": {"list": [1, "\xc3\x28"]}}', b'{"x": 1e999}', b'{"x": NaN}',
+     b'{"x": "\\ud800"}'],
+    ids=["invalid-utf8", "invalid-utf8-nested", "number-out-of-range", "nan", "lone-surrogate"],
+)
+def test_malformed_inside_attrs(attrs: bytes) -> None:
+    """What the decoder of the fast path skips over must still be valid JSON."""
+    assert reason(_BASE_NO_BRACE + b', "attrs": ' + attrs + b"}") == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (b', "attrs": {"a": 1, "a": 2, "n": [null, true, 1.5, {"k": "\\u00e9"}]}', "accepted"),
+        (b', "attrs": null', "accepted"),
+        (b', "unknown_field": {"any": ["thing"]}', "accepted"),
+        (b', "event_id": "e-2"', "accepted"),  # a repeated key: the last one counts
+        (b', "attrs": []', "bad_type"),
+        (b', "ts": true', "bad_type"),
+        (b', "ts": 1.7e12', "bad_type"),
+        (b', "ts": 123456789012345678901234567890', "bad_type"),
+        (b', "ts": -1', "bad_timestamp"),
+    ],
+)
+def test_edge_records(extra: bytes, expected: str) -> None:
+    r = parse(_BASE_NO_BRACE + extra + b"}")
+    if expected == "accepted":
+        assert isinstance(r, Event), r
+        assert r.event_id == ("e-2" if b'"event_id"' in extra else "e-1")
+    else:
+        assert isinstance(r, Rejection) and r.reason == expected, r
+
+
 @pytest.mark.parametrize("raw", [b"[]", b"[1, 2]", b'"text"', b"42", b"true"])
 def test_not_an_object(raw: bytes) -> None:
     assert reason(raw) == "not_an_object"
