@@ -53,7 +53,6 @@ from monitor.traffic import produce  # noqa: E402
 
 PEERS = REPO / "bench" / "peers"
 BENCH_TOPIC = "bench.interactions.v1"
-SCRAPE_S = 0.2  # seconds between scrapes of the worker under test
 
 
 @dataclass
@@ -123,6 +122,7 @@ class Worker:
         conf = tmp / f"{group}.toml"
         lines = [f'broker_url = "kafka://{bootstrap}"', f'group_id = "{group}"']
         lines += [f"{k} = {v}" for k, v in cfg.items()]
+        lines += os.environ.get("SQM_BENCH_EXTRA", "").split(";")
         conf.write_text("\n".join(lines) + "\n")
         self.log_path = tmp / f"{group}.log"
         # SQM_PROFILE=FILE: run the worker under cProfile (written when it stops)
@@ -202,29 +202,20 @@ def run_peer(name: str, bootstrap: str, n: int) -> Row:
 
 
 def run_sqm_throughput(tmp: Path, bootstrap: str, items: list[tuple[bytes | None, bytes]]) -> Row:
-    """The worker reads the input topic (the same records, copied in topic order)."""
+    """The worker reads the input topic (the same records, copied in topic order, keyed by
+    interaction: nothing is forwarded, so committed offsets count records)."""
     n = len(items)
     log(f"sqm worker: loading {n} events into {topics.TOPIC_INPUT}")
     asyncio.run(produce(bootstrap, topics.TOPIC_INPUT, items))
-    worker = Worker(tmp, bootstrap, f"bench-sqm-{os.getpid()}")
+    group = f"bench-sqm-{os.getpid()}"
+    worker = Worker(tmp, bootstrap, group)
     try:
-        first_t = first_n = None
-        samples: list[tuple[float, float]] = []
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
-            m = try_scrape(worker.port)
-            now = time.monotonic()
-            c = m.get("sqm_records_consumed_total", 0.0) if m else 0.0
-            if c and first_t is None:
-                first_t, first_n = now, c
-            samples.append((now, c))
-            if c >= n:
-                break
-            # Prometheus scrapes every 15 s; a scrape every 50 ms cost the worker a tenth of its
-            # CPU. Every SCRAPE_S, with the end time interpolated between the last two scrapes.
-            time.sleep(SCRAPE_S)
-        assert first_t is not None and first_n is not None, "worker consumed nothing"
-        last_t = _crossing(samples, n)
+        # Progress is read from the group's committed input offsets, which the worker commits
+        # with each transaction: watching costs the worker nothing (scraping /metrics as often
+        # as this needs took a tenth of its CPU; Prometheus scrapes every 15 s).
+        samples = asyncio.run(_watch_committed(bootstrap, group, n))
+        first_t, first_n = next((t, c) for t, c in samples if c)
+        last_t = samples[-1][0]
         # the record of the last window: the worker finalises it once the input is idle
         last_ts = max(_ts_of(v) for _k, v in items)
         last_window = last_ts - last_ts % 60_000
@@ -236,13 +227,25 @@ def run_sqm_throughput(tmp: Path, bootstrap: str, items: list[tuple[bytes | None
         worker.stop()
 
 
-def _crossing(samples: list[tuple[float, float]], n: float) -> float:
-    """When the count reached ``n``: linear between the last scrape below it and the first at it."""
-    t1, c1 = samples[-1]
-    if len(samples) < 2 or samples[-2][1] >= n or c1 <= samples[-2][1]:
-        return t1
-    t0, c0 = samples[-2]
-    return t0 + (t1 - t0) * (n - c0) / (c1 - c0)
+async def _watch_committed(bootstrap: str, group: str, n: int) -> list[tuple[float, int]]:
+    """(monotonic time, committed input records) every 20 ms until all ``n`` are committed."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    samples: list[tuple[float, int]] = []
+    try:
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            offsets = await admin.list_consumer_group_offsets(group)
+            c = sum(o.offset for tp, o in offsets.items() if tp.topic == topics.TOPIC_INPUT)
+            samples.append((time.monotonic(), c))
+            if c >= n:
+                return samples
+            await asyncio.sleep(0.02)
+        raise RuntimeError(f"the worker committed {samples[-1][1]} of {n} records in 30 min")
+    finally:
+        await admin.close()
 
 
 def _ts_of(value: bytes) -> int:

@@ -52,10 +52,12 @@ def main() -> int:
     if prof:
         prof.enable()
     changelog = 0
+    changelog_bytes = 0
     for i in range(0, max(len(x) for x in by_p), args.batch):
         for p in range(PARTITIONS):
             r = procs[p].process(by_p[p][i:i + args.batch], now, False)
             changelog += len(r.changelog)
+            changelog_bytes += sum(len(k) + len(v or b"") for k, v in r.changelog)
             vals = [partial_value(p, c, w, a) for (c, w), a in r.partials.items()]
             if r.mark:
                 vals.append(mark_value(p, *r.mark))
@@ -66,7 +68,8 @@ def main() -> int:
     cpu = time.process_time() - c0
     print(f"{total} events in {el:.2f} s: {total / el:,.0f} events/s wall, "
           f"{total / cpu:,.0f} events/s of CPU time "
-          f"({changelog / total:.2f} changelog records per event)")
+          f"({changelog / total:.2f} changelog records and {changelog_bytes / total:.0f} changelog bytes "
+          "per event)")
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
     return 0

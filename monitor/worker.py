@@ -48,6 +48,7 @@ class Task:
     last_record_wall_ms: int = 0
     txn_since: float | None = None  # monotonic start of the open transaction, if one is open
     offset: int | None = None  # consumer offset to commit with the open transaction
+    committing: asyncio.Task[None] | None = None  # a commit in flight, awaited before the next send
 
 
 class Worker:
@@ -189,6 +190,7 @@ class Worker:
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
             task = self.tasks.pop(tp)
+            await self._settle(task)
             await self._commit(task)  # still the owner: finish the open transaction first
             await task.producer.stop()
             log.info("released %s-%d", tp.topic, tp.partition)
@@ -208,11 +210,18 @@ class Worker:
                 jobs.append(self._run_stage_two(task, records, now_ms))
         if jobs:
             await asyncio.gather(*jobs)
+        # Commits run in the background: the broker finishes one while the next batch is
+        # processed, and a task awaits its own commit only before it sends again (``_settle``).
         due = time.monotonic() - self.cfg.commit_interval_ms / 1000
-        commits = [self._commit(t) for t in self.tasks.values()
-                   if t.txn_since is not None and t.txn_since <= due]
-        if commits:
-            await asyncio.gather(*commits)
+        for t in self.tasks.values():
+            if t.committing is None and t.txn_since is not None and t.txn_since <= due:
+                t.committing = asyncio.create_task(self._commit(t))
+
+    async def _settle(self, task: Task) -> None:
+        """Wait for the task's commit in flight, if any (and raise what it raised)."""
+        if task.committing is not None:
+            committing, task.committing = task.committing, None
+            await committing
 
     async def _begin(self, task: Task) -> None:
         if task.txn_since is None:
@@ -249,6 +258,7 @@ class Worker:
         if not (result.partials or result.deadletters or result.changelog or result.mark
                 or result.forward or records):
             return
+        await self._settle(task)
         await self._begin(task)
         await self._send_stage_one(task, result)
         if records:
@@ -280,6 +290,7 @@ class Worker:
         result = agg.process((r.value for r in records), now_ms)
         if not (records or result.records or result.changelog):
             return
+        await self._settle(task)
         await self._begin(task)
         out = Outbox(task.producer, self.partition_counts)
         for ch, rec in result.records:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, NamedTuple
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import orjson
@@ -34,8 +34,9 @@ MAX_ID_CHARS: Final = 128
 RAW_KEEP_BYTES: Final = 4096
 
 
-class Event(NamedTuple):
-    """A validated event (a named tuple: the cheapest immutable record to create)."""
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """A validated event. A msgspec struct: built in C, it is the cheapest record to create
+    (a NamedTuple's ``__new__`` is Python code and cost the hot path 7%)."""
 
     event_id: str
     interaction_id: str

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import msgspec
+
 from monitor.core.events import (
     ABANDONED,
     FAILED,
@@ -33,16 +35,17 @@ class Measurement(NamedTuple):
     value_ms: int = 0
 
 
-class Pending:
-    """An accepted event not yet applied: waiting in the reorder buffer or held for ``opened``."""
+class Pending(msgspec.Struct, gc=False):
+    """An accepted event not yet applied: waiting in the reorder buffer or held for ``opened``.
 
-    __slots__ = ("event", "key", "offset", "raw")
+    msgspec structs with ``gc=False`` (here and ``Interaction``) carry no garbage-collector
+    header and are never traversed by it: a million open interactions cost less memory and
+    the collector's full passes stay short. Neither can be part of a reference cycle."""
 
-    def __init__(self, event: Event, offset: int, key: bytes | None, raw: bytes | None) -> None:
-        self.event = event
-        self.offset = offset
-        self.key = key
-        self.raw = raw
+    event: Event
+    offset: int
+    key: bytes | None
+    raw: bytes | None
 
     def to_json(self) -> list[Any]:
         e = self.event
@@ -55,22 +58,20 @@ class Pending:
         return cls(Event(d[1], iid, d[6], d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
 
 
-class Interaction:
-    """State of one contact. ``seen`` holds every accepted event id (de-duplication)."""
+class Interaction(msgspec.Struct, gc=False):
+    """State of one contact. ``seen`` holds every accepted event id (de-duplication).
 
-    __slots__ = ("buffered", "channel", "closed", "closed_ts", "flags", "held", "opened_ts", "seen")
+    Memory per interaction is the budget (a million may be open): ids in a tuple, and no list at
+    all for the (usually absent) buffered and held events."""
 
-    def __init__(self, channel: str) -> None:
-        self.channel = channel
-        self.opened_ts: int | None = None
-        self.flags = 0
-        self.closed = OPEN
-        self.closed_ts = 0
-        # Memory per interaction is the budget (a million may be open): ids in a tuple, and
-        # no list at all for the (usually absent) buffered and held events.
-        self.seen: tuple[str, ...] = ()
-        self.buffered: list[Pending] | tuple[()] = ()
-        self.held: list[Pending] | tuple[()] = ()
+    channel: str
+    opened_ts: int | None = None
+    flags: int = 0
+    closed: int = OPEN
+    closed_ts: int = 0
+    seen: tuple[str, ...] = ()
+    buffered: list[Pending] | tuple[()] = ()
+    held: list[Pending] | tuple[()] = ()
 
     @property
     def responded(self) -> bool:

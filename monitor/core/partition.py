@@ -10,7 +10,6 @@ and a watermark mark. Pure: the adapter in ``monitor.worker`` moves the bytes.
 from __future__ import annotations
 
 import heapq
-import operator
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ IDLE_MARK_STEP_MS = 1000  # an idle partition's watermark follows the clock: rep
 #: An accepted event on its way to be applied: (ts, lifecycle rank, event id, interaction id,
 #: event, offset, key, raw value); sorted by its first four fields.
 Ready = tuple[int, int, str, str, Event, int, bytes | None, bytes | None]
-_ORDER = operator.itemgetter(0, 1, 2, 3)
 
 
 @dataclass(slots=True)
@@ -80,10 +78,10 @@ class PartitionProcessor:
         self.open: Counter[str] = Counter()
         self.waiting_since: dict[str, MinCount] = {c: MinCount() for c in params.channels}
         self.pending = 0  # accepted events buffered or held, not yet applied
-        self._dirty: set[str] = set()  # interactions changed in this batch
-        self._meta_dirty = False  # watermark, first event or snapshot position changed
+        self._changed = False  # state changed in this batch: the changelog must record it
         self._out = BatchResult()
         self.log = StateLog()
+        self._replaying = False  # restoring: batches are re-run, their outputs dropped
 
     # --- batch entry points -----------------------------------------------------------------
 
@@ -93,16 +91,51 @@ class PartitionProcessor:
         now_ms: int,
         idle: bool = False,
     ) -> BatchResult:
-        """Ingest ``(offset, key, value)`` records, then advance the watermark."""
+        """Validate and de-duplicate ``(offset, key, value)`` records, then advance the watermark.
+
+        The per-record loop is the hottest code of the worker: it keeps what it needs in locals."""
         fresh: list[Ready] = []
+        out, p, states = self._out, self.p, self.states
+        channels, skew_ms, max_bytes = p.channels, p.max_future_skew_ms, p.max_event_bytes
+        check_owner = self.partitions is not None
+        max_ts = self.max_ts
         n = 0
         for offset, key, value in records:
             n += 1
-            item = self._ingest(offset, key, value, now_ms)
-            if item is not None:
-                fresh.append(item)
-        self._out.consumed += n
+            e = parse_event(value, channels, now_ms, skew_ms, max_bytes)
+            if type(e) is not Event:
+                assert isinstance(e, Rejection)
+                self._deadletter(e, offset, key, value, now_ms)
+                continue
+            iid = e.interaction_id
+            if check_owner and key != iid.encode() and self._forward(iid, value):
+                continue
+            ts = e.ts_ms
+            if max_ts is None or ts > max_ts:
+                max_ts = ts
+            s = states.get(iid)
+            if s is None:
+                s = states[iid] = Interaction(e.channel)
+            eid = e.event_id
+            if eid in s.seen:
+                out.duplicate[e.channel] += 1
+                continue
+            s.seen += (eid,)
+            fresh.append((ts, TYPE_RANK[e.type], eid, iid, e, offset, key, value))
+        if max_ts != self.max_ts or fresh:
+            self.max_ts = max_ts
+            self._changed = True
+        out.consumed += n
         return self.advance(now_ms, idle, fresh)
+
+    def _forward(self, iid: str, value: bytes | None) -> bool:
+        """Queue a record this partition does not own for its owner (True if forwarded)."""
+        assert self.partitions is not None
+        owner = partition_for(iid, self.partitions)
+        if owner == self.partition:
+            return False
+        self._out.forward.append((owner, iid.encode(), value))
+        return True
 
     def watermark(self, now_ms: int, idle: bool) -> int | None:
         """Largest event time seen; an idle partition counts as at least ``now - grace``."""
@@ -118,6 +151,7 @@ class PartitionProcessor:
         ``fresh``: events accepted in this batch; those already behind the frontier skip the
         reorder buffer and are sorted in with the buffered ones that fell due."""
         wm = self.watermark(now_ms, idle)
+        frontier = 0
         if wm is not None:
             # every event with ts <= wm - reorder is applied (ts < frontier); reorder <= grace
             # keeps every event of a window applied before stage two can call it final
@@ -137,16 +171,10 @@ class PartitionProcessor:
         if mark is not None and mark != self.last_mark and not self._idle_step(mark):
             out.mark = mark
             self.last_mark = mark
-        dirty, self._dirty = self._dirty, set()
-        meta_changed, self._meta_dirty = self._meta_dirty, False
-        if dirty or meta_changed:
-            states = self.states
-            changed = [(iid, None if (st := states.get(iid)) is None else st.to_json())
-                       for iid in dirty]
-            snapshot = None
-            if self.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
-                snapshot = ((iid, st.to_json()) for iid, st in states.items())
-            out.changelog = self.log.write(changed, self._meta(), snapshot)
+        if self._changed:
+            self._changed = False
+            if not self._replaying:
+                out.changelog = self._log_batch(now_ms, idle, fresh or [], frontier)
         self._out = BatchResult()
         return out
 
@@ -158,38 +186,6 @@ class PartitionProcessor:
         if mark[0] is None or last[0] is None:
             return mark[0] is None and last[0] is None
         return 0 <= mark[0] - last[0] < IDLE_MARK_STEP_MS
-
-    # --- ingest -----------------------------------------------------------------------------
-
-    def _ingest(
-        self, offset: int, key: bytes | None, value: bytes | None, now_ms: int
-    ) -> Ready | None:
-        """Validate and de-duplicate one record; an accepted event comes back to be applied."""
-        out = self._out
-        p = self.p
-        r = parse_event(value, p.channels, now_ms, p.max_future_skew_ms, p.max_event_bytes)
-        if isinstance(r, Rejection):
-            self._deadletter(r, offset, key, value, now_ms)
-            return None
-        e: Event = r
-        if self.partitions is not None and key != e.interaction_id.encode():
-            owner = partition_for(e.interaction_id, self.partitions)
-            if owner != self.partition:
-                out.forward.append((owner, e.interaction_id.encode(), value))
-                return None
-        if self.max_ts is None or e.ts_ms > self.max_ts:
-            self.max_ts = e.ts_ms
-            self._meta_dirty = True
-        iid = e.interaction_id
-        s = self.states.get(iid)
-        if s is None:
-            s = self.states[iid] = Interaction(e.channel)
-        if e.event_id in s.seen:
-            out.duplicate[e.channel] += 1
-            return None
-        s.seen += (e.event_id,)
-        self._dirty.add(iid)
-        return (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid, e, offset, key, value)
 
     # --- release and apply ------------------------------------------------------------------
 
@@ -208,9 +204,11 @@ class PartitionProcessor:
             ts, rank, eid, iid = heapq.heappop(heap)
             pend = states[iid].unbuffer(eid)  # the heap mirrors the buffers
             self.pending -= 1
-            self._dirty.add(iid)
+            self._changed = True
             ready.append((ts, rank, eid, iid, pend.event, pend.offset, pend.key, pend.raw))
-        ready.sort(key=_ORDER)
+        # (ts, rank, event id, interaction id) is unique (duplicates never get here), so the
+        # tuples' own order is the apply order and sorting needs no key function
+        ready.sort()
         window_ms = self.p.window_ms
         for ts, _rank, _eid, iid, e, offset, key, raw in ready:
             w = self.next_snap_w
@@ -234,7 +232,8 @@ class PartitionProcessor:
 
     def _transition(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
                     raw: bytes | None, now_ms: int) -> None:
-        was_open, was_waiting = s.is_open, s.is_waiting
+        was_open = s.opened_ts is not None and s.closed == OPEN  # s.is_open, inlined (hot)
+        was_waiting = was_open and not s.flags  # s.is_waiting
         r = s.apply(e, self.p.reopen_window_ms)
         if isinstance(r, Rejection):
             self._deadletter(r, offset, key, raw, now_ms)
@@ -246,7 +245,7 @@ class PartitionProcessor:
             if self.first_ts is None:
                 self.next_snap_w = window_start(e.ts_ms, self.p.window_ms)
             self.first_ts = e.ts_ms
-            self._meta_dirty = True
+            self._changed = True
         if r is not None:
             self._measure(ch, r)
         self._track(ch, s, was_open, was_waiting)
@@ -281,7 +280,8 @@ class PartitionProcessor:
 
     def _track(self, ch: str, s: Interaction, was_open: bool, was_waiting: bool) -> None:
         """Keep the real-time backlog per channel in step with one interaction's change."""
-        is_open, is_waiting = s.is_open, s.is_waiting
+        is_open = s.opened_ts is not None and s.closed == OPEN  # s.is_open, inlined (hot)
+        is_waiting = is_open and not s.flags  # s.is_waiting
         if is_open != was_open:
             self.open[ch] += 1 if is_open else -1
         if is_waiting != was_waiting:
@@ -312,7 +312,7 @@ class PartitionProcessor:
             w += window_ms
         if w != self.next_snap_w:
             self.next_snap_w = w
-            self._meta_dirty = True
+            self._changed = True
 
     def _expire_orphans(self, frontier: int, now_ms: int) -> None:
         heap, timeout = self._orphans, self.p.orphan_timeout_ms
@@ -330,7 +330,7 @@ class PartitionProcessor:
                 else:
                     keep.append(h)
             s.held = keep or ()
-            self._dirty.add(iid)
+            self._changed = True
             if not s.held and not s.buffered:
                 del self.states[iid]
 
@@ -347,7 +347,7 @@ class PartitionProcessor:
                 deferred.append(entry)
                 continue
             del self.states[iid]
-            self._dirty.add(iid)
+            self._changed = True
         for entry in deferred:
             heapq.heappush(heap, entry)
 
@@ -372,9 +372,32 @@ class PartitionProcessor:
     def _meta(self) -> dict[str, Any]:
         return {"max_ts": self.max_ts, "first_ts": self.first_ts, "next_snap_w": self.next_snap_w}
 
+    def _log_batch(self, now_ms: int, idle: bool, fresh: list[Ready], frontier: int) -> list[
+            tuple[bytes, bytes | None]]:
+        """Changelog records of this batch: what it ran with and the events it accepted (see
+        ``statelog``), plus a snapshot of the whole state when the log has outgrown it.
+
+        An event applied within the batch is logged by its fields alone; one still waiting
+        (buffered, or held for its ``opened``) also keeps its offset, key and raw record."""
+        states = self.states
+        entries: list[tuple[Any, ...]] = []
+        for ts, _rank, eid, iid, e, offset, key, raw in fresh:
+            if ts >= frontier or ((s := states.get(iid)) is not None and s.held
+                                  and any(h.event.event_id == eid for h in s.held)):
+                entries.append((ts, eid, iid, e.type, e.channel, offset,
+                                None if key is None else key.decode("latin-1"), raw_text(raw)))
+            else:
+                entries.append((ts, eid, iid, e.type, e.channel))
+        records = self.log.write([now_ms, idle, self.max_ts], entries)
+        if self.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
+            state = ((iid, st.to_json()) for iid, st in states.items())
+            records += self.log.snapshot(state, self._meta())
+        return records
+
     def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
-        """Rebuild from this partition's changelog records (see ``statelog``)."""
-        states, meta = self.log.restore(items)
+        """Rebuild from this partition's changelog records: the snapshot, then the batches
+        logged after it, re-run with their outputs dropped (see ``statelog``)."""
+        states, meta, batches = self.log.restore(items)
         if meta is not None:
             self.max_ts, self.first_ts, self.next_snap_w = (
                 meta["max_ts"], meta["first_ts"], meta["next_snap_w"],
@@ -391,4 +414,30 @@ class PartitionProcessor:
             if s.closed != OPEN:
                 heapq.heappush(self._purge, (s.closed_ts + self.p.reopen_window_ms, iid))
             self._track(s.channel, s, False, False)
+        self._replaying = True
+        try:
+            for (now_ms, idle, max_ts), entries in batches:
+                self._replay(now_ms, idle, max_ts, entries)
+        finally:
+            self._replaying = False
+            self._out = BatchResult()
+
+    def _replay(self, now_ms: int, idle: bool, max_ts: int | None, entries: list[list[Any]]) -> None:
+        """Run one logged batch again: its accepted events, then its watermark advance."""
+        states = self.states
+        fresh: list[Ready] = []
+        for entry in entries:
+            ts, eid, iid, etype, ch = entry[:5]
+            offset, key, raw = -1, None, None
+            if len(entry) > 5:
+                offset, key_text, raw_text_ = entry[5:8]
+                key = None if key_text is None else str(key_text).encode("latin-1")
+                raw = str(raw_text_).encode()
+            s = states.get(iid)
+            if s is None:
+                s = states[iid] = Interaction(ch)
+            s.seen += (eid,)
+            fresh.append((ts, TYPE_RANK[etype], eid, iid, Event(eid, iid, ch, etype, ts), offset, key, raw))
+        self.max_ts = max_ts
+        self.advance(now_ms, idle, fresh)
 

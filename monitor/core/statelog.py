@@ -1,12 +1,13 @@
-"""How stage one's state goes to its compacted changelog: batch deltas plus snapshots.
+"""How stage one's state goes to its compacted changelog: batch logs plus snapshots.
 
-One record per changed interaction would make the changelog the most expensive thing a batch
-does: most events change one interaction each. Instead, each batch writes a few *delta*
-records (``d:<seq>``) holding every interaction it changed. When the deltas written since the
-last snapshot outgrow the state itself, the same transaction also writes a *snapshot* of the
-whole state (chunks ``s:<gen>:<n>``), a pointer to it (``g:``), and tombstones for the deltas
-and chunks the snapshot replaces, so compaction keeps the topic near the size of the state.
-Restore: the snapshot the pointer names, then the deltas after it, in order.
+Writing each changed interaction's state costs more than anything else a batch does (most events
+change one interaction each). Stage one is deterministic given its input and the clock it was run
+with, so each batch instead logs *what it ran with*: its wall clock, idle flag and watermark and
+the events it accepted, a few dozen bytes each (delta records ``d:<seq>``, in order). When the
+log written since the last snapshot outgrows the state itself, the same transaction also writes a
+*snapshot* of the whole state (chunks ``s:<gen>:<n>``), a pointer to it (``g:``), and tombstones
+for the deltas and chunks the snapshot replaces, so compaction keeps the topic near the size of
+the state. Restore: the snapshot the pointer names, then the batches logged after it, re-run.
 """
 
 from __future__ import annotations
@@ -68,25 +69,25 @@ class StateLog:
         self.delta_bytes = 0  # written since the current snapshot
         self.snapshot_bytes = 0
 
-    def write(self, changed: Iterable[Entry], meta: dict[str, Any],
-              state: Iterable[Entry] | None = None) -> list[tuple[bytes, bytes | None]]:
-        """Records for one batch: its deltas, and a snapshot when ``wants_snapshot`` said so
-        and the caller passed the whole ``state``."""
+    def write(self, head: list[Any], entries: list[Any]) -> list[tuple[bytes, bytes | None]]:
+        """Delta records of one batch: its ``head`` (what it ran with) and its ``entries``
+        (accepted events); a long batch takes several records, the head is in the last."""
+        chunks = list(_chunks(entries)) or [b"[]"]
         out: list[tuple[bytes, bytes | None]] = []
-        for chunk in _chunks(changed):
+        for i, chunk in enumerate(chunks, 1):
             self.seq += 1
-            value = b'{"m":' + orjson.dumps(meta) + b',"e":' + chunk + b"}"
+            b = orjson.dumps(head) if i == len(chunks) else b"null"
+            value = b'{"b":' + b + b',"e":' + chunk + b"}"
             self.delta_bytes += len(value)
             out.append((_delta_key(self.seq), value))
-        if state is not None:
-            out.extend(self._snapshot(state, meta))
         return out
 
     def wants_snapshot(self) -> bool:
         return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, self.snapshot_bytes)
 
-    def _snapshot(self, state: Iterable[Entry], meta: dict[str, Any]) -> list[
+    def snapshot(self, state: Iterable[Entry], meta: dict[str, Any]) -> list[
             tuple[bytes, bytes | None]]:
+        """The whole ``state`` as of the last delta written, and tombstones for what it replaces."""
         out: list[tuple[bytes, bytes | None]] = []
         gen = self.gen + 1
         size = 0
@@ -104,8 +105,9 @@ class StateLog:
         return out
 
     def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
-            dict[str, Any], dict[str, Any] | None]:
-        """Latest state per interaction id and the latest meta, from changelog records."""
+            dict[str, Any], dict[str, Any] | None, list[tuple[Any, list[Any]]]]:
+        """The snapshot's state per interaction id and its meta, and the batches logged after
+        it as ``(head, entries)``, in order, from changelog records."""
         last = last_values(items)
         states: dict[str, Any] = {}
         meta: dict[str, Any] | None = None
@@ -123,17 +125,19 @@ class StateLog:
                 for iid, s in orjson.loads(chunk):
                     states[iid] = s
         deltas = sorted((k, v) for k, v in last.items() if k.startswith(b"d:") and v is not None)
+        batches: list[tuple[Any, list[Any]]] = []
+        entries: list[Any] = []
         for k, v in deltas:
             seq = int(k[2:])
             if seq <= self.after_seq:
                 continue
             d = orjson.loads(v)
-            meta = d["m"]
-            for iid, s in d["e"]:
-                if s is None:
-                    states.pop(iid, None)
-                else:
-                    states[iid] = s
+            entries.extend(d["e"])
+            if d["b"] is not None:
+                batches.append((d["b"], entries))
+                entries = []
             self.seq = max(self.seq, seq)
             self.delta_bytes += len(v)
-        return states, meta
+        if entries:
+            raise ValueError(f"changelog delta {self.seq} ends a batch without its head")
+        return states, meta, batches
