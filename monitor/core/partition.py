@@ -27,13 +27,17 @@ from monitor.core.timefmt import format_utc_ms
 from monitor.core.window import COUNT_FIELDS, WindowAcc, window_start
 
 _IDX = {name: i for i, name in enumerate(COUNT_FIELDS)}
+_ANSWERED, _ANSWERED_IN_TARGET = _IDX["answered"], _IDX["answered_within_target"]
+_ABANDONED, _SHORT_ABANDONED = _IDX["abandoned"], _IDX["short_abandoned"]
+_RESOLVED, _RESOLVED_IN_TARGET = _IDX["resolved"], _IDX["resolved_within_target"]
 
 #: (watermark ms or None for a partition without events, first event ts ms, idle)
 Mark = tuple[int | None, int | None, bool]
 IDLE_MARK_STEP_MS = 1000  # an idle partition's watermark follows the clock: report it each second
 #: An accepted event on its way to be applied: (ts, lifecycle rank, event id, interaction id,
-#: event, offset, key, raw value); sorted by its first four fields.
-Ready = tuple[int, int, str, str, Event, int, bytes | None, bytes | None]
+#: type, channel, event, offset, key, raw value); sorted by its first four fields. Its first six
+#: fields are also its entry in the changelog's batch log.
+Ready = tuple[int, int, str, str, str, str, Event, int, bytes | None, bytes | None]
 
 
 @dataclass(slots=True)
@@ -79,6 +83,8 @@ class PartitionProcessor:
         self.waiting_since: dict[str, MinCount] = {c: MinCount() for c in params.channels}
         self.pending = 0  # accepted events buffered or held, not yet applied
         self._changed = False  # state changed in this batch: the changelog must record it
+        self._kept: list[Ready] = []  # events of this batch that went to the reorder buffer
+        self._held_now: list[tuple[str, str]] = []  # (iid, event id) held in this batch
         self._out = BatchResult()
         self.log = StateLog()
         self._replaying = False  # restoring: batches are re-run, their outputs dropped
@@ -121,7 +127,8 @@ class PartitionProcessor:
                 out.duplicate[e.channel] += 1
                 continue
             s.seen += (eid,)
-            fresh.append((ts, TYPE_RANK[e.type], eid, iid, e, offset, key, value))
+            etype = e.type
+            fresh.append((ts, TYPE_RANK[etype], eid, iid, etype, e.channel, e, offset, key, value))
         if max_ts != self.max_ts or fresh:
             self.max_ts = max_ts
             self._changed = True
@@ -174,7 +181,9 @@ class PartitionProcessor:
         if self._changed:
             self._changed = False
             if not self._replaying:
-                out.changelog = self._log_batch(now_ms, idle, fresh or [], frontier)
+                out.changelog = self._log_batch(now_ms, idle, fresh or [])
+            self._kept.clear()
+            self._held_now.clear()
         self._out = BatchResult()
         return out
 
@@ -197,20 +206,22 @@ class PartitionProcessor:
             if item[0] < frontier:
                 ready.append(item)
             else:
-                states[item[3]].buffer(Pending(item[4], item[5], item[6], item[7]))
+                states[item[3]].buffer(Pending(item[6], item[7], item[8], item[9]))
                 heapq.heappush(heap, item[:4])
                 self.pending += 1
+                self._kept.append(item)
         while heap and heap[0][0] < frontier:
             ts, rank, eid, iid = heapq.heappop(heap)
             pend = states[iid].unbuffer(eid)  # the heap mirrors the buffers
             self.pending -= 1
             self._changed = True
-            ready.append((ts, rank, eid, iid, pend.event, pend.offset, pend.key, pend.raw))
+            e = pend.event
+            ready.append((ts, rank, eid, iid, e.type, e.channel, e, pend.offset, pend.key, pend.raw))
         # (ts, rank, event id, interaction id) is unique (duplicates never get here), so the
         # tuples' own order is the apply order and sorting needs no key function
         ready.sort()
         window_ms = self.p.window_ms
-        for ts, _rank, _eid, iid, e, offset, key, raw in ready:
+        for ts, _rank, _eid, iid, _type, _channel, e, offset, key, raw in ready:
             w = self.next_snap_w
             if w is not None and w + window_ms <= ts:
                 self._snapshots_until(ts)
@@ -221,6 +232,7 @@ class PartitionProcessor:
         if s.opened_ts is None and e.type != OPENED:
             s.hold(Pending(e, offset, key, raw))
             self.pending += 1
+            self._held_now.append((iid, e.event_id))
             heapq.heappush(self._orphans, (e.ts_ms + self.p.orphan_timeout_ms, iid))
             return
         self._transition(iid, s, e, offset, key, raw, now_ms)
@@ -253,28 +265,30 @@ class PartitionProcessor:
             heapq.heappush(self._purge, (s.closed_ts + self.p.reopen_window_ms, iid))
 
     def _measure(self, ch: str, m: Measurement) -> None:
-        key = (ch, window_start(m.ts_ms, self.p.window_ms))
-        acc = self._out.partials.get(key)
+        out = self._out
+        window_ms = self.p.window_ms
+        ts = m.ts_ms
+        key = (ch, ts - ts % window_ms)  # window_start, inlined (hot)
+        acc = out.partials.get(key)
         if acc is None:
-            acc = self._out.partials[key] = WindowAcc()
+            acc = out.partials[key] = WindowAcc()
         acc.measured += 1
         n = acc.counts
-        cp = self.p.channel_params[ch]
-        kind = m.kind
+        kind, value = m.kind, m.value_ms
         if kind == "answered":
-            n[_IDX["answered"]] += 1
-            if m.value_ms <= cp.first_response_target_ms:
-                n[_IDX["answered_within_target"]] += 1
-            acc.first_response.add(m.value_ms)
-            self._out.first_response_ms.setdefault(ch, []).append(m.value_ms)
+            n[_ANSWERED] += 1
+            if value <= self.p.channel_params[ch].first_response_target_ms:
+                n[_ANSWERED_IN_TARGET] += 1
+            acc.first_response.add(value)
+            out.first_response_ms.setdefault(ch, []).append(value)
         elif kind == "abandoned":
-            n[_IDX["abandoned" if m.value_ms > cp.short_abandon_ms else "short_abandoned"]] += 1
+            n[_ABANDONED if value > self.p.channel_params[ch].short_abandon_ms else _SHORT_ABANDONED] += 1
         elif kind == "resolved":
-            n[_IDX["resolved"]] += 1
-            if m.value_ms <= cp.resolution_target_ms:
-                n[_IDX["resolved_within_target"]] += 1
-            acc.resolution.add(m.value_ms)
-            self._out.resolution_ms.setdefault(ch, []).append(m.value_ms)
+            n[_RESOLVED] += 1
+            if value <= self.p.channel_params[ch].resolution_target_ms:
+                n[_RESOLVED_IN_TARGET] += 1
+            acc.resolution.add(value)
+            out.resolution_ms.setdefault(ch, []).append(value)
         else:  # opened, failed, reopened
             n[_IDX[kind]] += 1
 
@@ -372,25 +386,30 @@ class PartitionProcessor:
     def _meta(self) -> dict[str, Any]:
         return {"max_ts": self.max_ts, "first_ts": self.first_ts, "next_snap_w": self.next_snap_w}
 
-    def _log_batch(self, now_ms: int, idle: bool, fresh: list[Ready], frontier: int) -> list[
+    def _log_batch(self, now_ms: int, idle: bool, fresh: list[Ready]) -> list[
             tuple[bytes, bytes | None]]:
         """Changelog records of this batch: what it ran with and the events it accepted (see
         ``statelog``), plus a snapshot of the whole state when the log has outgrown it.
 
-        An event applied within the batch is logged by its fields alone; one still waiting
-        (buffered, or held for its ``opened``) also keeps its offset, key and raw record."""
-        states = self.states
-        entries: list[tuple[Any, ...]] = []
-        for ts, _rank, eid, iid, e, offset, key, raw in fresh:
-            if ts >= frontier or ((s := states.get(iid)) is not None and s.held
-                                  and any(h.event.event_id == eid for h in s.held)):
-                entries.append((ts, eid, iid, e.type, e.channel, offset,
-                                None if key is None else key.decode("latin-1"), raw_text(raw)))
-            else:
-                entries.append((ts, eid, iid, e.type, e.channel))
+        Each accepted event is logged by its fields, ``[ts, rank, event id, interaction id,
+        type, channel]``; one still waiting at the end of the batch (buffered, or held for its
+        ``opened``) also gets a ``[interaction id, event id, offset, key, raw]`` entry."""
+        entries: list[Any] = [item[:6] for item in fresh]
+        kept = {(item[3], item[2]): item for item in self._kept}
+        if self._held_now:  # rare: keep those of this batch that are still held
+            batch = {(item[3], item[2]): item for item in fresh}
+            states = self.states
+            for iid, eid in self._held_now:
+                item = batch.get((iid, eid))
+                s = states.get(iid)
+                if item is not None and s is not None and s.held and any(
+                        h.event.event_id == eid for h in s.held):
+                    kept[(iid, eid)] = item
+        entries += [(iid, eid, item[7], None if item[8] is None else item[8].decode("latin-1"),
+                     raw_text(item[9])) for (iid, eid), item in kept.items()]
         records = self.log.write([now_ms, idle, self.max_ts], entries)
         if self.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
-            state = ((iid, st.to_json()) for iid, st in states.items())
+            state = ((iid, st.to_json()) for iid, st in self.states.items())
             records += self.log.snapshot(state, self._meta())
         return records
 
@@ -424,20 +443,24 @@ class PartitionProcessor:
 
     def _replay(self, now_ms: int, idle: bool, max_ts: int | None, entries: list[list[Any]]) -> None:
         """Run one logged batch again: its accepted events, then its watermark advance."""
+        kept = {(d[0], d[1]): d for d in entries if len(d) == 5}
         states = self.states
         fresh: list[Ready] = []
         for entry in entries:
-            ts, eid, iid, etype, ch = entry[:5]
+            if len(entry) == 5:
+                continue
+            ts, rank, eid, iid, etype, ch = entry
             offset, key, raw = -1, None, None
-            if len(entry) > 5:
-                offset, key_text, raw_text_ = entry[5:8]
-                key = None if key_text is None else str(key_text).encode("latin-1")
-                raw = str(raw_text_).encode()
+            k = kept.get((iid, eid))
+            if k is not None:
+                offset = k[2]
+                key = None if k[3] is None else str(k[3]).encode("latin-1")
+                raw = str(k[4]).encode()
             s = states.get(iid)
             if s is None:
                 s = states[iid] = Interaction(ch)
             s.seen += (eid,)
-            fresh.append((ts, TYPE_RANK[etype], eid, iid, Event(eid, iid, ch, etype, ts), offset, key, raw))
+            e = Event(eid, iid, ch, etype, ts)
+            fresh.append((ts, rank, eid, iid, etype, ch, e, offset, key, raw))
         self.max_ts = max_ts
         self.advance(now_ms, idle, fresh)
-
