@@ -10,15 +10,21 @@ to the raw consume ceiling measured in the same run are the numbers that count.
 2. Memory: `--open` interactions (default 1,000,000) opened and never closed; the worker's RSS
    growth divided by the number of open interactions.
 3. Latency: live traffic offered at `--latency-rate` events/s (default 5,000) for
-   `--latency-s` seconds; delays from an event's arrival to its effect on the worker's
-   `/metrics` counters, and from a window's end to its record on `sqm.indicators.v1`.
+   `--latency-s` seconds (and 15 s more, not measured, so that the measured events see a steady
+   state); delays from an event's arrival to its effect on the worker's `/metrics` counters,
+   and from a window's end to its record on `sqm.indicators.v1`. Once with the default
+   configuration and once with `reorder_s = 0`.
 
-A quick figure for one worker: ``python bench/bench.py --events 200000 --skip faust --skip quix
---skip memory --skip latency --out /tmp/r.md`` (set ``SQM_PROFILE=FILE`` to profile it).
+A quick figure for one worker: ``python bench/bench.py --events 400000 --skip faust --skip quix
+--skip memory --skip latency --out /tmp/r.md``. Environment switches for the worker under test:
+``SQM_PROFILE=FILE`` runs it under cProfile; ``SQM_PYSPY=FILE`` samples it with py-spy (raw
+collapsed stacks, low overhead; ``pip install py-spy``); ``SQM_BENCH_EXTRA='key = value;...'``
+adds config lines (for example ``commit_interval_ms = 1000``).
 
-Results: a table on stdout and bench/RESULTS.md. Rates run from the first to the last
-counted record, so use large workloads (the default): with a few ten thousand events one
-batch holds most of them and the rate says nothing.
+Results: a table on stdout and bench/RESULTS.md. The worker's rate runs from its first to its
+last committed input offset (read from the broker, so watching costs the worker nothing); use
+large workloads (the default): with a few ten thousand events one batch holds most of them and
+the rate says nothing.
 """
 
 from __future__ import annotations
@@ -122,7 +128,7 @@ class Worker:
         conf = tmp / f"{group}.toml"
         lines = [f'broker_url = "kafka://{bootstrap}"', f'group_id = "{group}"']
         lines += [f"{k} = {v}" for k, v in cfg.items()]
-        lines += os.environ.get("SQM_BENCH_EXTRA", "").split(";")
+        lines += [x.strip() for x in os.environ.get("SQM_BENCH_EXTRA", "").split(";") if x.strip()]
         conf.write_text("\n".join(lines) + "\n")
         self.log_path = tmp / f"{group}.log"
         # SQM_PROFILE=FILE: run the worker under cProfile (written when it stops)
@@ -372,8 +378,10 @@ def run_latency(tmp: Path, bootstrap: str, rate: float, seconds: float,
             await w
 
         asyncio.run(main())
-        last_full = start_ms + int(seconds * 1000) - 60_000
-        _wait_for_window(bootstrap, last_full - last_full % 60_000, 120)
+        # a window with traffic that ended a minute before the traffic did: its record is out
+        # once the watermark passes its end + grace
+        ts = max(start_ms, start_ms + int((seconds + LATENCY_TAIL_S) * 1000) - 60_000)
+        _wait_for_window(bootstrap, ts - ts % 60_000, 120)
         n = measured[0]
         return {"rate": rate, "seconds": seconds, "events": n, "reorder_s": reorder_s,
                 "consumed_delay": _delays(sent[:n], consumed_at),

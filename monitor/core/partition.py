@@ -3,8 +3,9 @@
 Accepted events wait in a reorder buffer until the partition watermark is ``grace`` past them and
 are then applied to their interaction in event-time order, so results do not depend on arrival
 order within the grace. Each batch yields per-(channel, window) partial accumulators (combined
-before they leave the partition), dead letters, changelog entries for the touched interactions
-and a watermark mark. Pure: the adapter in ``monitor.worker`` moves the bytes.
+before they leave the partition), dead letters, changelog records (the batch's inputs, so that a
+restore can re-run it; see ``statelog``) and a watermark mark. Pure: the adapter in
+``monitor.worker`` moves the bytes.
 """
 
 from __future__ import annotations
@@ -158,7 +159,6 @@ class PartitionProcessor:
         ``fresh``: events accepted in this batch; those already behind the frontier skip the
         reorder buffer and are sorted in with the buffered ones that fell due."""
         wm = self.watermark(now_ms, idle)
-        frontier = 0
         if wm is not None:
             # every event with ts <= wm - reorder is applied (ts < frontier); reorder <= grace
             # keeps every event of a window applied before stage two can call it final
@@ -182,8 +182,8 @@ class PartitionProcessor:
             self._changed = False
             if not self._replaying:
                 out.changelog = self._log_batch(now_ms, idle, fresh or [])
-            self._kept.clear()
-            self._held_now.clear()
+        self._kept.clear()
+        self._held_now.clear()
         self._out = BatchResult()
         return out
 

@@ -22,7 +22,7 @@ from monitor.core.changelog import last_values
 POINTER_KEY = b"g:"
 CHUNK_BYTES = 256 * 1024
 CHUNK_ENTRIES = 1024  # pairs encoded at once; typical pairs are 100-200 bytes
-MIN_SNAPSHOT_BYTES = 4 * 1024 * 1024
+MIN_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
 Entry = tuple[str, Any]  # (interaction id, state as JSON-ready list, or None for deleted)
 
