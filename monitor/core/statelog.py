@@ -132,6 +132,10 @@ class StateLog:
             if seq <= self.after_seq:
                 continue
             d = orjson.loads(v)
+            if "b" not in d:
+                raise ValueError(
+                    f"changelog record {k.decode()} is in the format of an earlier release: "
+                    "restore needs fresh internal topics or a new group_id (see CHANGELOG)")
             entries.extend(d["e"])
             if d["b"] is not None:
                 batches.append((d["b"], entries))

@@ -94,3 +94,9 @@ def test_a_batch_without_its_head_is_an_error() -> None:
     headless = value.replace(b'{"b":[1]', b'{"b":null')
     with pytest.raises(ValueError, match="without its head"):
         StateLog().restore([(key, headless)])
+
+
+def test_a_delta_of_the_earlier_format_is_named() -> None:
+    old = (b"d:0000000000000001", b'{"m":{"max_ts":1},"e":[["i1",["phone",1,0,0,0,[],[],[]]]]}')
+    with pytest.raises(ValueError, match="earlier release"):
+        StateLog().restore([old])
