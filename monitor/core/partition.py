@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from monitor.core.events import OPENED, TYPE_RANK, Event, Rejection, parse_event, raw_text
+from monitor.core.events import OPENED, TYPE_RANK, Event, Parser, Rejection, raw_text
 from monitor.core.interaction import OPEN, Interaction, Measurement, Pending
 from monitor.core.mincount import MinCount
 from monitor.core.params import Params
@@ -89,6 +89,7 @@ class PartitionProcessor:
         self._out = BatchResult()
         self.log = StateLog()
         self._replaying = False  # restoring: batches are re-run, their outputs dropped
+        self._parse = Parser(params.channels, params.max_future_skew_ms, params.max_event_bytes)
 
     # --- batch entry points -----------------------------------------------------------------
 
@@ -102,14 +103,14 @@ class PartitionProcessor:
 
         The per-record loop is the hottest code of the worker: it keeps what it needs in locals."""
         fresh: list[Ready] = []
-        out, p, states = self._out, self.p, self.states
-        channels, skew_ms, max_bytes = p.channels, p.max_future_skew_ms, p.max_event_bytes
+        out, states = self._out, self.states
+        parse = self._parse
         check_owner = self.partitions is not None
         max_ts = self.max_ts
         n = 0
         for offset, key, value in records:
             n += 1
-            e = parse_event(value, channels, now_ms, skew_ms, max_bytes)
+            e = parse(value, now_ms)
             if type(e) is not Event:
                 assert isinstance(e, Rejection)
                 self._deadletter(e, offset, key, value, now_ms)
