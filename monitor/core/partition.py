@@ -245,8 +245,7 @@ class PartitionProcessor:
 
     def _transition(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
                     raw: bytes | None, now_ms: int) -> None:
-        was_open = s.opened_ts is not None and s.closed == OPEN  # s.is_open, inlined (hot)
-        was_waiting = was_open and not s.flags  # s.is_waiting
+        was_open, was_waiting = s.is_open, s.is_waiting
         r = s.apply(e, self.p.reopen_window_ms)
         if isinstance(r, Rejection):
             self._deadletter(r, offset, key, raw, now_ms)
@@ -267,9 +266,7 @@ class PartitionProcessor:
 
     def _measure(self, ch: str, m: Measurement) -> None:
         out = self._out
-        window_ms = self.p.window_ms
-        ts = m.ts_ms
-        key = (ch, ts - ts % window_ms)  # window_start, inlined (hot)
+        key = (ch, window_start(m.ts_ms, self.p.window_ms))
         acc = out.partials.get(key)
         if acc is None:
             acc = out.partials[key] = WindowAcc()
@@ -295,8 +292,7 @@ class PartitionProcessor:
 
     def _track(self, ch: str, s: Interaction, was_open: bool, was_waiting: bool) -> None:
         """Keep the real-time backlog per channel in step with one interaction's change."""
-        is_open = s.opened_ts is not None and s.closed == OPEN  # s.is_open, inlined (hot)
-        is_waiting = is_open and not s.flags  # s.is_waiting
+        is_open, is_waiting = s.is_open, s.is_waiting
         if is_open != was_open:
             self.open[ch] += 1 if is_open else -1
         if is_waiting != was_waiting:
@@ -394,7 +390,8 @@ class PartitionProcessor:
 
         Each accepted event is logged by its fields, ``[ts, rank, event id, interaction id,
         type, channel]``; one still waiting at the end of the batch (buffered, or held for its
-        ``opened``) also gets a ``[interaction id, event id, offset, key, raw]`` entry."""
+        ``opened``) also gets an ``[interaction id, pending]`` entry, ``pending`` as in a
+        snapshot (``Pending.to_json``: with its offset, key and raw record)."""
         entries: list[Any] = [item[:6] for item in fresh]
         kept = {(item[3], item[2]): item for item in self._kept}
         if self._held_now:  # rare: keep those of this batch that are still held
@@ -406,8 +403,8 @@ class PartitionProcessor:
                 if item is not None and s is not None and s.held and any(
                         h.event.event_id == eid for h in s.held):
                     kept[(iid, eid)] = item
-        entries += [(iid, eid, item[7], None if item[8] is None else item[8].decode("latin-1"),
-                     raw_text(item[9])) for (iid, eid), item in kept.items()]
+        entries += [(iid, Pending(item[6], item[7], item[8], item[9]).to_json())
+                    for (iid, _eid), item in kept.items()]
         records = self.log.write([now_ms, idle, self.max_ts], entries)
         if self.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
             state = ((iid, st.to_json()) for iid, st in self.states.items())
@@ -444,19 +441,18 @@ class PartitionProcessor:
 
     def _replay(self, now_ms: int, idle: bool, max_ts: int | None, entries: list[list[Any]]) -> None:
         """Run one logged batch again: its accepted events, then its watermark advance."""
-        kept = {(d[0], d[1]): d for d in entries if len(d) == 5}
+        kept = {(iid, pend.event.event_id): pend for iid, pend in (
+            (d[0], Pending.from_json(d[0], d[1])) for d in entries if len(d) == 2)}
         states = self.states
         fresh: list[Ready] = []
         for entry in entries:
-            if len(entry) == 5:
+            if len(entry) == 2:
                 continue
             ts, rank, eid, iid, etype, ch = entry
             offset, key, raw = -1, None, None
             k = kept.get((iid, eid))
             if k is not None:
-                offset = k[2]
-                key = None if k[3] is None else str(k[3]).encode("latin-1")
-                raw = str(k[4]).encode()
+                offset, key, raw = k.offset, k.key, k.raw
             s = states.get(iid)
             if s is None:
                 s = states[iid] = Interaction(ch)

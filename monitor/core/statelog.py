@@ -21,10 +21,10 @@ from monitor.core.changelog import last_values
 
 POINTER_KEY = b"g:"
 CHUNK_BYTES = 256 * 1024
-CHUNK_ENTRIES = 1024  # pairs encoded at once; typical pairs are 100-200 bytes
+CHUNK_ENTRIES = 1024  # entries encoded at once; typical ones are 50-200 bytes
 MIN_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
-Entry = tuple[str, Any]  # (interaction id, state as JSON-ready list, or None for deleted)
+Entry = tuple[str, Any]  # a snapshot's (interaction id, state as JSON-ready tuple)
 
 
 def _delta_key(seq: int) -> bytes:
@@ -35,10 +35,11 @@ def _chunk_key(gen: int, n: int) -> bytes:
     return b"s:%d:%06d" % (gen, n)
 
 
-def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
-    """JSON arrays of ``[iid, state]`` pairs, each ``CHUNK_BYTES`` at most unless one pair alone
-    is larger. One ``orjson.dumps`` per chunk: per-pair encoding and joining cost twice as much."""
-    batch: list[Entry] = []
+def _chunks(entries: Iterable[Any]) -> Iterator[bytes]:
+    """JSON arrays of entries (snapshot pairs or batch-log entries), each ``CHUNK_BYTES`` at most
+    unless one entry alone is larger. One ``orjson.dumps`` per chunk: per-entry encoding and
+    joining cost twice as much."""
+    batch: list[Any] = []
     for entry in entries:
         batch.append(entry)
         if len(batch) >= CHUNK_ENTRIES:
@@ -48,11 +49,11 @@ def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
         yield from _encode(batch)
 
 
-def _encode(entries: list[Entry]) -> Iterator[bytes]:
+def _encode(entries: list[Any]) -> Iterator[bytes]:
     data = orjson.dumps(entries)
     if len(data) <= CHUNK_BYTES or len(entries) == 1:
         yield data
-    else:  # rare: large pairs (buffered raw events); halve until each part fits
+    else:  # rare: large entries (raw records of waiting events); halve until each part fits
         half = len(entries) // 2
         yield from _encode(entries[:half])
         yield from _encode(entries[half:])
@@ -92,7 +93,7 @@ class StateLog:
         gen = self.gen + 1
         size = 0
         n = 0
-        for n, chunk in enumerate(_chunks((iid, s) for iid, s in state if s is not None), 1):
+        for n, chunk in enumerate(_chunks(state), 1):
             out.append((_chunk_key(gen, n), chunk))
             size += len(chunk)
         pointer = {"gen": gen, "chunks": n, "after_seq": self.seq, "m": meta}
