@@ -224,6 +224,8 @@ class Worker:
             await committing
 
     async def _begin(self, task: Task) -> None:
+        """Open a transaction if none is open, once the previous commit has finished."""
+        await self._settle(task)
         if task.txn_since is None:
             await task.producer.begin_transaction()
             task.txn_since = time.monotonic()
@@ -258,7 +260,6 @@ class Worker:
         if not (result.partials or result.deadletters or result.changelog or result.mark
                 or result.forward or records):
             return
-        await self._settle(task)
         await self._begin(task)
         await self._send_stage_one(task, result)
         if records:
@@ -290,7 +291,6 @@ class Worker:
         result = agg.process((r.value for r in records), now_ms)
         if not (records or result.records or result.changelog):
             return
-        await self._settle(task)
         await self._begin(task)
         out = Outbox(task.producer, self.partition_counts)
         for ch, rec in result.records:
