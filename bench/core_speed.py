@@ -80,10 +80,10 @@ def main() -> int:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
     # what a restart of partition 0 costs: its snapshot, then the batches logged after it re-run
     kept = list(last_values(logged).items())
+    _, _, batches = StateLog().restore(kept)  # only to count what the restore re-runs
+    replayed = sum(sum(len(e) == 6 for e in entries) for _, entries in batches)
     t0 = time.perf_counter()
     restored = PartitionProcessor(params, "in", 0, PARTITIONS)
-    _, _, batches = StateLog().restore(kept)
-    replayed = sum(sum(len(e) == 6 for e in entries) for _, entries in batches)
     restored.restore(kept)
     el = time.perf_counter() - t0
     assert len(restored.states) == len(procs[0].states)
