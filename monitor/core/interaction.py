@@ -37,7 +37,8 @@ class Measurement(msgspec.Struct, frozen=True, gc=False):
 
 
 class Pending(msgspec.Struct, gc=False):
-    """An accepted event not yet applied: waiting in the reorder buffer or held for ``opened``.
+    """An accepted event held for its interaction's ``opened`` (and the form of a waiting
+    event, in the reorder buffer or held, in the changelog).
 
     msgspec structs with ``gc=False`` (here and ``Interaction``) carry no garbage-collector
     header and are never traversed by it: a million open interactions cost less memory and
@@ -60,10 +61,12 @@ class Pending(msgspec.Struct, gc=False):
 
 
 class Interaction(msgspec.Struct, gc=False):
-    """State of one contact. ``seen`` holds every accepted event id (de-duplication).
+    """State of one contact. ``seen`` holds every accepted event id (de-duplication);
+    ``unapplied`` counts its accepted events not applied yet (they wait in the partition's
+    reorder buffer), so that its state is not purged under them.
 
     Memory per interaction is the budget (a million may be open): ids in a tuple, and no list at
-    all for the (usually absent) buffered and held events."""
+    all for the (usually absent) held events."""
 
     channel: str
     opened_ts: int | None = None
@@ -71,7 +74,7 @@ class Interaction(msgspec.Struct, gc=False):
     closed: int = OPEN
     closed_ts: int = 0
     seen: tuple[str, ...] = ()
-    buffered: list[Pending] | tuple[()] = ()
+    unapplied: int = 0
     held: list[Pending] | tuple[()] = ()
 
     @property
@@ -141,13 +144,6 @@ class Interaction(msgspec.Struct, gc=False):
         self.closed = OPEN
         return Measurement("reopened", e.ts_ms)
 
-    def buffer(self, pend: Pending) -> None:
-        """Keep an event until the watermark lets it be applied."""
-        if isinstance(self.buffered, list) and self.buffered:
-            self.buffered.append(pend)
-        else:
-            self.buffered = [pend]
-
     def hold(self, pend: Pending) -> None:
         """Keep an event until the interaction's ``opened`` arrives."""
         if isinstance(self.held, list) and self.held:
@@ -155,31 +151,21 @@ class Interaction(msgspec.Struct, gc=False):
         else:
             self.held = [pend]
 
-    def unbuffer(self, event_id: str) -> Pending:
-        """Take a buffered event out by id."""
-        buffered = self.buffered
-        for i, pend in enumerate(buffered):
-            if pend.event.event_id == event_id:
-                if len(buffered) == 1 or not isinstance(buffered, list):
-                    self.buffered = ()
-                else:
-                    del buffered[i]
-                return pend
-        raise KeyError(event_id)
-
-    def to_json(self) -> tuple[Any, ...]:
-        """A JSON-ready tuple (orjson writes tuples as arrays; building one is the cheapest)."""
+    def to_json(self, buffered: list[list[Any]] | tuple[()] = ()) -> tuple[Any, ...]:
+        """A JSON-ready tuple (orjson writes tuples as arrays; building one is the cheapest).
+        ``buffered``: its events in the reorder buffer, as ``Pending.to_json``."""
         return (
             self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, self.seen,
-            [p.to_json() for p in self.buffered] if self.buffered else (),
-            [p.to_json() for p in self.held] if self.held else (),
+            buffered, [p.to_json() for p in self.held] if self.held else (),
         )
 
     @classmethod
-    def from_json(cls, iid: str, d: list[Any]) -> Interaction:
+    def from_json(cls, iid: str, d: list[Any]) -> tuple[Interaction, list[Pending]]:
+        """The state and its events that were in the reorder buffer."""
         s = cls(d[0])
         s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
         s.seen = tuple(d[5])
-        s.buffered = [Pending.from_json(iid, p) for p in d[6]] if d[6] else ()
+        buffered = [Pending.from_json(iid, p) for p in d[6]]
+        s.unapplied = len(buffered)
         s.held = [Pending.from_json(iid, p) for p in d[7]] if d[7] else ()
-        return s
+        return s, buffered

@@ -11,6 +11,7 @@ restore can re-run it; see ``statelog``) and a watermark mark. Pure: the adapter
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from monitor.core.interaction import OPEN, Interaction, Measurement, Pending
 from monitor.core.mincount import MinCount
 from monitor.core.params import Params
 from monitor.core.partitioning import partition_for
+from monitor.core.reorder import ReorderBuffer
 from monitor.core.statelog import StateLog
 from monitor.core.timefmt import format_utc_ms
 from monitor.core.window import COUNT_FIELDS, WindowAcc, window_start
@@ -36,9 +38,11 @@ _RESOLVED, _RESOLVED_IN_TARGET = _IDX["resolved"], _IDX["resolved_within_target"
 Mark = tuple[int | None, int | None, bool]
 IDLE_MARK_STEP_MS = 1000  # an idle partition's watermark follows the clock: report it each second
 #: An accepted event on its way to be applied: (ts, lifecycle rank, event id, interaction id,
-#: type, channel, event, offset, key, raw value); sorted by its first four fields. Its first six
-#: fields are also its entry in the changelog's batch log.
-Ready = tuple[int, int, str, str, str, str, Event, int, bytes | None, bytes | None]
+#: type, channel, event, offset, key, raw value, interaction state); sorted by its first four
+#: fields. Its first six fields are also its entry in the changelog's batch log. The state rides
+#: along to save a lookup when it is applied: it cannot be replaced while the event waits
+#: (``Interaction.unapplied``).
+Ready = tuple[int, int, str, str, str, str, Event, int, bytes | None, bytes | None, Interaction]
 
 
 @dataclass(slots=True)
@@ -76,7 +80,7 @@ class PartitionProcessor:
         self.first_ts: int | None = None
         self.next_snap_w: int | None = None
         self.last_mark: Mark | None = None
-        self._release: list[tuple[int, int, str, str]] = []  # (ts, rank, event_id, iid)
+        self.buffer = ReorderBuffer()  # of Ready: accepted events the watermark holds back
         self._orphans: list[tuple[int, str]] = []  # (expires at frontier ms, iid)
         self._purge: list[tuple[int, str]] = []  # (expires at frontier ms, iid)
         self.waiting: Counter[str] = Counter()
@@ -129,8 +133,9 @@ class PartitionProcessor:
                 out.duplicate[e.channel] += 1
                 continue
             s.seen += (eid,)
+            s.unapplied += 1
             etype = e.type
-            fresh.append((ts, TYPE_RANK[etype], eid, iid, etype, e.channel, e, offset, key, value))
+            fresh.append((ts, TYPE_RANK[etype], eid, iid, etype, e.channel, e, offset, key, value, s))
         if max_ts != self.max_ts or fresh:
             self.max_ts = max_ts
             self._changed = True
@@ -183,7 +188,7 @@ class PartitionProcessor:
             self._changed = False
             if not self._replaying:
                 out.changelog = self._log_batch(now_ms, idle, fresh or [])
-        self._kept.clear()
+        self._kept = []
         self._held_now.clear()
         self._out = BatchResult()
         return out
@@ -201,32 +206,29 @@ class PartitionProcessor:
 
     def _release_until(self, frontier: int, now_ms: int, fresh: list[Ready]) -> None:
         """Apply, in event-time order, every event before ``frontier``; buffer the rest."""
-        states, heap = self.states, self._release
-        ready: list[Ready] = []
-        for item in fresh:
-            if item[0] < frontier:
-                ready.append(item)
-            else:
-                states[item[3]].buffer(Pending(item[6], item[7], item[8], item[9]))
-                heapq.heappush(heap, item[:4])
-                self.pending += 1
-                self._kept.append(item)
-        while heap and heap[0][0] < frontier:
-            ts, rank, eid, iid = heapq.heappop(heap)
-            pend = states[iid].unbuffer(eid)  # the heap mirrors the buffers
-            self.pending -= 1
+        ready = self.buffer.take_before(frontier)
+        if ready:
+            self.pending -= len(ready)
             self._changed = True
-            e = pend.event
-            ready.append((ts, rank, eid, iid, e.type, e.channel, e, pend.offset, pend.key, pend.raw))
-        # (ts, rank, event id, interaction id) is unique (duplicates never get here), so the
-        # tuples' own order is the apply order and sorting needs no key function
+        if fresh:
+            # (ts, rank, event id, interaction id) is unique (duplicates never get here), so
+            # the tuples' own order is the apply order and sorting needs no key function
+            fresh = sorted(fresh)
+            cut = bisect_left(fresh, (frontier,))
+            if cut < len(fresh):
+                kept = fresh[cut:]
+                self.pending += len(kept)
+                self._kept = kept
+                self.buffer.add(list(kept))  # the buffer sorts and merges its own lists
+            ready += fresh[:cut]
         ready.sort()
         window_ms = self.p.window_ms
-        for ts, _rank, _eid, iid, _type, _channel, e, offset, key, raw in ready:
+        for ts, _rank, _eid, iid, _type, _channel, e, offset, key, raw, s in ready:
             w = self.next_snap_w
             if w is not None and w + window_ms <= ts:
                 self._snapshots_until(ts)
-            self._apply(iid, states[iid], e, offset, key, raw, now_ms)
+            s.unapplied -= 1
+            self._apply(iid, s, e, offset, key, raw, now_ms)
 
     def _apply(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
                raw: bytes | None, now_ms: int) -> None:
@@ -342,7 +344,7 @@ class PartitionProcessor:
                     keep.append(h)
             s.held = keep or ()
             self._changed = True
-            if not s.held and not s.buffered:
+            if not s.held and not s.unapplied:
                 del self.states[iid]
 
     def _expire_closed(self, frontier: int) -> None:
@@ -354,7 +356,7 @@ class PartitionProcessor:
             s = self.states.get(iid)
             if s is None or s.closed == OPEN or s.closed_ts + window >= frontier:
                 continue
-            if s.buffered:  # an event still waits to be applied: look again next time
+            if s.unapplied:  # an event still waits to be applied: look again next time
                 deferred.append(entry)
                 continue
             del self.states[iid]
@@ -403,11 +405,13 @@ class PartitionProcessor:
                 if item is not None and s is not None and s.held and any(
                         h.event.event_id == eid for h in s.held):
                     kept[(iid, eid)] = item
-        entries += [(iid, Pending(item[6], item[7], item[8], item[9]).to_json())
-                    for (iid, _eid), item in kept.items()]
+        entries += [(iid, _pending(item).to_json()) for (iid, _eid), item in kept.items()]
         records = self.log.write([now_ms, idle, self.max_ts], entries)
         if self.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
-            state = ((iid, st.to_json()) for iid, st in self.states.items())
+            buffered: dict[str, list[list[Any]]] = {}
+            for item in self.buffer:
+                buffered.setdefault(item[3], []).append(_pending(item).to_json())
+            state = ((iid, st.to_json(buffered.get(iid, ()))) for iid, st in self.states.items())
             records += self.log.snapshot(state, self._meta())
         return records
 
@@ -419,18 +423,18 @@ class PartitionProcessor:
             self.max_ts, self.first_ts, self.next_snap_w = (
                 meta["max_ts"], meta["first_ts"], meta["next_snap_w"],
             )
+        waiting: list[Ready] = []
         for iid, d in states.items():
-            s = Interaction.from_json(iid, d)
+            s, buffered = Interaction.from_json(iid, d)
             self.states[iid] = s
-            for pend in s.buffered:
-                e = pend.event
-                heapq.heappush(self._release, (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid))
+            waiting += (_ready(iid, pend, s) for pend in buffered)
             for pend in s.held:
                 heapq.heappush(self._orphans, (pend.event.ts_ms + self.p.orphan_timeout_ms, iid))
-            self.pending += len(s.buffered) + len(s.held)
+            self.pending += len(buffered) + len(s.held)
             if s.closed != OPEN:
                 heapq.heappush(self._purge, (s.closed_ts + self.p.reopen_window_ms, iid))
             self._track(s.channel, s, False, False)
+        self.buffer.add(waiting)
         self._replaying = True
         try:
             for (now_ms, idle, max_ts), entries in batches:
@@ -457,7 +461,19 @@ class PartitionProcessor:
             if s is None:
                 s = states[iid] = Interaction(ch)
             s.seen += (eid,)
+            s.unapplied += 1
             e = Event(eid, iid, ch, etype, ts)
-            fresh.append((ts, rank, eid, iid, etype, ch, e, offset, key, raw))
+            fresh.append((ts, rank, eid, iid, etype, ch, e, offset, key, raw, s))
         self.max_ts = max_ts
         self.advance(now_ms, idle, fresh)
+
+
+def _pending(item: Ready) -> Pending:
+    """A waiting event in its changelog form."""
+    return Pending(item[6], item[7], item[8], item[9])
+
+
+def _ready(iid: str, pend: Pending, s: Interaction) -> Ready:
+    e = pend.event
+    return (e.ts_ms, TYPE_RANK[e.type], e.event_id, iid, e.type, e.channel, e, pend.offset, pend.key,
+            pend.raw, s)

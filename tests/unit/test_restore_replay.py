@@ -83,9 +83,9 @@ def outputs(r: BatchResult) -> tuple[Any, ...]:
 
 def state(proc: PartitionProcessor) -> tuple[Any, ...]:
     return (
-        sorted((iid, orjson.dumps(s.to_json())) for iid, s in proc.states.items()),
+        sorted((iid, orjson.dumps(s.to_json()), s.unapplied) for iid, s in proc.states.items()),
         proc.max_ts, proc.first_ts, proc.next_snap_w, proc.pending,
-        sorted(proc._release), +proc.open, +proc.waiting,
+        sorted(item[:4] for item in proc.buffer), +proc.open, +proc.waiting,
         {ch: m.min() for ch, m in proc.waiting_since.items()},
     )
 
