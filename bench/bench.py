@@ -110,6 +110,18 @@ def rss_of(pid: int) -> tuple[int, int]:
     return cur, peak
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) the process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float:
+    """CPU seconds all cores of this machine have spent not idle, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for(check: Callable[[], Any], deadline_s: float, what: str, every_s: float = 0.05) -> Any:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -219,33 +231,42 @@ def run_sqm_throughput(tmp: Path, bootstrap: str, items: list[tuple[bytes | None
         # Progress is read from the group's committed input offsets, which the worker commits
         # with each transaction: watching costs the worker nothing (scraping /metrics as often
         # as this needs took a tenth of its CPU; Prometheus scrapes every 15 s).
-        samples = asyncio.run(_watch_committed(bootstrap, group, n))
-        first_t, first_n = next((t, c) for t, c in samples if c)
-        last_t = samples[-1][0]
+        samples = asyncio.run(_watch_committed(bootstrap, group, n, worker.proc.pid))
+        first_t, first_n, first_cpu, first_busy = next(s for s in samples if s[1])
+        last_t, _, last_cpu, last_busy = samples[-1]
+        span = last_t - first_t
         # the record of the last window: the worker finalises it once the input is idle
         last_ts = max(_ts_of(v) for _k, v in items)
         last_window = last_ts - last_ts % 60_000
         w_published = _wait_for_window(bootstrap, last_window, 300)
         _, peak = rss_of(worker.proc.pid)
-        return Row("sqm worker", int(n - first_n), last_t - first_t, peak,
-                   extra={"last_window_record_s": round(w_published - last_t, 1)})
+        # where the time went: a worker below one core waited (for the broker, on a busy
+        # machine); CPU per event is the figure that code changes move
+        return Row("sqm worker", int(n - first_n), span, peak,
+                   extra={"last_window_record_s": round(w_published - last_t, 1),
+                          "worker_cores": round((last_cpu - first_cpu) / span, 2),
+                          "worker_cpu_us_per_event": round(
+                              (last_cpu - first_cpu) / (n - first_n) * 1e6, 1),
+                          "machine_cores_busy": round((last_busy - first_busy) / span, 2)})
     finally:
         worker.stop()
 
 
-async def _watch_committed(bootstrap: str, group: str, n: int) -> list[tuple[float, int]]:
-    """(monotonic time, committed input records) every 20 ms until all ``n`` are committed."""
+async def _watch_committed(bootstrap: str, group: str, n: int,
+                           pid: int) -> list[tuple[float, int, float, float]]:
+    """(monotonic time, committed input records, CPU seconds of the worker ``pid``, busy CPU
+    seconds of the machine) every 20 ms until all ``n`` are committed."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, float, float]] = []
     try:
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             offsets = await admin.list_consumer_group_offsets(group)
             c = sum(o.offset for tp, o in offsets.items() if tp.topic == topics.TOPIC_INPUT)
-            samples.append((time.monotonic(), c))
+            samples.append((time.monotonic(), c, cpu_of(pid), machine_busy()))
             if c >= n:
                 return samples
             await asyncio.sleep(0.02)
@@ -474,6 +495,10 @@ def report(rows: list[Row], memory: dict[str, Any] | None, latency: list[dict[st
         if "last_window_record_s" in r.extra:
             note = (note + f"; last window's record {r.extra['last_window_record_s']} s after "
                     "the last event").strip("; ")
+        if "worker_cores" in r.extra:
+            note = (note + f"; worker CPU {r.extra['worker_cpu_us_per_event']} µs per event, "
+                    f"{r.extra['worker_cores']} cores busy (machine: "
+                    f"{r.extra['machine_cores_busy']})").strip("; ")
         if r.extra.get("windows"):
             note = (note + f"; {r.extra['windows']} (channel, window) counts").strip("; ")
         lines.append(f"| {r.name} | {r.eps:,.0f} | {ratio} | {rss} | {note} |")

@@ -6,6 +6,12 @@ transactional producer (``transactional.id`` = group/topic/partition, so a resta
 fences the old one). A batch of one partition is processed and then committed in one Kafka
 transaction together with its outputs, its changelog entries and its consumer offset: after a
 crash the state, the outputs and the position agree, so a restart neither loses nor repeats work.
+
+The loop only computes. Each task has a *sender* coroutine that writes the task's batches in
+order and opens and commits its transactions: the producer has one batch per partition in
+flight, so a loop that awaited its own sends waited a produce round trip per batch. Up to
+``MAX_QUEUED_JOBS`` batches per task may queue; then the loop waits. A sender's failure stops
+the worker (the loop raises it), as a failed commit always has.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -23,7 +30,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 
 from monitor import topics
 from monitor.config import Config
-from monitor.core.aggregate import Aggregator, mark_value, partial_value, route
+from monitor.core.aggregate import Aggregator, AggResult, mark_value, partial_value, route
 from monitor.core.params import Params
 from monitor.core.partition import BatchResult, PartitionProcessor
 from monitor.core.timefmt import parse_rfc3339_ms
@@ -32,7 +39,13 @@ from monitor.stats import Snapshot, Stats
 
 log = logging.getLogger("sqm.worker")
 
-MAX_BATCH_RECORDS = 20000
+#: Records of one partition processed as one batch (one changelog entry, one set of partials).
+#: The loop takes everything the consumer has fetched at once, then works through it in batches.
+MAX_BATCH_RECORDS = 10000
+MAX_QUEUED_JOBS = 4  # per task: batches processed but not yet handed to the producer
+
+#: A sender job: writes one batch's outputs, or commits (a zero-argument coroutine function).
+Job = Callable[[], Awaitable[None]]
 
 
 def _now_ms() -> int:
@@ -48,7 +61,11 @@ class Task:
     last_record_wall_ms: int = 0
     txn_since: float | None = None  # monotonic start of the open transaction, if one is open
     offset: int | None = None  # consumer offset to commit with the open transaction
-    committing: asyncio.Task[None] | None = None  # a commit in flight, awaited before the next send
+    jobs: asyncio.Queue[Job | None] = field(
+        default_factory=lambda: asyncio.Queue(MAX_QUEUED_JOBS))
+    sender: asyncio.Task[None] | None = None  # runs ``jobs`` in order (``Worker._send_loop``)
+    error: Exception | None = None  # what stopped the sender; the loop raises it
+    commit_queued: bool = False
 
 
 class Worker:
@@ -95,7 +112,9 @@ class Worker:
         await consumer.start()
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=100, max_records=MAX_BATCH_RECORDS)
+                # everything fetched: with one broker, aiokafka sends no new fetch while any
+                # fetched record is still unconsumed, so taking part of it stalls the next one
+                batch = await consumer.getmany(timeout_ms=100)
                 async with self._lock:
                     await self._process(batch)
                     self._publish_snapshot()
@@ -153,6 +172,7 @@ class Worker:
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
         task = Task(tp, producer, last_record_wall_ms=_now_ms())
+        task.sender = asyncio.create_task(self._send_loop(task))
         if tp.topic == topics.TOPIC_INPUT:
             proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
             proc.restore(await self._read_changelog(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition))
@@ -190,42 +210,68 @@ class Worker:
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
             task = self.tasks.pop(tp)
-            await self._settle(task)
-            await self._commit(task)  # still the owner: finish the open transaction first
-            await task.producer.stop()
+            assert task.sender is not None
+            try:
+                # still the owner: write what is queued and commit it, then stop the sender
+                await self._submit(task, partial(self._commit, task))
+                await task.jobs.put(None)
+                await task.sender
+                if task.error is not None:
+                    raise task.error
+            finally:
+                task.sender.cancel()  # (done already, unless this failed)
+                await task.producer.stop()
             log.info("released %s-%d", tp.topic, tp.partition)
+
+    # --- the sender -----------------------------------------------------------------------------
+
+    async def _send_loop(self, task: Task) -> None:
+        """Run the task's jobs in order until ``None``. After a failure the rest are dropped
+        (the transaction is lost anyway) and the loop raises it at its next ``_submit``."""
+        while True:
+            job = await task.jobs.get()
+            if job is None:
+                return
+            if task.error is None:
+                try:
+                    await job()
+                except Exception as exc:
+                    task.error = exc
+
+    async def _submit(self, task: Task, job: Job) -> None:
+        """Queue a job for the task's sender; waits while ``MAX_QUEUED_JOBS`` are queued."""
+        if task.error is not None:
+            raise task.error
+        await task.jobs.put(job)
 
     # --- the loop -----------------------------------------------------------------------------
 
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         now_ms = _now_ms()
-        jobs = []
-        for tp, task in self.tasks.items():
+        for tp, task in list(self.tasks.items()):
+            if task.error is not None:  # raised here too, in case nothing more is submitted
+                raise task.error
             records = batch.get(tp, [])
             if records:
                 task.last_record_wall_ms = now_ms
-            if task.stage_one is not None:
-                jobs.append(self._run_stage_one(task, records, now_ms))
-            else:  # also without records: the clock may let a held watermark go
-                jobs.append(self._run_stage_two(task, records, now_ms))
-        if jobs:
-            await asyncio.gather(*jobs)
-        # Commits run in the background: the broker finishes one while the next batch is
-        # processed, and a task awaits its own commit only before it sends again (``_settle``).
-        due = time.monotonic() - self.cfg.commit_interval_ms / 1000
-        for t in self.tasks.values():
-            if t.committing is None and t.txn_since is not None and t.txn_since <= due:
-                t.committing = asyncio.create_task(self._commit(t))
+            # also without records: the clock may let a held watermark go
+            run = self._run_stage_one if task.stage_one is not None else self._run_stage_two
+            for i in range(0, max(len(records), 1), MAX_BATCH_RECORDS):
+                await run(task, records[i:i + MAX_BATCH_RECORDS], now_ms)
+                await self._commit_if_due(task)
+                # between batches: the senders send and the consumer fetches the next records
+                await asyncio.sleep(0)
 
-    async def _settle(self, task: Task) -> None:
-        """Wait for the task's commit in flight, if any (and raise what it raised)."""
-        if task.committing is not None:
-            committing, task.committing = task.committing, None
-            await committing
+    async def _commit_if_due(self, task: Task) -> None:
+        """Queue a commit once the open transaction is ``commit_interval_ms`` old (a commit is
+        a job like a batch: the sender runs it after the batches queued before it)."""
+        due = time.monotonic() - self.cfg.commit_interval_ms / 1000
+        if not task.commit_queued and task.txn_since is not None and task.txn_since <= due:
+            task.commit_queued = True
+            await self._submit(task, partial(self._commit, task))
 
     async def _begin(self, task: Task) -> None:
-        """Open a transaction if none is open, once the previous commit has finished."""
-        await self._settle(task)
+        """Open a transaction if none is open (in the sender)."""
         if task.txn_since is None:
             await task.producer.begin_transaction()
             task.txn_since = time.monotonic()
@@ -235,6 +281,7 @@ class Worker:
 
         Transactions stay open for ``commit_interval_ms`` across batches: a commit costs tens of
         milliseconds of broker round trips, far more than a live batch takes to process."""
+        task.commit_queued = False
         if task.txn_since is None:
             return
         if task.offset is not None:
@@ -260,14 +307,12 @@ class Worker:
         if not (result.partials or result.deadletters or result.changelog or result.mark
                 or result.forward or records):
             return
-        await self._begin(task)
-        await self._send_stage_one(task, result)
-        if records:
-            task.offset = records[-1].offset + 1
-        self.stats.add_batch(result)
+        offset = records[-1].offset + 1 if records else None
+        await self._submit(task, partial(self._send_stage_one, task, result, offset))
 
-    async def _send_stage_one(self, task: Task, r: BatchResult) -> None:
-        """One batch's outputs, in the task's open transaction."""
+    async def _send_stage_one(self, task: Task, r: BatchResult, offset: int | None) -> None:
+        """One batch's outputs, in the task's open transaction (a sender job)."""
+        await self._begin(task)
         p, src = task.producer, task.tp.partition
         out = Outbox(p, self.partition_counts)
         for key, value in r.deadletters:
@@ -284,6 +329,9 @@ class Worker:
         for key, val in r.changelog:
             await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
         await out.flush()
+        if offset is not None:
+            task.offset = offset
+        self.stats.add_batch(r)
 
     async def _run_stage_two(self, task: Task, records: list[Any], now_ms: int) -> None:
         agg = task.stage_two
@@ -291,6 +339,11 @@ class Worker:
         result = agg.process((r.value for r in records), now_ms)
         if not (records or result.records or result.changelog):
             return
+        offset = records[-1].offset + 1 if records else None
+        await self._submit(task, partial(self._send_stage_two, task, result, offset))
+
+    async def _send_stage_two(self, task: Task, result: AggResult, offset: int | None) -> None:
+        """One batch's window records and changelog, in the task's open transaction."""
         await self._begin(task)
         out = Outbox(task.producer, self.partition_counts)
         for ch, rec in result.records:
@@ -298,8 +351,8 @@ class Worker:
         for key, val in result.changelog:
             await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
         await out.flush()
-        if records:
-            task.offset = records[-1].offset + 1
+        if offset is not None:
+            task.offset = offset
         self.stats.add_late(result.late)
 
     # --- metrics ------------------------------------------------------------------------------
