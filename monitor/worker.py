@@ -88,6 +88,9 @@ class Worker:
         self._snapshot = Snapshot()
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
+        # aiokafka logs a rebalance listener's exception and carries on; the loop raises it
+        # instead, so a failed restore stops the worker rather than leaving it with no partitions
+        self.failure: Exception | None = None
 
     # --- public -------------------------------------------------------------------------------
 
@@ -112,6 +115,8 @@ class Worker:
         await consumer.start()
         try:
             while not stop.is_set():
+                if self.failure is not None:
+                    raise self.failure
                 # everything fetched: with one broker, aiokafka sends no new fetch while any
                 # fetched record is still unconsumed, so taking part of it stalls the next one
                 batch = await consumer.getmany(timeout_ms=100)
@@ -397,7 +402,13 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self.worker.revoke(revoked)
+        try:
+            await self.worker.revoke(revoked)
+        except Exception as exc:
+            self.worker.failure = exc
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.worker.assign(assigned)
+        try:
+            await self.worker.assign(assigned)
+        except Exception as exc:
+            self.worker.failure = exc

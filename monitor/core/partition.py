@@ -452,6 +452,10 @@ class PartitionProcessor:
         for entry in entries:
             if len(entry) == 2:
                 continue
+            if len(entry) != 6:
+                raise ValueError(
+                    f"changelog of {self.topic}-{self.partition} holds a batch entry in the format "
+                    "of an earlier release: start with a fresh group_id and internal topics")
             ts, rank, eid, iid, etype, ch = entry
             offset, key, raw = -1, None, None
             k = kept.get((iid, eid))

@@ -121,3 +121,11 @@ def test_restarts_change_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -> 
     for i, (got, want) in enumerate(zip(got_out, want_out, strict=True)):
         assert got == want, f"batch {i} differs (restarts at {sorted(restarts)})"
     assert got_state == want_state
+
+
+def test_a_batch_entry_of_an_earlier_format_stops_the_restore_with_a_message() -> None:
+    """A five-field entry (an earlier release's batch log) must not surface as an unpacking
+    error inside the rebalance listener."""
+    old = orjson.dumps({"b": [T0, False, T0], "e": [[T0, 0, "e1", "i1", "opened"]]})
+    with pytest.raises(ValueError, match="earlier release"):
+        PartitionProcessor(PARAMS, "in", 0).restore([(b"d:1", old)])
