@@ -51,11 +51,11 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
 
-from monitor import topics  # noqa: E402
+from monitor.kafka import topics  # noqa: E402
 from monitor.config import Config  # noqa: E402
-from monitor.core.timefmt import parse_rfc3339_ms  # noqa: E402
-from monitor.generate import encode, history, key_of  # noqa: E402
-from monitor.traffic import produce  # noqa: E402
+from monitor.domain.timefmt import parse_rfc3339_ms  # noqa: E402
+from monitor.sim.model import encode, history, key_of  # noqa: E402
+from monitor.sim.producer import produce  # noqa: E402
 
 PEERS = REPO / "bench" / "peers"
 BENCH_TOPIC = "bench.interactions.v1"
@@ -346,7 +346,7 @@ def run_latency(tmp: Path, bootstrap: str, rate: float, seconds: float,
     try:
         log(f"latency: {rate:.0f} events/s for {seconds:.0f} s (+{LATENCY_TAIL_S:.0f} s), "
             f"reorder_s={'default' if reorder_s is None else reorder_s}")
-        from monitor.generate import TrafficModel, parse_scenario
+        from monitor.sim.model import TrafficModel, parse_scenario
 
         cfg = Config()
         start_ms = int(time.time() * 1000)

@@ -1,5 +1,5 @@
-"""Events/s of the pure core alone (stage one + stage two, no Kafka): the hot path's CPU cost,
-and the time a restore of one partition takes from the changelog it wrote.
+"""Events/s of the stages alone (stage one + stage two and their encodings, no Kafka): the hot
+path's CPU cost, and the time a restore of one partition takes from the changelog it wrote.
 
 Usage: python bench/core_speed.py [--events N] [--batch B] [--profile]
 """
@@ -16,14 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.config import Config
-from monitor.core.aggregate import Aggregator, mark_value, partial_value
-from monitor.core.changelog import last_values
-from monitor.core.params import Params
-from monitor.core.partition import PartitionProcessor
-from monitor.core.partitioning import partition_of_key
-from monitor.core.statelog import StateLog
-from monitor.generate import encode, history, key_of
+from monitor.config import Config, domain_params
+from monitor.kafka.partitioner import partition_of_key
+from monitor.sim.model import encode, history, key_of
+from monitor.stage1.processor import PartitionProcessor
+from monitor.stage2.aggregator import Aggregator
+from monitor.wire import deadletter, indicators, partials, windows
+from monitor.wire.changelog import last_values
+from monitor.wire.statelog import StateLog
 
 PARTITIONS = 4
 
@@ -36,7 +36,7 @@ def main() -> int:
     args = ap.parse_args()
     gc.set_threshold(100_000, 50, 1000)  # as `sqm worker` does
     cfg = Config()
-    params = Params.from_config(cfg)
+    params = domain_params(cfg)
     now = int(time.time() * 1000)
     rate = 200.0
     duration = args.events / rate
@@ -64,10 +64,15 @@ def main() -> int:
             changelog_bytes += sum(len(k) + len(v or b"") for k, v in r.changelog)
             if p == 0:
                 logged += r.changelog
-            vals = [partial_value(p, c, w, a) for (c, w), a in r.partials.items()]
+            for d in r.deadletters:
+                deadletter.encode(d)
+            vals = [partials.encode_partial(p, c, w, a) for (c, w), a in r.partials.items()]
             if r.mark:
-                vals.append(mark_value(p, *r.mark))
-            agg.process(vals, now)
+                vals.append(partials.encode_mark(r.mark))
+            out = agg.process([partials.decode(v) for v in vals], now)
+            windows.records(out)
+            for rec in out.records:
+                indicators.encode(rec)
     if prof:
         prof.disable()
     el = time.perf_counter() - t0

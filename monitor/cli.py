@@ -23,15 +23,16 @@ def _load(args: argparse.Namespace) -> Config:
 def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from monitor.exporter import SqmCollector, serve
-    from monitor.worker import Worker
+    from monitor.kafka.worker import Worker
+    from monitor.metrics.exporter import SqmCollector, serve
 
     cfg = _load(args)
     # The state is millions of long-lived, cycle-free containers: frequent full collections
     # would walk all of them for nothing (measured: 1.6x faster hot path with these thresholds).
     gc.set_threshold(100_000, 50, 1000)
     port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
-    worker = Worker(cfg, client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}")
+    worker = Worker(cfg, config_mod.domain_params(cfg),
+                    client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}")
     registry = CollectorRegistry()
     registry.register(SqmCollector(cfg.channel_names, worker.snapshot))
     try:
@@ -58,7 +59,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from monitor import topics
+    from monitor.kafka import topics
 
     return topics.main(_load(args), check_only=args.action == "check")
 
@@ -71,7 +72,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from monitor.traffic import generate_main
+    from monitor.sim.producer import generate_main
 
     return generate_main(
         _load(args), rate=args.rate, duration_s=args.duration, scenario=args.scenario,
@@ -81,13 +82,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from monitor.traffic import replay_main
+    from monitor.sim.producer import replay_main
 
     return replay_main(_load(args), args.file, rate=args.rate)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from monitor.watch import main as watch_main
+    from monitor.metrics.watch import main as watch_main
 
     cfg = _load(args)
     urls = args.url or [f"http://127.0.0.1:{cfg.metrics_port}/metrics"]

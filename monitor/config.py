@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.domain.params import ChannelParams, Params
+
 #: Defaults per channel: (first_response_target_s, resolution_target_s), SPEC section 6.
 DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
     "phone": (20, 600),
@@ -204,3 +206,28 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p}: not valid TOML ({exc})") from None
     return from_mapping(raw, env)
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def domain_params(cfg: Config) -> Params:
+    """The configuration as the domain uses it (integer milliseconds)."""
+    return Params(
+        channels=cfg.channel_names,
+        channel_params={
+            c.name: ChannelParams(
+                _ms(c.first_response_target_s), _ms(c.resolution_target_s), _ms(c.short_abandon_s)
+            )
+            for c in cfg.channels
+        },
+        window_ms=cfg.window_s * 1000,
+        grace_ms=cfg.grace_s * 1000,
+        reorder_ms=(cfg.grace_s if cfg.reorder_s is None else cfg.reorder_s) * 1000,
+        idle_timeout_ms=_ms(cfg.idle_timeout_s),
+        max_future_skew_ms=cfg.max_future_skew_s * 1000,
+        orphan_timeout_ms=cfg.orphan_timeout_s * 1000,
+        reopen_window_ms=cfg.reopen_window_s * 1000,
+        max_event_bytes=cfg.max_event_bytes,
+    )

@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
 from monitor.config import Config  # noqa: E402
-from monitor.generate import encode, history, key_of  # noqa: E402
-from monitor.traffic import produce  # noqa: E402
+from monitor.sim.model import encode, history, key_of  # noqa: E402
+from monitor.sim.producer import produce  # noqa: E402
 
 
 def ts_ms(ts: object) -> int:

@@ -24,8 +24,8 @@ from kafka_broker import free_port
 from reference import compute, diff_record, ts_ms
 
 from monitor.config import Config
-from monitor.generate import history
-from monitor.topics import TOPIC_DEADLETTER, TOPIC_INDICATORS
+from monitor.kafka.topics import TOPIC_DEADLETTER, TOPIC_INDICATORS
+from monitor.sim.model import history
 
 WINDOW_MS = 60_000
 

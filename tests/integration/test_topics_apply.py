@@ -1,4 +1,4 @@
-"""``monitor.topics.apply`` against a real broker (``kafka_bootstrap`` session fixture).
+"""``monitor.kafka.topics.apply`` against a real broker (``kafka_bootstrap`` session fixture).
 
 The broker is shared with the other integration tests, which may create the real topics
 before or after this module runs, so the strict created-then-ok sequence runs on copies of the
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from monitor import topics
 from monitor.config import Config
-from monitor.topics import TOPIC_INPUT, TopicDef, TopicStatus, apply, load_definitions
+from monitor.kafka import topics
+from monitor.kafka.topics import TOPIC_INPUT, TopicDef, TopicStatus, apply, load_definitions
 
 pytestmark = pytest.mark.integration
 

@@ -14,16 +14,18 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config
-from monitor.core.aggregate import Aggregator, mark_value, partial_value
-from monitor.core.params import Params
-from monitor.core.partition import BatchResult, PartitionProcessor
+from monitor.config import Config, domain_params
+from monitor.domain.events import DeadLetter
+from monitor.stage1.outputs import BatchResult
+from monitor.stage1.processor import PartitionProcessor
+from monitor.stage2.aggregator import Aggregator
+from monitor.wire import deadletter, indicators, partials, windows
 
 # --- pipeline harness (stage one -> stage two), independent time and record helpers ---------
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
 TOPIC = "sqm.interactions.v1"
-PARAMS = Params.from_config(Config())
+PARAMS = domain_params(Config())
 WINDOW_MS = 60_000
 GRACE_MS = 10_000
 DAY_MS = 86_400_000
@@ -126,6 +128,11 @@ def check_deadletter(value: bytes, partition: int) -> dict[str, Any]:
     return d
 
 
+def deadletter_json(d: DeadLetter, partition: int) -> dict[str, Any]:
+    """A dead letter as the worker writes it, checked field by field."""
+    return check_deadletter(deadletter.encode(d), partition)
+
+
 def key_of(value: bytes) -> bytes | None:
     try:
         return str(json.loads(value)["interaction_id"]).encode()
@@ -180,23 +187,25 @@ class Pipeline:
 
     def restart_aggregator(self) -> None:
         fresh = Aggregator(PARAMS, partition=0, partitions=1, sources=self.n)
-        fresh.restore(list(self.agg_changelog))
+        fresh.restore(*windows.restore(list(self.agg_changelog)))
         self.agg = fresh
 
     def _forward(self, p: int, res: BatchResult, now: int) -> None:
-        values = [partial_value(p, ch, w, acc) for (ch, w), acc in res.partials.items()]
+        """Stage one's outputs to stage two through the partials topic's encoding, as the
+        worker sends them."""
+        values = [partials.encode_partial(p, ch, w, acc) for (ch, w), acc in res.partials.items()]
         if res.mark is not None:
-            values.append(mark_value(p, *res.mark))
-        out = self.agg.process(values, now)
-        self.records.extend(out.records)
+            values.append(partials.encode_mark(res.mark))
+        out = self.agg.process([partials.decode(v) for v in values], now)
+        self.records.extend((r.channel, json.loads(indicators.encode(r))) for r in out.records)
         self.late.update(out.late)
-        self.agg_changelog.extend(out.changelog)
+        self.agg_changelog.extend(windows.records(out))
         self.changelog[p].extend(res.changelog)
         self.events.update(res.events)
         self.rejected.update(res.rejected)
         self.duplicate.update(res.duplicate)
-        for key, value in res.deadletters:
-            self.deadletters.append((p, key, check_deadletter(value, p)))
+        for d in res.deadletters:
+            self.deadletters.append((p, d.key, deadletter_json(d, p)))
 
     # --- looking at the output -------------------------------------------------------------
 

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from monitor.config import Config
-from monitor.core.events import Event, Rejection, parse_event
-from monitor.core.params import Params
-from monitor.core.partition import PartitionProcessor
+from monitor.config import Config, domain_params
+from monitor.domain.events import Event, Rejection
+from monitor.stage1.processor import PartitionProcessor
+from monitor.wire import deadletter
+from monitor.wire.input import Parser
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
 T0 = int(datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC).timestamp()) * 1000
@@ -50,7 +51,7 @@ def enc(d: object) -> bytes:
 
 
 def parse(raw: bytes | None, now_ms: int = NOW) -> Event | Rejection:
-    return parse_event(raw, CHANNELS, now_ms, SKEW_MS, MAX_BYTES)
+    return Parser(CHANNELS, SKEW_MS, MAX_BYTES)(raw, now_ms)
 
 
 def reason(raw: bytes | None, now_ms: int = NOW) -> str:
@@ -307,7 +308,7 @@ def test_exactly_max_bytes_is_not_too_large() -> None:
 
 
 def test_parse_dead_letters_through_the_partition_processor() -> None:
-    params = Params.from_config(Config())
+    params = domain_params(Config())
     proc = PartitionProcessor(params, TOPIC, 3)
     big = enc(doc(attrs={"pad": "y" * (MAX_BYTES + 10)}))
     bad_utf8 = b'{"event_id": "\xff", "interaction_id": "i-1", "channel": "phone", "type": "opened"}'
@@ -335,10 +336,9 @@ def test_parse_dead_letters_through_the_partition_processor() -> None:
         expected_counts[why] = expected_counts.get(why, 0) + 1
     assert dict(res.rejected) == expected_counts
     received_at = datetime.fromtimestamp(NOW / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".000Z"
-    for (key, value, why), (i, (dl_key, dl_value)) in zip(
-        cases, enumerate(res.deadletters), strict=True
-    ):
-        d = orjson.loads(dl_value)
+    for (key, value, why), (i, dl) in zip(cases, enumerate(res.deadletters), strict=True):
+        d = orjson.loads(deadletter.encode(dl))
+        dl_key = dl.key
         assert set(d) == DEADLETTER_KEYS
         assert d["schema"] == "sqm.deadletter.v1"
         assert d["reason"] == why
@@ -350,18 +350,17 @@ def test_parse_dead_letters_through_the_partition_processor() -> None:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", d["received_at"])
         assert dl_key == key
     # raw is cut to 4 KiB
-    too_large = orjson.loads(res.deadletters[-1][1])
+    too_large = orjson.loads(deadletter.encode(res.deadletters[-1]))
     assert len(too_large["raw"].encode()) == 4096
 
 
 def test_null_record_value_is_dead_lettered() -> None:
-    params = Params.from_config(Config())
+    params = domain_params(Config())
     proc = PartitionProcessor(params, TOPIC, 0)
     res = proc.process([(7, b"key", None)], NOW)
     assert len(res.deadletters) == 1
-    key, value = res.deadletters[0]
-    d = orjson.loads(value)
-    assert key == b"key"
+    d = orjson.loads(deadletter.encode(res.deadletters[0]))
+    assert res.deadletters[0].key == b"key"
     assert d["reason"] == "malformed_json"
     assert d["raw"] == ""
     assert d["source"] == {"topic": TOPIC, "partition": 0, "offset": 7}

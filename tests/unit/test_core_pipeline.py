@@ -22,7 +22,7 @@ from core_harness import (
     Pipeline,
     assert_record,
     at,
-    check_deadletter,
+    deadletter_json,
     ev,
     expected,
     iso_ms,
@@ -30,7 +30,8 @@ from core_harness import (
     summ,
 )
 
-from monitor.core.partition import PartitionProcessor
+from monitor.domain.watermark import Mark
+from monitor.stage1.processor import PartitionProcessor
 
 W00, W01, W02, W03, W04, W05 = (at(f"10:0{k}:00") for k in range(6))
 
@@ -235,7 +236,7 @@ def test_global_watermark_waits_until_every_partition_reported() -> None:
     res = pipe.advance(at("10:03:05"), idle=True, p=1)
     # caught up and never saw an event; partition 0 is live (its watermark is within grace +
     # idle timeout of the clock), so partition 1 is excluded from the minimum
-    assert res.mark == (None, None, True)
+    assert res.mark == Mark(1, None, None, True)
     pipe.assert_records([W00, W01], {
         ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
         ("phone", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=115.0),
@@ -401,7 +402,7 @@ def test_closed_interaction_is_dropped_after_the_reopen_window_even_with_a_rejec
         values.append(ev("z1", "Z", "opened", at("10:02:00", day=7)))
         results = [proc.process([(i, b"V", v)], WALL) for i, v in enumerate(values)]
         results.append(proc.advance(at("10:10:00", day=8), idle=True))
-        reasons = [check_deadletter(v, 0)["reason"] for r in results for _, v in r.deadletters]
+        reasons = [deadletter_json(d, 0)["reason"] for r in results for d in r.deadletters]
         changelog = [entry for r in results for entry in r.changelog]
         return reasons, proc, changelog
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.exporter import SqmCollector
-from monitor.stats import Histogram, Snapshot
+from monitor.domain.indicators import Indicators
+from monitor.domain.sketch import EMPTY_SUMMARY, Summary
+from monitor.metrics.exporter import SqmCollector
+from monitor.metrics.stats import Histogram, Snapshot
 
 CHANNELS = ("phone", "chat")
 NOW_S = 1_800_000_000.0
@@ -22,13 +24,25 @@ def render(s: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
+def window(channel: str, **values: object) -> Indicators:
+    """A final window ending at 1_799_999_940 s; ``values`` override zeros and nulls."""
+    fields: dict[str, object] = dict(
+        channel=channel, window_start_ms=1_799_999_880_000, window_end_ms=1_799_999_940_000,
+        opened=0, answered=0, answered_within_target=0, abandoned=0, short_abandoned=0,
+        service_level=None, abandonment_rate=None, first_response=EMPTY_SUMMARY, resolved=0,
+        failed=0, resolution_rate=None, resolved_within_target=0, on_time_resolution_rate=None,
+        resolution=EMPTY_SUMMARY, reopened=0, reopen_rate=None, backlog_waiting=0,
+        backlog_open=0, oldest_wait_ms=None)
+    fields.update(values)
+    return Indicators(**fields)  # type: ignore[arg-type]
+
+
 def test_counters_histograms_and_gauges() -> None:
     h = Histogram((10, 20))
     h.observe_many([5_000, 10_000, 10_001, 20_000, 99_000])  # le is inclusive
-    rec = {"service_level": 0.75, "abandonment_rate": None, "resolution_rate": 1.0,
-           "on_time_resolution_rate": 0.5, "reopen_rate": 0.0,
-           "first_response_s": {"p50": 12.0, "p90": None, "p99": 30.0},
-           "resolution_s": {"p50": None, "p90": None, "p99": None}, "_end_ms": 1_799_999_940_000}
+    rec = window("phone", service_level=0.75, abandonment_rate=None, resolution_rate=1.0,
+                 on_time_resolution_rate=0.5, reopen_rate=0.0,
+                 first_response=Summary(12_000.0, None, 30_000.0, 15_000.0, 30_000))
     m = render(Snapshot(
         events={("phone", "opened"): 3}, rejected={"orphan": 2}, duplicate={"chat": 1},
         measured={"phone": [3, 2, 1, 0, 0, 0, 0, 0, 0]}, first_response={"phone": h},
@@ -63,8 +77,24 @@ def test_counters_histograms_and_gauges() -> None:
     assert m[("sqm_records_consumed_total", ())] == 9
 
 
-def test_every_label_value_comes_from_the_configuration() -> None:
-    m = render(Snapshot())
+def test_a_channel_no_longer_configured_is_not_exported() -> None:
+    """Data for "fax" (configured once, say, and still in a restored state) must not become a
+    label value: labels come from the configured channels only."""
+    h = Histogram((10,))
+    h.observe_many([1_000])
+    per_channel = {"phone": 1, "fax": 7}
+    m = render(Snapshot(
+        events={("phone", "opened"): 1, ("fax", "opened"): 7}, duplicate=per_channel,
+        late=per_channel, measured={"phone": [1] * 9, "fax": [7] * 9},
+        first_response={"phone": h, "fax": h}, resolution={"phone": h, "fax": h},
+        backlog_waiting=per_channel, backlog_open=per_channel,
+        oldest_waiting_ts_ms={"phone": None, "fax": int(NOW_S * 1000) - 1_000},
+        windows={"phone": window("phone", service_level=1.0),
+                 "fax": window("fax", service_level=0.5, first_response=Summary(1.0, 1.0, 1.0, 1.0, 1))},
+    ))
     channels = {dict(labels)["channel"] for (_n, labels) in m if "channel" in dict(labels)}
-    assert channels <= set(CHANNELS)
+    assert channels == set(CHANNELS)
+    assert m[("sqm_service_level_ratio", (("channel", "phone"),))] == 1.0
+    assert m[("sqm_backlog_open", (("channel", "phone"),))] == 1
+    assert m[("sqm_events_late_total", (("channel", "phone"),))] == 1
     assert ("sqm_watermark_lag_seconds", ()) not in m  # no watermark yet

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from monitor.config import ChannelConfig, Config
-from monitor.generate import (
+from monitor.sim.model import (
     STEADY,
     Item,
     Scenario,

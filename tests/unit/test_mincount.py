@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.core.mincount import MinCount
+from monitor.domain.mincount import MinCount
 
 
 def test_matches_a_sorted_list() -> None:
@@ -22,4 +22,4 @@ def test_matches_a_sorted_list() -> None:
             m.add(v)
         assert m.size == len(ref)
         assert m.min() == (min(ref) if ref else None)
-    assert len(m._heap) <= 2 * len(ref) + 65  # compaction keeps removed entries bounded
+    assert m.stored <= 2 * len(ref) + 65  # compaction keeps removed entries bounded

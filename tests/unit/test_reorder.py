@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from monitor.config import Config
-from monitor.core.params import Params
-from monitor.core.partition import PartitionProcessor
+from monitor.config import Config, domain_params
+from monitor.stage1.processor import PartitionProcessor
 
 T0 = 1_795_000_000_000  # an arbitrary epoch ms, far before NOW
 NOW = T0 + 3_600_000
@@ -19,7 +18,7 @@ def rec(offset: int, eid: str, etype: str, ts_ms: int) -> tuple[int, bytes, byte
 
 def run(reorder_s: int | None, records: list[tuple[int, bytes, bytes]]) -> dict[str, int]:
     """Answered count and accepted events right after the batch."""
-    proc = PartitionProcessor(Params.from_config(Config(reorder_s=reorder_s)), "in", 0)
+    proc = PartitionProcessor(domain_params(Config(reorder_s=reorder_s)), "in", 0)
     r = proc.process(records, NOW)
     answered = sum(acc.counts[1] for acc in r.partials.values())
     return {"accepted": sum(r.events.values()), "answered": answered}
@@ -41,7 +40,7 @@ def test_zero_applies_at_once_in_arrival_order() -> None:
     assert run(0, batch) == {"accepted": 2, "answered": 0}
     # same batch, the late response arrives in a second batch: it comes after the closing, so it
     # is no first response (results now depend on arrival order, as documented)
-    proc = PartitionProcessor(Params.from_config(Config(reorder_s=0)), "in", 0)
+    proc = PartitionProcessor(domain_params(Config(reorder_s=0)), "in", 0)
     proc.process(batch, NOW)
     r = proc.process([rec(2, "r", "responded", T0 + 3000)], NOW)
     assert sum(r.events.values()) == 1

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import random
+from typing import NamedTuple
 
 import pytest
 
-from monitor.core.reorder import ReorderBuffer
+from monitor.domain.reorder import ReorderBuffer
+
+
+class Item(NamedTuple):
+    """An entry as the buffer needs it: ordered, event time first."""
+
+    ts_ms: int
+    id: str
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_takes_exactly_what_is_below_the_frontier(seed: int) -> None:
     rng = random.Random(seed)
     buf = ReorderBuffer()
-    reference: list[tuple[int, str]] = []
+    reference: list[Item] = []
     uid = 0
     frontier = 0
     for _ in range(400):
@@ -24,7 +32,7 @@ def test_takes_exactly_what_is_below_the_frontier(seed: int) -> None:
             items = []
             for _ in range(n):
                 uid += 1
-                items.append((frontier + rng.randint(0, 2_000), f"e{uid:07d}"))
+                items.append(Item(frontier + rng.randint(0, 2_000), f"e{uid:07d}"))
             reference += items
             buf.add(list(items))
         else:
@@ -42,11 +50,11 @@ def test_takes_exactly_what_is_below_the_frontier(seed: int) -> None:
 
 def test_the_frontier_is_exclusive_and_ties_stay_together() -> None:
     buf = ReorderBuffer()
-    buf.add([(5, "b"), (4, "a"), (5, "a"), (6, "a")])
-    assert buf.take_before(5) == [(4, "a")]
-    assert sorted(buf.take_before(6)) == [(5, "a"), (5, "b")]
+    buf.add([Item(5, "b"), Item(4, "a"), Item(5, "a"), Item(6, "a")])
+    assert buf.take_before(5) == [Item(4, "a")]
+    assert sorted(buf.take_before(6)) == [Item(5, "a"), Item(5, "b")]
     assert buf.take_before(6) == []
-    assert list(buf) == [(6, "a")]
+    assert list(buf) == [Item(6, "a")]
 
 
 def test_runs_stay_few_and_a_long_buffer_is_compacted() -> None:
@@ -54,12 +62,11 @@ def test_runs_stay_few_and_a_long_buffer_is_compacted() -> None:
     is mostly taken must not keep its taken prefix alive."""
     buf = ReorderBuffer()
     for i in range(10_000):
-        buf.add([(i, "x")])
-    assert len(buf._runs) <= 15  # log2(10,000) + 1
+        buf.add([Item(i, "x")])
+    assert len(buf.run_sizes()) <= 15  # log2(10,000) + 1
     taken = 0
     for f in range(0, 10_001, 7):
         taken += len(buf.take_before(f))
     assert taken == 10_000 - len(buf)
-    assert sum(len(r) - s for r, s in zip(buf._runs, buf._starts, strict=True)) == len(buf)
-    assert all(len(r) <= 2 * 1024 + 2 * (len(r) - s) for r, s in zip(buf._runs, buf._starts,
-                                                                    strict=True))
+    assert sum(live for _stored, live in buf.run_sizes()) == len(buf)
+    assert all(stored <= 2 * 1024 + 2 * live for stored, live in buf.run_sizes())

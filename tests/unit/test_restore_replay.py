@@ -15,13 +15,14 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor.config import Config
-from monitor.core import statelog
-from monitor.core.params import Params
-from monitor.core.partition import BatchResult, PartitionProcessor
+from monitor.config import Config, domain_params
+from monitor.stage1.outputs import BatchResult
+from monitor.stage1.processor import PartitionProcessor
+from monitor.wire import statelog
+from monitor.wire.partials import acc_to_json
 
 T0 = 1_795_000_000_000
-PARAMS = Params.from_config(Config(reopen_window_s=300, orphan_timeout_s=120))
+PARAMS = domain_params(Config(reopen_window_s=300, orphan_timeout_s=120))
 Batch = tuple[str, int, bool, list[tuple[int, bytes | None, bytes | None]]]
 
 
@@ -75,7 +76,7 @@ def stream(seed: int) -> list[Batch]:
 
 def outputs(r: BatchResult) -> tuple[Any, ...]:
     return (
-        sorted((k, orjson.dumps(acc.to_json())) for k, acc in r.partials.items()),
+        sorted((k, orjson.dumps(acc_to_json(acc))) for k, acc in r.partials.items()),
         r.deadletters, r.mark, sorted(r.events.items()), sorted(r.rejected.items()),
         sorted(r.duplicate.items()), r.first_response_ms, r.resolution_ms,
     )
@@ -83,10 +84,12 @@ def outputs(r: BatchResult) -> tuple[Any, ...]:
 
 def state(proc: PartitionProcessor) -> tuple[Any, ...]:
     return (
-        sorted((iid, orjson.dumps(s.to_json()), s.unapplied) for iid, s in proc.states.items()),
-        proc.max_ts, proc.first_ts, proc.next_snap_w, proc.pending,
-        sorted(item[:4] for item in proc.buffer), +proc.open, +proc.waiting,
-        {ch: m.min() for ch, m in proc.waiting_since.items()},
+        sorted((iid, orjson.dumps(statelog.interaction_to_json(s)), s.unapplied)
+               for iid, s in proc.states.items()),
+        proc.max_ts, proc.first_ts, proc.backlog.next_w, proc.pending,
+        sorted((r.ts_ms, r.rank, r.event_id, r.interaction_id) for r in proc.buffer),
+        +proc.backlog.open, +proc.backlog.waiting,
+        {ch: proc.backlog.oldest_waiting_ts(ch) for ch in PARAMS.channels},
     )
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from monitor.core import statelog
-from monitor.core.statelog import StateLog
+from monitor.wire import statelog
+from monitor.wire.statelog import StateLog
 
 
 def compact(records: list[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from monitor import topics
-from monitor.topics import (
+from monitor.kafka import topics
+from monitor.kafka.topics import (
     TOPIC_ALERTS,
     TOPIC_DEADLETTER,
     TOPIC_INDICATORS,

@@ -1,17 +1,12 @@
-"""``sqm worker``: the Kafka adapter around the pure core.
+"""``sqm worker``: the Kafka adapter around the stages.
 
 One consumer in the group reads the input topic and the partials topic. Each assigned partition
-is a *task* with its own state (restored from its compacted changelog partition) and its own
-transactional producer (``transactional.id`` = group/topic/partition, so a restarted or new owner
-fences the old one). A batch of one partition is processed and then committed in one Kafka
-transaction together with its outputs, its changelog entries and its consumer offset: after a
-crash the state, the outputs and the position agree, so a restart neither loses nor repeats work.
-
-The loop only computes. Each task has a *sender* coroutine that writes the task's batches in
-order and opens and commits its transactions: the producer has one batch per partition in
-flight, so a loop that awaited its own sends waited a produce round trip per batch. Up to
-``MAX_QUEUED_JOBS`` batches per task may queue; then the loop waits. A sender's failure stops
-the worker (the loop raises it), as a failed commit always has.
+is a *task* (``task``) with its own state (restored from its compacted changelog partition) and
+its own transactional producer (``transactional.id`` = group/topic/partition, so a restarted or
+new owner fences the old one). A task's batches are written and committed by its sender in
+Kafka transactions that carry their outputs, changelog entries and consumer offset, and stay
+open for ``commit_interval_ms`` across batches: after a crash the state, the outputs and the
+position agree, so a restart neither loses nor repeats work.
 """
 
 from __future__ import annotations
@@ -19,61 +14,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from monitor import topics
 from monitor.config import Config
-from monitor.core.aggregate import Aggregator, AggResult, mark_value, partial_value, route
-from monitor.core.params import Params
-from monitor.core.partition import BatchResult, PartitionProcessor
-from monitor.core.timefmt import parse_rfc3339_ms
-from monitor.outbox import Outbox
-from monitor.stats import Snapshot, Stats
+from monitor.domain import watermark
+from monitor.domain.indicators import Indicators
+from monitor.domain.params import Params
+from monitor.kafka import topics
+from monitor.kafka.outbox import Outbox
+from monitor.kafka.task import Task
+from monitor.metrics.stats import Snapshot, Stats
+from monitor.stage1.outputs import BatchResult
+from monitor.stage1.processor import PartitionProcessor
+from monitor.stage2.aggregator import Aggregator, AggResult, route
+from monitor.wire import deadletter, indicators, partials, windows
 
 log = logging.getLogger("sqm.worker")
 
 #: Records of one partition processed as one batch (one changelog entry, one set of partials).
 #: The loop takes everything the consumer has fetched at once, then works through it in batches.
 MAX_BATCH_RECORDS = 10000
-MAX_QUEUED_JOBS = 4  # per task: batches processed but not yet handed to the producer
-
-#: A sender job: writes one batch's outputs, or commits (a zero-argument coroutine function).
-Job = Callable[[], Awaitable[None]]
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(slots=True)
-class Task:
-    tp: TopicPartition
-    producer: AIOKafkaProducer
-    stage_one: PartitionProcessor | None = None
-    stage_two: Aggregator | None = None
-    last_record_wall_ms: int = 0
-    txn_since: float | None = None  # monotonic start of the open transaction, if one is open
-    offset: int | None = None  # consumer offset to commit with the open transaction
-    jobs: asyncio.Queue[Job | None] = field(
-        default_factory=lambda: asyncio.Queue(MAX_QUEUED_JOBS))
-    sender: asyncio.Task[None] | None = None  # runs ``jobs`` in order (``Worker._send_loop``)
-    error: Exception | None = None  # what stopped the sender; the loop raises it
-    commit_queued: bool = False
-
-
 class Worker:
     """Runs until ``stop`` is set; state per owned partition, outputs in transactions."""
 
-    def __init__(self, cfg: Config, *, client_id: str = "sqm-worker") -> None:
+    def __init__(self, cfg: Config, params: Params, *, client_id: str = "sqm-worker") -> None:
         self.cfg = cfg
-        self.params = Params.from_config(cfg)
+        self.params = params
         self.bootstrap = cfg.bootstrap_servers
         self.client_id = client_id
         self.tasks: dict[TopicPartition, Task] = {}
@@ -176,15 +153,16 @@ class Worker:
             retry_backoff_ms=5,
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
-        task = Task(tp, producer, last_record_wall_ms=_now_ms())
-        task.sender = asyncio.create_task(self._send_loop(task))
+        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms())
+        task.start()
         if tp.topic == topics.TOPIC_INPUT:
             proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
             proc.restore(await self._read_changelog(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition))
             task.stage_one = proc
         else:
             agg = Aggregator(self.params, tp.partition, self.partials_partitions, self.input_partitions)
-            agg.restore(await self._read_changelog(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition))
+            agg.restore(*windows.restore(
+                await self._read_changelog(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition)))
             task.stage_two = agg
         assert self._consumer is not None
         log.info("assigned %s-%d at offset %d", tp.topic, tp.partition,
@@ -214,48 +192,15 @@ class Worker:
 
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
-            task = self.tasks.pop(tp)
-            assert task.sender is not None
-            try:
-                # still the owner: write what is queued and commit it, then stop the sender
-                await self._submit(task, partial(self._commit, task))
-                await task.jobs.put(None)
-                await task.sender
-                if task.error is not None:
-                    raise task.error
-            finally:
-                task.sender.cancel()  # (done already, unless this failed)
-                await task.producer.stop()
+            await self.tasks.pop(tp).close()
             log.info("released %s-%d", tp.topic, tp.partition)
-
-    # --- the sender -----------------------------------------------------------------------------
-
-    async def _send_loop(self, task: Task) -> None:
-        """Run the task's jobs in order until ``None``. After a failure the rest are dropped
-        (the transaction is lost anyway) and the loop raises it at its next ``_submit``."""
-        while True:
-            job = await task.jobs.get()
-            if job is None:
-                return
-            if task.error is None:
-                try:
-                    await job()
-                except Exception as exc:
-                    task.error = exc
-
-    async def _submit(self, task: Task, job: Job) -> None:
-        """Queue a job for the task's sender; waits while ``MAX_QUEUED_JOBS`` are queued."""
-        if task.error is not None:
-            raise task.error
-        await task.jobs.put(job)
 
     # --- the loop -----------------------------------------------------------------------------
 
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         now_ms = _now_ms()
         for tp, task in list(self.tasks.items()):
-            if task.error is not None:  # raised here too, in case nothing more is submitted
-                raise task.error
+            task.check()  # raised here too, in case nothing more is submitted
             records = batch.get(tp, [])
             if records:
                 task.last_record_wall_ms = now_ms
@@ -263,38 +208,9 @@ class Worker:
             run = self._run_stage_one if task.stage_one is not None else self._run_stage_two
             for i in range(0, max(len(records), 1), MAX_BATCH_RECORDS):
                 await run(task, records[i:i + MAX_BATCH_RECORDS], now_ms)
-                await self._commit_if_due(task)
+                await task.commit_if_due(self.cfg.commit_interval_ms)
                 # between batches: the senders send and the consumer fetches the next records
                 await asyncio.sleep(0)
-
-    async def _commit_if_due(self, task: Task) -> None:
-        """Queue a commit once the open transaction is ``commit_interval_ms`` old (a commit is
-        a job like a batch: the sender runs it after the batches queued before it)."""
-        due = time.monotonic() - self.cfg.commit_interval_ms / 1000
-        if not task.commit_queued and task.txn_since is not None and task.txn_since <= due:
-            task.commit_queued = True
-            await self._submit(task, partial(self._commit, task))
-
-    async def _begin(self, task: Task) -> None:
-        """Open a transaction if none is open (in the sender)."""
-        if task.txn_since is None:
-            await task.producer.begin_transaction()
-            task.txn_since = time.monotonic()
-
-    async def _commit(self, task: Task) -> None:
-        """Commit the task's open transaction: its outputs, changelog and consumer offset.
-
-        Transactions stay open for ``commit_interval_ms`` across batches: a commit costs tens of
-        milliseconds of broker round trips, far more than a live batch takes to process."""
-        task.commit_queued = False
-        if task.txn_since is None:
-            return
-        if task.offset is not None:
-            await task.producer.send_offsets_to_transaction({task.tp: task.offset},
-                                                            self.cfg.group_id)
-        await task.producer.commit_transaction()
-        task.txn_since = None
-        task.offset = None
 
     async def _caught_up(self, task: Task) -> bool:
         """Read up to the last stable offset. The consumer's own position counts, not the last
@@ -306,29 +222,28 @@ class Worker:
     async def _run_stage_one(self, task: Task, records: list[Any], now_ms: int) -> None:
         proc = task.stage_one
         assert proc is not None
-        idle = (now_ms - task.last_record_wall_ms >= self.params.idle_timeout_ms
+        idle = (watermark.idle_due(now_ms, task.last_record_wall_ms, self.params.idle_timeout_ms)
                 and await self._caught_up(task))
         result = proc.process(((r.offset, r.key, r.value) for r in records), now_ms, idle)
-        if not (result.partials or result.deadletters or result.changelog or result.mark
-                or result.forward or records):
+        if result.empty() and not records:
             return
         offset = records[-1].offset + 1 if records else None
-        await self._submit(task, partial(self._send_stage_one, task, result, offset))
+        await task.submit(partial(self._send_stage_one, task, result, offset))
 
     async def _send_stage_one(self, task: Task, r: BatchResult, offset: int | None) -> None:
         """One batch's outputs, in the task's open transaction (a sender job)."""
-        await self._begin(task)
-        p, src = task.producer, task.tp.partition
-        out = Outbox(p, self.partition_counts)
-        for key, value in r.deadletters:
-            await out.add(topics.TOPIC_DEADLETTER, value, key=key)
-        for owner, iid, raw in r.forward:  # re-keyed by interaction_id, to its owner
-            await out.add(topics.TOPIC_INPUT, raw, key=iid, partition=owner)
+        await task.begin()
+        src = task.tp.partition
+        out = Outbox(task.producer, self.partition_counts)
+        for d in r.deadletters:
+            await out.add(topics.TOPIC_DEADLETTER, deadletter.encode(d), key=d.key)
+        for f in r.forward:  # re-keyed by interaction_id, to its owner
+            await out.add(topics.TOPIC_INPUT, f.value, key=f.key, partition=f.partition)
         for (ch, w), acc in r.partials.items():
-            await out.add(topics.TOPIC_PARTIALS, partial_value(src, ch, w, acc), key=ch.encode(),
-                          partition=route(self.params, ch, self.partials_partitions))
+            await out.add(topics.TOPIC_PARTIALS, partials.encode_partial(src, ch, w, acc),
+                          key=ch.encode(), partition=route(self.params, ch, self.partials_partitions))
         if r.mark is not None:  # after this partition's partials, on every partials partition
-            value = mark_value(src, *r.mark)
+            value = partials.encode_mark(r.mark)
             for q in range(self.partials_partitions):
                 await out.add(topics.TOPIC_PARTIALS, value, partition=q)
         for key, val in r.changelog:
@@ -341,19 +256,22 @@ class Worker:
     async def _run_stage_two(self, task: Task, records: list[Any], now_ms: int) -> None:
         agg = task.stage_two
         assert agg is not None
-        result = agg.process((r.value for r in records), now_ms)
-        if not (records or result.records or result.changelog):
+        result = agg.process((partials.decode(r.value) for r in records), now_ms)
+        # encoded now: the open windows it names change with the next batch
+        changelog = windows.records(result)
+        if not (records or result.records or changelog):
             return
         offset = records[-1].offset + 1 if records else None
-        await self._submit(task, partial(self._send_stage_two, task, result, offset))
+        await task.submit(partial(self._send_stage_two, task, result, changelog, offset))
 
-    async def _send_stage_two(self, task: Task, result: AggResult, offset: int | None) -> None:
+    async def _send_stage_two(self, task: Task, result: AggResult,
+                              changelog: list[tuple[bytes, bytes | None]], offset: int | None) -> None:
         """One batch's window records and changelog, in the task's open transaction."""
-        await self._begin(task)
+        await task.begin()
         out = Outbox(task.producer, self.partition_counts)
-        for ch, rec in result.records:
-            await out.add(topics.TOPIC_INDICATORS, orjson.dumps(rec), key=ch.encode())
-        for key, val in result.changelog:
+        for rec in result.records:
+            await out.add(topics.TOPIC_INDICATORS, indicators.encode(rec), key=rec.channel.encode())
+        for key, val in changelog:
             await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
         await out.flush()
         if offset is not None:
@@ -366,7 +284,7 @@ class Worker:
         waiting: dict[str, int] = {}
         open_: dict[str, int] = {}
         oldest: dict[str, int | None] = {}
-        windows: dict[str, dict[str, Any]] = {}
+        latest: dict[str, Indicators] = {}
         held = 0
         wms: list[int] = []
         assigned = {"interactions": 0, "aggregate": 0}
@@ -375,28 +293,29 @@ class Worker:
             if task.stage_one is not None:
                 proc = task.stage_one
                 held += proc.pending
+                backlog = proc.backlog
                 for ch in self.params.channels:
-                    waiting[ch] = waiting.get(ch, 0) + proc.waiting[ch]
-                    open_[ch] = open_.get(ch, 0) + proc.open[ch]
-                    m = proc.waiting_since[ch].min()
+                    waiting[ch] = waiting.get(ch, 0) + backlog.waiting[ch]
+                    open_[ch] = open_.get(ch, 0) + backlog.open[ch]
+                    m = backlog.oldest_waiting_ts(ch)
                     cur = oldest.get(ch)
                     oldest[ch] = m if cur is None or (m is not None and m < cur) else cur
             if task.stage_two is not None:
                 agg = task.stage_two
-                for ch, rec in agg.latest.items():
-                    windows[ch] = {**rec, "_end_ms": parse_rfc3339_ms(rec["window_end"])}
+                latest.update(agg.latest)
                 g = agg.global_watermark(_now_ms())
                 if g is not None:
                     wms.append(g)
         self._snapshot = self.stats.snapshot(
             backlog_waiting=waiting, backlog_open=open_, oldest_waiting_ts_ms=oldest,
-            windows=windows, watermark_ms=min(wms) if wms else None, held=held,
+            windows=latest, watermark_ms=min(wms) if wms else None, held=held,
             assigned=assigned,
         )
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hands partition changes to the worker; both wait for the batch in flight to commit."""
+    """Hands partition changes to the worker. A revocation first commits what the revoked
+    tasks have queued; an assignment restores the new tasks' state before the loop goes on."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker

@@ -31,6 +31,11 @@ class MinCount:
         if len(self._heap) > 2 * self.size + 64:
             self._compact()
 
+    @property
+    def stored(self) -> int:
+        """Entries the heap keeps: the live ones and removed ones not dropped yet."""
+        return len(self._heap)
+
     def min(self) -> int | None:
         heap, removed = self._heap, self._removed
         while heap:

@@ -15,9 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import msgspec
 import orjson
 
-from monitor.core.changelog import last_values
+from monitor.domain.events import Event
+from monitor.domain.lifecycle import Interaction, Pending
+from monitor.stage1.ready import Ready
+from monitor.wire.changelog import last_values
+from monitor.wire.deadletter import raw_text
 
 POINTER_KEY = b"g:"
 CHUNK_BYTES = 256 * 1024
@@ -25,6 +30,92 @@ CHUNK_ENTRIES = 1024  # entries encoded at once; typical ones are 50-200 bytes
 MIN_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
 Entry = tuple[str, Any]  # a snapshot's (interaction id, state as JSON-ready tuple)
+
+
+# --- the JSON forms of stage one's state (orjson writes tuples as arrays; building one is the
+# cheapest) --------------------------------------------------------------------------------
+
+
+def pending_to_json(p: Pending) -> list[Any]:
+    """A waiting event (in the reorder buffer, or held for its ``opened``), with its source."""
+    e = p.event
+    key = None if p.key is None else p.key.decode("latin-1")
+    return [e.ts_ms, e.event_id, e.type, p.offset, key, raw_text(p.raw), e.channel]
+
+
+def pending_from_json(iid: str, d: list[Any]) -> Pending:
+    key = None if d[4] is None else str(d[4]).encode("latin-1")
+    return Pending(Event(d[1], iid, d[6], d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
+
+
+class LoggedEvent(msgspec.Struct, frozen=True, gc=False):
+    """An event a batch accepted, as its batch log keeps it."""
+
+    ts_ms: int
+    rank: int
+    event_id: str
+    interaction_id: str
+    type: str
+    channel: str
+
+
+class LoggedBatch(msgspec.Struct, frozen=True, gc=False):
+    """What one batch ran with (enough to run it again): its wall clock, idle flag and the
+    partition's largest event time, the events it accepted in order, and the events still
+    waiting at its end with their source (offset, key and raw record)."""
+
+    now_ms: int
+    idle: bool
+    max_ts_ms: int | None
+    accepted: list[LoggedEvent]
+    waiting: dict[tuple[str, str], Pending]  # by (interaction id, event id)
+
+
+def batch_entries(accepted: Iterable[Ready], waiting: Iterable[Pending]) -> list[Any]:
+    """A batch's log entries: ``[ts, rank, event id, interaction id, type, channel]`` per
+    accepted event (``LoggedEvent``), then ``[interaction id, pending]`` per waiting one."""
+    entries: list[Any] = [
+        (r.ts_ms, r.rank, r.event_id, r.interaction_id, r.event.type, r.event.channel)
+        for r in accepted]
+    entries += [(p.event.interaction_id, pending_to_json(p)) for p in waiting]
+    return entries
+
+
+def decode_batch(head: list[Any], entries: list[Any]) -> LoggedBatch:
+    """A logged batch back from its head and entries (told apart by their length)."""
+    accepted: list[LoggedEvent] = []
+    waiting: dict[tuple[str, str], Pending] = {}
+    for d in entries:
+        if len(d) == 2:
+            pend = pending_from_json(d[0], d[1])
+            waiting[(d[0], pend.event.event_id)] = pend
+        elif len(d) == 6:
+            accepted.append(LoggedEvent(*d))
+        else:
+            raise ValueError("a batch entry in the format of an earlier release: start with a "
+                             "fresh group_id and internal topics")
+    now_ms, idle, max_ts = head
+    return LoggedBatch(now_ms, idle, max_ts, accepted, waiting)
+
+
+def interaction_to_json(s: Interaction, buffered: list[list[Any]] | tuple[()] = ()) -> tuple[Any, ...]:
+    """One interaction in a snapshot; ``buffered``: its events in the reorder buffer, as
+    ``pending_to_json``."""
+    return (
+        s.channel, s.opened_ts, s.flags, s.closed, s.closed_ts, s.seen,
+        buffered, [pending_to_json(p) for p in s.held] if s.held else (),
+    )
+
+
+def interaction_from_json(iid: str, d: list[Any]) -> tuple[Interaction, list[Pending]]:
+    """The state and its events that were in the reorder buffer."""
+    s = Interaction(d[0])
+    s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
+    s.seen = tuple(d[5])
+    buffered = [pending_from_json(iid, p) for p in d[6]]
+    s.unapplied = len(buffered)
+    s.held = [pending_from_json(iid, p) for p in d[7]] if d[7] else ()
+    return s, buffered
 
 
 def _delta_key(seq: int) -> bytes:

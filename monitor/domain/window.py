@@ -6,9 +6,9 @@ worker add up to the same window regardless of how the input was split.
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
-from monitor.core.sketch import Sketch
+from monitor.domain.sketch import Sketch
 
 COUNT_FIELDS: tuple[str, ...] = (
     "opened", "answered", "answered_within_target", "abandoned", "short_abandoned",
@@ -67,21 +67,11 @@ class WindowAcc:
             if o is not None and (self.snap_min_waiting_ts is None or o < self.snap_min_waiting_ts):
                 self.snap_min_waiting_ts = o
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "n": self.counts,
-            "fr": self.first_response.to_json(),
-            "rs": self.resolution.to_json(),
-            "m": self.measured,
-            "sn": [self.snap_waiting, self.snap_open, self.snap_min_waiting_ts, self.snap_parts],
-        }
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WindowAcc:
-        acc = cls()
-        acc.counts = [int(x) for x in data["n"]]
-        acc.first_response = Sketch.from_json(data["fr"])
-        acc.resolution = Sketch.from_json(data["rs"])
-        acc.measured = int(data["m"])
-        acc.snap_waiting, acc.snap_open, acc.snap_min_waiting_ts, acc.snap_parts = data["sn"]
-        return acc
+class Partial(msgspec.Struct, frozen=True, gc=False):
+    """One input partition's accumulator of one (channel, window), on its way to stage two."""
+
+    src: int
+    channel: str
+    window_start_ms: int
+    acc: WindowAcc

@@ -1,7 +1,8 @@
 """Prometheus exposition (SPEC section 4): a custom collector over the worker's snapshot.
 
 The registry is injected; every label value comes from the validated configuration (channels)
-or a fixed vocabulary (event types, reject reasons, quantiles), never from input.
+or a fixed vocabulary (event types, reject reasons, quantiles), never from data: a channel that
+is in the snapshot but no longer configured is not exported.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from monitor.core.events import EVENT_TYPES, REASONS
-from monitor.core.window import COUNT_FIELDS
-from monitor.stats import Histogram, Snapshot
+from monitor.domain.events import EVENT_TYPES, REASONS
+from monitor.domain.window import COUNT_FIELDS
+from monitor.metrics.stats import Histogram, Snapshot
+from monitor.wire.indicators import summary_s
 
 _MEASURE_METRICS = {name: f"sqm_{name}" for name in COUNT_FIELDS}
 _RATIOS = (
@@ -100,26 +102,29 @@ class SqmCollector(Collector):
                 g.add_metric([ch], 0.0 if oldest is None else max(0, now_ms - oldest) / 1000)
         yield g
 
+        latest = [(ch, s.windows[ch]) for ch in chs if ch in s.windows]
         for name, key, doc in _RATIOS:
             g = GaugeMetricFamily(name, doc, labels=["channel"])
-            for ch, rec in s.windows.items():
-                if rec.get(key) is not None:
-                    g.add_metric([ch], rec[key])
+            for ch, rec in latest:
+                value = getattr(rec, key)
+                if value is not None:
+                    g.add_metric([ch], value)
             yield g
-        for name, key in (("sqm_first_response_window_seconds", "first_response_s"),
-                          ("sqm_resolution_window_seconds", "resolution_s")):
-            g = GaugeMetricFamily(name, f"{key} quantiles of the latest final window",
+        for name, key in (("sqm_first_response_window_seconds", "first_response"),
+                          ("sqm_resolution_window_seconds", "resolution")):
+            g = GaugeMetricFamily(name, f"{key}_s quantiles of the latest final window",
                                   labels=["channel", "quantile"])
-            for ch, rec in s.windows.items():
+            for ch, rec in latest:
+                summary = summary_s(getattr(rec, key))
                 for q, k in _QUANTILES:
-                    v = rec[key][k]
+                    v = summary[k]
                     if v is not None:
                         g.add_metric([ch, q], v)
             yield g
         g = GaugeMetricFamily("sqm_window_end_timestamp_seconds", "End of the latest final window",
                               labels=["channel"])
-        for ch, rec in s.windows.items():
-            g.add_metric([ch], rec["_end_ms"] / 1000)
+        for ch, rec in latest:
+            g.add_metric([ch], rec.window_end_ms / 1000)
         yield g
         g = GaugeMetricFamily("sqm_watermark_lag_seconds", "Wall clock minus the event-time watermark")
         if s.watermark_ms is not None:

@@ -1,17 +1,15 @@
 """The interaction lifecycle state machine (SPEC section 1), one instance per interaction.
 
-Events are applied in event-time order (the partition processor sorts them within the grace);
+Events are applied in event-time order (stage one sorts them within the grace);
 ``apply`` returns the measurement the event completes, ``None`` for an accepted event that
 measures nothing (a later ``responded``), or a ``Rejection`` for an impossible transition.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from monitor.core.events import (
+from monitor.domain.events import (
     ABANDONED,
     FAILED,
     OPENED,
@@ -20,7 +18,6 @@ from monitor.core.events import (
     RESPONDED,
     Event,
     Rejection,
-    raw_text,
 )
 
 OPEN, CLOSED_RESOLVED, CLOSED_FAILED = 0, 1, 2
@@ -37,8 +34,8 @@ class Measurement(msgspec.Struct, frozen=True, gc=False):
 
 
 class Pending(msgspec.Struct, gc=False):
-    """An accepted event held for its interaction's ``opened`` (and the form of a waiting
-    event, in the reorder buffer or held, in the changelog).
+    """An accepted event held for its interaction's ``opened``, with where it came from (a
+    dead letter names its source if it never gets one).
 
     msgspec structs with ``gc=False`` (here and ``Interaction``) carry no garbage-collector
     header and are never traversed by it: a million open interactions cost less memory and
@@ -48,16 +45,6 @@ class Pending(msgspec.Struct, gc=False):
     offset: int
     key: bytes | None
     raw: bytes | None
-
-    def to_json(self) -> list[Any]:
-        e = self.event
-        key = None if self.key is None else self.key.decode("latin-1")
-        return [e.ts_ms, e.event_id, e.type, self.offset, key, raw_text(self.raw), e.channel]
-
-    @classmethod
-    def from_json(cls, iid: str, d: list[Any]) -> Pending:
-        key = None if d[4] is None else str(d[4]).encode("latin-1")
-        return cls(Event(d[1], iid, d[6], d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
 
 
 class Interaction(msgspec.Struct, gc=False):
@@ -150,22 +137,3 @@ class Interaction(msgspec.Struct, gc=False):
             self.held.append(pend)
         else:
             self.held = [pend]
-
-    def to_json(self, buffered: list[list[Any]] | tuple[()] = ()) -> tuple[Any, ...]:
-        """A JSON-ready tuple (orjson writes tuples as arrays; building one is the cheapest).
-        ``buffered``: its events in the reorder buffer, as ``Pending.to_json``."""
-        return (
-            self.channel, self.opened_ts, self.flags, self.closed, self.closed_ts, self.seen,
-            buffered, [p.to_json() for p in self.held] if self.held else (),
-        )
-
-    @classmethod
-    def from_json(cls, iid: str, d: list[Any]) -> tuple[Interaction, list[Pending]]:
-        """The state and its events that were in the reorder buffer."""
-        s = cls(d[0])
-        s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
-        s.seen = tuple(d[5])
-        buffered = [Pending.from_json(iid, p) for p in d[6]]
-        s.unapplied = len(buffered)
-        s.held = [Pending.from_json(iid, p) for p in d[7]] if d[7] else ()
-        return s, buffered

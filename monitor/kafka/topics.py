@@ -35,7 +35,7 @@ TOPIC_INTERACTIONS_CHANGELOG = "sqm.internal.interactions-changelog.v1"
 TOPIC_WINDOWS_CHANGELOG = "sqm.internal.windows-changelog.v1"
 
 #: The repository's ``topics/`` directory (definitions and JSON Schemas).
-TOPICS_DIR = Path(__file__).resolve().parent.parent / "topics"
+TOPICS_DIR = Path(__file__).resolve().parents[2] / "topics"
 DEFAULT_DEFINITIONS = TOPICS_DIR / "topics.toml"
 
 #: Environment variable that replaces every topic's replication factor (production: 3).
@@ -414,7 +414,7 @@ def main(cfg: Config, check_only: bool = False) -> int:
     return 0 if all(st.status in ("created", "ok") for st in statuses) else 1
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m monitor.topics [--check]
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m monitor.kafka.topics [--check]
     from monitor import config as _config
 
     sys.exit(main(_config.load(), check_only="--check" in sys.argv[1:]))

@@ -1,7 +1,7 @@
 """Kafka side of ``sqm generate`` and ``sqm replay``: produce records fast, paced or not.
 
 ``produce`` is the one producer loop both commands use. ``generate_main`` runs the pure traffic
-model of ``monitor.generate`` against the wall clock (or writes a file); ``replay_main`` sends a
+model of ``monitor.sim.model`` against the wall clock (or writes a file); ``replay_main`` sends a
 JSON-lines file unchanged, garbage lines included (the worker has to dead-letter them).
 """
 
@@ -31,7 +31,7 @@ from rich.progress import (
 )
 
 from monitor.config import Config
-from monitor.generate import Item, TrafficModel, encode, key_of, parse_scenario
+from monitor.sim.model import Item, TrafficModel, encode, key_of, parse_scenario
 
 DEFAULT_TOPIC = "sqm.interactions.v1"
 #: Live mode hands the producer what became due every TICK_S of wall-clock time.

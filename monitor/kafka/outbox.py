@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from monitor.core.partitioning import partition_of_key
+from monitor.kafka.partitioner import partition_of_key
 
 
 class Outbox:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import Any
 
 #: runs whose read position passed this many entries, and half their length, are compacted
 _COMPACT_AT = 1024
+_ts_ms = attrgetter("ts_ms")
 
 
 class ReorderBuffer:
-    """Tuples whose first element is an int event time (ms) and which are totally ordered
-    (no two equal), waiting to be taken out below a frontier."""
+    """Totally ordered entries (no two equal) with an int event time ``ts_ms`` that sorts
+    first, waiting to be taken out below a frontier."""
 
     __slots__ = ("_runs", "_size", "_starts")
 
@@ -32,6 +34,11 @@ class ReorderBuffer:
 
     def __len__(self) -> int:
         return self._size
+
+    def run_sizes(self) -> list[tuple[int, int]]:
+        """Per run: entries kept in memory and entries still waiting (what bounds its memory)."""
+        return [(len(run), len(run) - start) for run, start in zip(self._runs, self._starts,
+                                                                      strict=True)]
 
     def __iter__(self) -> Iterator[Any]:
         """Every entry, not in order (for snapshots)."""
@@ -63,14 +70,13 @@ class ReorderBuffer:
         out: list[Any] = []
         if not self._size:
             return out
-        probe = (frontier,)  # sorts before every entry with event time ``frontier``
         runs, starts = self._runs, self._starts
         emptied = False
         for i, run in enumerate(runs):
             start = starts[i]
-            if run[start][0] >= frontier:
+            if run[start].ts_ms >= frontier:
                 continue
-            end = bisect_left(run, probe, start)
+            end = bisect_left(run, frontier, start, key=_ts_ms)
             out += run[start:end]
             if end == len(run):
                 emptied = True

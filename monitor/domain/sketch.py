@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
+
+import msgspec
 
 REL_ACCURACY = 0.01
 _GAMMA = (1 + REL_ACCURACY) / (1 - REL_ACCURACY)
@@ -83,24 +84,22 @@ class Sketch:
                 return min(bucket_value(b), float(self.max_ms))
         return float(self.max_ms)  # pragma: no cover - counts always reach rank
 
-    def summary_s(self) -> dict[str, float | None]:
-        """``{p50, p90, p99, mean, max}`` in seconds, nulls when empty."""
+    def summary(self) -> Summary:
+        """Nearest-rank p50, p90 and p99 estimates, exact mean and max (all None when empty)."""
         if self.count == 0:
-            return {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
-        out: dict[str, float | None] = {}
-        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
-            v = self.quantile_ms(q)
-            out[name] = None if v is None else round(v / 1000, 6)
-        out["mean"] = round(self.sum_ms / self.count / 1000, 6)
-        out["max"] = self.max_ms / 1000
-        return out
+            return EMPTY_SUMMARY
+        return Summary(self.quantile_ms(0.5), self.quantile_ms(0.9), self.quantile_ms(0.99),
+                       self.sum_ms / self.count, self.max_ms)
 
-    def to_json(self) -> list[Any]:
-        return [self.count, self.sum_ms, self.max_ms, [[b, n] for b, n in self.buckets.items()]]
 
-    @classmethod
-    def from_json(cls, data: list[Any]) -> Sketch:
-        s = cls()
-        s.count, s.sum_ms, s.max_ms = int(data[0]), int(data[1]), int(data[2])
-        s.buckets = {int(b): int(n) for b, n in data[3]}
-        return s
+class Summary(msgspec.Struct, frozen=True, gc=False):
+    """A distribution as the indicators report it, in milliseconds."""
+
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    max_ms: int | None
+
+
+EMPTY_SUMMARY = Summary(None, None, None, None, None)

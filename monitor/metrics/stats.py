@@ -1,6 +1,7 @@
 """The worker's own counters and histograms (plain Python; ``exporter`` turns them into metrics).
 
-Updated on the event loop after each committed transaction; the exporter thread reads the
+Updated on the event loop by the senders, as each batch's outputs are handed to the producer
+(they become visible to consumers when its transaction commits); the exporter thread reads the
 immutable ``Snapshot`` that the loop publishes, never the live dictionaries.
 """
 
@@ -11,8 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.core.partition import BatchResult
-from monitor.core.window import COUNT_FIELDS
+from monitor.domain.indicators import Indicators
+from monitor.domain.window import COUNT_FIELDS
+from monitor.stage1.outputs import BatchResult
 
 FIRST_RESPONSE_BUCKETS_S = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800,
                             3600, 7200, 14400, 28800, 43200, 86400)
@@ -54,7 +56,7 @@ class Snapshot:
     backlog_waiting: dict[str, int] = field(default_factory=dict)
     backlog_open: dict[str, int] = field(default_factory=dict)
     oldest_waiting_ts_ms: dict[str, int | None] = field(default_factory=dict)
-    windows: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest final record
+    windows: dict[str, Indicators] = field(default_factory=dict)  # latest final window
     watermark_ms: int | None = None
     held: int = 0
     consumed: int = 0
@@ -81,7 +83,8 @@ class Stats:
         self.rekeyed = 0
 
     def add_batch(self, r: BatchResult) -> None:
-        """Count a committed stage-one batch (measurements of late events included)."""
+        """Count a stage-one batch that is being written (measurements of late events
+        included)."""
         self.events.update(r.events)
         self.rejected.update(r.rejected)
         self.duplicate.update(r.duplicate)

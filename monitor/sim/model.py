@@ -1,7 +1,7 @@
 """Synthetic interaction traffic: a seeded, pure model of a multi-channel contact centre.
 
 No Kafka here: ``TrafficModel`` turns (seed, scenario, rate, channel targets) into the events of
-SPEC section 1; ``monitor.traffic`` sends them (``sqm generate``) or writes them to a file.
+SPEC section 1; ``monitor.sim.producer`` sends them (``sqm generate``) or writes them to a file.
 
 Model, per new interaction (times are offsets from its ``opened``; F, R and S are the channel's
 ``first_response_target_s``, ``resolution_target_s`` and ``short_abandon_s`` from the config)::
@@ -75,7 +75,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from monitor.config import ChannelConfig
-from monitor.core.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED, RESPONDED
+from monitor.domain.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED, RESPONDED
 
 #: An emitted item: an event object, or raw garbage bytes (``garbage_ratio``).
 Item = dict[str, Any] | bytes

@@ -1,0 +1,29 @@
+"""``sqm.deadletter.v1`` records (SPEC section 3) from the domain's ``DeadLetter``."""
+
+from __future__ import annotations
+
+import orjson
+
+from monitor.domain.events import DeadLetter
+from monitor.domain.timefmt import format_utc_ms
+
+SCHEMA = "sqm.deadletter.v1"
+RAW_KEEP_BYTES = 4096
+
+
+def raw_text(raw: bytes | None) -> str:
+    """The original bytes as text for a dead letter, cut to 4 KiB."""
+    if raw is None:
+        return ""
+    return raw[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
+
+
+def encode(d: DeadLetter) -> bytes:
+    return orjson.dumps({
+        "schema": SCHEMA,
+        "reason": d.reason,
+        "detail": d.detail,
+        "source": {"topic": d.topic, "partition": d.partition, "offset": d.offset},
+        "raw": raw_text(d.raw),
+        "received_at": format_utc_ms(d.received_at_ms),
+    })

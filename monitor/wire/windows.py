@@ -1,0 +1,64 @@
+"""Stage two's changelog (``sqm.internal.windows-changelog.v1``): open windows and its state.
+
+Keys: ``a:<channel>:<window start ms>`` per open window (the accumulator's JSON, a tombstone once
+final) and ``m:`` for the marks, the next window to finalise and the latest record per channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+
+from monitor.domain.watermark import Mark
+from monitor.domain.window import WindowAcc
+from monitor.stage2.aggregator import AggResult, AggState
+from monitor.wire import indicators
+from monitor.wire.changelog import last_values
+from monitor.wire.partials import acc_from_json, acc_to_json
+
+META_KEY = b"m:"
+
+
+def records(result: AggResult) -> list[tuple[bytes, bytes | None]]:
+    """The changelog records of one batch of stage two."""
+    out: list[tuple[bytes, bytes | None]] = [
+        (f"a:{ch}:{w}".encode(), None if acc is None else orjson.dumps(acc_to_json(acc)))
+        for (ch, w), acc in result.windows.items()
+    ]
+    if result.state is not None:
+        out.append((META_KEY, _encode_state(result.state)))
+    return out
+
+
+def _encode_state(s: AggState) -> bytes:
+    marks = s.marks.items()
+    return orjson.dumps({
+        "src_wm": [[k, m.watermark_ms] for k, m in marks],
+        "src_first": [[k, m.first_ts_ms] for k, m in marks],
+        "src_idle": [[k, m.idle] for k, m in marks],
+        "next_w": s.next_w,
+        "latest": {ch: indicators.record(rec) for ch, rec in s.latest.items()},
+    })
+
+
+def restore(items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
+        AggState | None, dict[tuple[str, int], WindowAcc]]:
+    """The state and the open windows, from changelog records."""
+    state: AggState | None = None
+    accs: dict[tuple[str, int], WindowAcc] = {}
+    for k, v in last_values(items).items():
+        if v is None:
+            continue
+        d = orjson.loads(v)
+        if k == META_KEY:
+            first = {int(a): b for a, b in d["src_first"]}
+            idle = {int(a): bool(b) for a, b in d.get("src_idle", [])}
+            marks = {int(a): Mark(int(a), b, first.get(int(a)), idle.get(int(a), False))
+                     for a, b in d["src_wm"]}
+            latest = {ch: indicators.from_record(r) for ch, r in d["latest"].items()}
+            state = AggState(marks, d["next_w"], latest)
+        else:
+            _, ch, w = k.decode().split(":")
+            accs[(ch, int(w))] = acc_from_json(d)
+    return state, accs
