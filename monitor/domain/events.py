@@ -60,6 +60,28 @@ def validate(
 ) -> Event | Rejection:
     """Every rule of a decoded JSON object, in order, so that the first failing one names the
     reason (the general path: ``monitor.wire.input`` tries a faster decoder first)."""
+    rejection = _shape(obj) or _values(obj, channels)
+    if rejection is not None:
+        return rejection
+    ts = obj["ts"]
+    ts_ms = event_time_ms(ts)
+    if ts_ms is None:
+        return Rejection("bad_timestamp", f"ts {str(ts)[:64]!r} is not RFC 3339 with offset or epoch ms")
+    if ts_ms > now_ms + max_future_skew_ms:
+        ahead_s = (ts_ms - now_ms) / 1000
+        return Rejection("bad_timestamp", f"ts is {ahead_s:.0f} s ahead of the clock")
+    return Event(obj["event_id"], obj["interaction_id"], obj["channel"], obj["type"], ts_ms)
+
+
+def event_time_ms(ts: str | int) -> int | None:
+    """Epoch ms of ``ts`` (RFC 3339 with offset, or integer epoch ms in range); None if invalid."""
+    if isinstance(ts, int):
+        return ts if MIN_TS_MS <= ts <= MAX_TS_MS else None
+    return parse_rfc3339_ms(ts)
+
+
+def _shape(obj: dict[str, Any]) -> Rejection | None:
+    """Required fields present and of their JSON types."""
     for name in REQUIRED:
         if name not in obj or obj[name] is None:
             return Rejection("missing_field", f"{name} is missing")
@@ -71,6 +93,11 @@ def validate(
         return Rejection("bad_type", "ts must be an RFC 3339 string or integer epoch milliseconds")
     if "attrs" in obj and obj["attrs"] is not None and not isinstance(obj["attrs"], dict):
         return Rejection("bad_type", "attrs must be an object")
+    return None
+
+
+def _values(obj: dict[str, Any], channels: Collection[str]) -> Rejection | None:
+    """Ids, type and channel within what is allowed (the shape is already checked)."""
     for name in ("event_id", "interaction_id"):
         if not 1 <= len(obj[name]) <= MAX_ID_CHARS:
             return Rejection("bad_value", f"{name} must be 1..{MAX_ID_CHARS} characters")
@@ -80,16 +107,7 @@ def validate(
     channel: str = obj["channel"]
     if channel not in channels:
         return Rejection("unknown_channel", f"channel {channel[:64]!r} is not configured")
-    if isinstance(ts, int):
-        ts_ms: int | None = ts if MIN_TS_MS <= ts <= MAX_TS_MS else None
-    else:
-        ts_ms = parse_rfc3339_ms(ts)
-    if ts_ms is None:
-        return Rejection("bad_timestamp", f"ts {str(ts)[:64]!r} is not RFC 3339 with offset or epoch ms")
-    if ts_ms > now_ms + max_future_skew_ms:
-        ahead_s = (ts_ms - now_ms) / 1000
-        return Rejection("bad_timestamp", f"ts is {ahead_s:.0f} s ahead of the clock")
-    return Event(obj["event_id"], obj["interaction_id"], channel, etype, ts_ms)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ measures nothing (a later ``responded``), or a ``Rejection`` for an impossible t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from monitor.domain.events import (
@@ -83,40 +85,49 @@ class Interaction(msgspec.Struct, gc=False):
         return self.is_open and not self.flags
 
     def apply(self, e: Event, reopen_window_ms: int) -> Measurement | Rejection | None:
-        """Apply an event of an opened interaction (or its ``opened``)."""
+        """Apply an event of an opened interaction (or its ``opened``): the transition of
+        ``TRANSITIONS`` for its type, once the event is known not to precede the opening."""
         if e.type == OPENED:
-            if self.opened_ts is not None:
-                return Rejection("invalid_transition", "interaction already opened")
-            self.opened_ts = e.ts_ms
-            self.channel = e.channel  # the interaction belongs to the channel it was opened on
-            return Measurement("opened", e.ts_ms)
+            return self._open(e)
         opened = self.opened_ts
         assert opened is not None, "held events are applied only after opened"
         since_open = e.ts_ms - opened
         if since_open < 0:
             return Rejection("invalid_transition", f"{e.type} is {-since_open} ms before opened")
-        if e.type == RESPONDED:
-            if self.abandoned:
-                return Rejection("invalid_transition", "responded after abandoned")
-            if self.responded or self.closed != OPEN:
-                return None  # a later response, not a first one
-            self.flags |= _RESPONDED_BIT
-            return Measurement("answered", e.ts_ms, since_open)
-        if e.type == ABANDONED:
-            if self.closed != OPEN:
-                return Rejection("invalid_transition", "abandoned after the interaction was closed")
-            if self.flags:
-                what = "a first response" if self.responded else "an earlier abandon"
-                return Rejection("invalid_transition", f"abandoned after {what}")
-            self.flags |= _ABANDONED_BIT
-            return Measurement("abandoned", e.ts_ms, since_open)
-        if e.type in (RESOLVED, FAILED):
-            if self.closed != OPEN:
-                return Rejection("invalid_transition", f"{e.type} but the interaction is closed")
-            self.closed = CLOSED_RESOLVED if e.type == RESOLVED else CLOSED_FAILED
-            self.closed_ts = e.ts_ms
-            return Measurement(e.type, e.ts_ms, since_open)
-        assert e.type == REOPENED
+        return TRANSITIONS[e.type](self, e, since_open, reopen_window_ms)
+
+    def _open(self, e: Event) -> Measurement | Rejection:
+        if self.opened_ts is not None:
+            return Rejection("invalid_transition", "interaction already opened")
+        self.opened_ts = e.ts_ms
+        self.channel = e.channel  # the interaction belongs to the channel it was opened on
+        return Measurement("opened", e.ts_ms)
+
+    def _respond(self, e: Event, since_open: int, _reopen_window_ms: int) -> Transition:
+        if self.abandoned:
+            return Rejection("invalid_transition", "responded after abandoned")
+        if self.responded or self.closed != OPEN:
+            return None  # a later response, not a first one
+        self.flags |= _RESPONDED_BIT
+        return Measurement("answered", e.ts_ms, since_open)
+
+    def _abandon(self, e: Event, since_open: int, _reopen_window_ms: int) -> Transition:
+        if self.closed != OPEN:
+            return Rejection("invalid_transition", "abandoned after the interaction was closed")
+        if self.flags:
+            what = "a first response" if self.responded else "an earlier abandon"
+            return Rejection("invalid_transition", f"abandoned after {what}")
+        self.flags |= _ABANDONED_BIT
+        return Measurement("abandoned", e.ts_ms, since_open)
+
+    def _close(self, e: Event, since_open: int, _reopen_window_ms: int) -> Transition:
+        if self.closed != OPEN:
+            return Rejection("invalid_transition", f"{e.type} but the interaction is closed")
+        self.closed = CLOSED_RESOLVED if e.type == RESOLVED else CLOSED_FAILED
+        self.closed_ts = e.ts_ms
+        return Measurement(e.type, e.ts_ms, since_open)
+
+    def _reopen(self, e: Event, _since_open: int, reopen_window_ms: int) -> Transition:
         if self.closed != CLOSED_RESOLVED:
             state = "open" if self.closed == OPEN else "failed"
             return Rejection("invalid_transition", f"reopened but the interaction is {state}")
@@ -137,3 +148,16 @@ class Interaction(msgspec.Struct, gc=False):
             self.held.append(pend)
         else:
             self.held = [pend]
+
+
+#: What an applied event yields: its measurement, None (accepted, measures nothing) or why not.
+Transition = Measurement | Rejection | None
+
+#: The lifecycle after ``opened``, per event type: (state, event, ms since opened, reopen window).
+TRANSITIONS: dict[str, Callable[[Interaction, Event, int, int], Transition]] = {
+    RESPONDED: Interaction._respond,
+    ABANDONED: Interaction._abandon,
+    RESOLVED: Interaction._close,
+    FAILED: Interaction._close,
+    REOPENED: Interaction._reopen,
+}

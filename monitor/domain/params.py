@@ -1,7 +1,7 @@
 """The parameters the domain runs with: integer milliseconds, looked up once, no parsing.
 
-Built from the configuration by ``monitor.config.domain_params``; the domain never reads the
-configuration itself.
+Built from the configuration by the CLI (``domain_params`` in the config module); the domain
+never reads the configuration itself.
 """
 
 from __future__ import annotations

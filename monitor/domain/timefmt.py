@@ -1,9 +1,9 @@
-"""RFC 3339 parsing and formatting in integer epoch milliseconds (the core's only time unit)."""
+"""RFC 3339 parsing into integer epoch milliseconds (the domain's only time unit)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 # Strict RFC 3339 date-time: full date, 'T' (or 't'/' '), time with optional fraction, mandatory offset.
 _RFC3339 = re.compile(
@@ -95,14 +95,3 @@ def parse_rfc3339_ms(text: str) -> int | None:
         return None
     ms = (frac or "").ljust(3, "0")[:3]
     return int(dt.timestamp()) * 1000 + int(ms)
-
-
-def format_utc_s(ts_ms: int) -> str:
-    """``2026-11-21T10:00:00Z`` (window bounds are whole seconds)."""
-    return datetime.fromtimestamp(ts_ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_utc_ms(ts_ms: int) -> str:
-    """``2026-11-21T10:00:00.123Z``."""
-    dt = datetime.fromtimestamp(ts_ms // 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ts_ms % 1000:03d}Z"

@@ -1,7 +1,8 @@
-"""Record batches per (topic, partition) for one transaction, sent with ``send_batch``.
+"""Record batches per (topic, partition) for one batch's writes, sent with ``send_batch``.
 
 Building Kafka record batches directly costs less than half of ``producer.send`` per record,
-and a batch of one partition's changelog or outputs is what a transaction writes anyway.
+and one batch's outputs and changelog records go to a few partitions each anyway. They join
+the task's open transaction, which may span several batches (``commit_interval_ms``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from monitor.domain.events import DeadLetter
-from monitor.domain.timefmt import format_utc_ms
+from monitor.wire.timefmt import format_utc_ms
 
 SCHEMA = "sqm.deadletter.v1"
 RAW_KEEP_BYTES = 4096

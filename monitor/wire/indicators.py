@@ -8,7 +8,8 @@ import orjson
 
 from monitor.domain.indicators import Indicators
 from monitor.domain.sketch import EMPTY_SUMMARY, Summary
-from monitor.domain.timefmt import format_utc_s, parse_rfc3339_ms
+from monitor.domain.timefmt import parse_rfc3339_ms
+from monitor.wire.timefmt import format_utc_s
 
 SCHEMA = "sqm.indicators.v1"
 _NULLS: dict[str, float | None] = {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}

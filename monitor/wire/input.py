@@ -40,7 +40,7 @@ class Parser:
             except Exception:  # the general path classifies every failure
                 pass
             else:
-                ts = rec.ts
+                ts = rec.ts  # ``event_time_ms`` inlined: a call per record costs about 1%
                 if type(ts) is str:
                     ts_ms = parse_rfc3339_ms(ts)
                 elif MIN_TS_MS <= ts <= MAX_TS_MS:
