@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from monitor.domain.events import EVENT_TYPES, REASONS
+from monitor.domain.indicators import Indicators
 from monitor.domain.window import COUNT_FIELDS
 from monitor.metrics.stats import Histogram, Snapshot
 from monitor.wire.indicators import summary_s
@@ -47,12 +48,22 @@ class SqmCollector(Collector):
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
+        """One scrape: the snapshot and the clock are read once, so every family shows the same
+        moment."""
         s = self._snapshot()
         now_ms = int(self._clock() * 1000)
-        chs = self.channels
+        yield from self._input_counters(s)
+        yield from self._measurement_counters(s)
+        yield from self._histograms(s)
+        yield from self._backlog_gauges(s, now_ms)
+        yield from self._latest_window_gauges(s)
+        yield from self._worker_metrics(s, now_ms)
 
+    def _input_counters(self, s: Snapshot) -> Iterator[Metric]:
+        """What happened to the input records; every label combination from the fixed vocabulary
+        is exported, zeros included, so a rate over a series that never moved is 0, not absent."""
         ev = CounterMetricFamily("sqm_events", "Accepted input events", labels=["channel", "type"])
-        for ch in chs:
+        for ch in self.channels:
             for t in EVENT_TYPES:
                 ev.add_metric([ch, t], s.events.get((ch, t), 0))
         yield ev
@@ -64,68 +75,70 @@ class SqmCollector(Collector):
         for name, src, doc in (("sqm_events_duplicate", s.duplicate, "Duplicate events (by event_id)"),
                                ("sqm_events_late", s.late, "Measurements for already final windows")):
             fam = CounterMetricFamily(name, doc, labels=["channel"])
-            for ch in chs:
+            for ch in self.channels:
                 fam.add_metric([ch], src.get(ch, 0))
             yield fam
+
+    def _measurement_counters(self, s: Snapshot) -> Iterator[Metric]:
+        """One counter per window count field, so ratios over any range, summed across workers,
+        can be computed from counter increases and not only for the worker's own windows."""
         for i, field_name in enumerate(COUNT_FIELDS):
             fam = CounterMetricFamily(_MEASURE_METRICS[field_name],
                                       f"Measurements: {field_name.replace('_', ' ')}",
                                       labels=["channel"])
-            for ch in chs:
+            for ch in self.channels:
                 fam.add_metric([ch], s.measured.get(ch, [0] * len(COUNT_FIELDS))[i])
             yield fam
+
+    def _histograms(self, s: Snapshot) -> Iterator[Metric]:
+        """Cumulative wait and resolution distributions, which (unlike the per-window sketches)
+        can be summed across workers and over any range (no histogram, no series)."""
         for name, hists, doc in (
             ("sqm_first_response_seconds", s.first_response, "First-response waits"),
             ("sqm_resolution_seconds", s.resolution, "Resolution times of resolved contacts"),
         ):
             hf = HistogramMetricFamily(name, doc, labels=["channel"])
-            for ch in chs:
+            for ch in self.channels:
                 h = hists.get(ch)
                 if h is not None:
                     hf.add_metric([ch], _buckets(h), h.sum_ms / 1000)
             yield hf
 
+    def _backlog_gauges(self, s: Snapshot, now_ms: int) -> Iterator[Metric]:
+        """The backlog of this worker's input partitions (no series before it owns one); the
+        oldest wait ages with the wall clock between snapshots, so it is computed at scrape time."""
         for name, vals, doc in (
             ("sqm_backlog_waiting", s.backlog_waiting, "Open contacts without a first response"),
             ("sqm_backlog_open", s.backlog_open, "Contacts not closed"),
         ):
             g = GaugeMetricFamily(name, doc, labels=["channel"])
-            for ch in chs:
+            for ch in self.channels:
                 if ch in vals:
                     g.add_metric([ch], vals[ch])
             yield g
         g = GaugeMetricFamily("sqm_oldest_wait_seconds", "Age of the oldest waiting contact",
                               labels=["channel"])
-        for ch in chs:
+        for ch in self.channels:
             if ch in s.oldest_waiting_ts_ms:
                 oldest = s.oldest_waiting_ts_ms[ch]
                 g.add_metric([ch], 0.0 if oldest is None else max(0, now_ms - oldest) / 1000)
         yield g
 
-        latest = [(ch, s.windows[ch]) for ch in chs if ch in s.windows]
-        for name, key, doc in _RATIOS:
-            g = GaugeMetricFamily(name, doc, labels=["channel"])
-            for ch, rec in latest:
-                value = getattr(rec, key)
-                if value is not None:
-                    g.add_metric([ch], value)
-            yield g
-        for name, key in (("sqm_first_response_window_seconds", "first_response"),
-                          ("sqm_resolution_window_seconds", "resolution")):
-            g = GaugeMetricFamily(name, f"{key}_s quantiles of the latest final window",
-                                  labels=["channel", "quantile"])
-            for ch, rec in latest:
-                summary = summary_s(getattr(rec, key))
-                for q, k in _QUANTILES:
-                    v = summary[k]
-                    if v is not None:
-                        g.add_metric([ch, q], v)
-            yield g
+    def _latest_window_gauges(self, s: Snapshot) -> Iterator[Metric]:
+        """The latest final window's indicators exactly as written to the topic, for channels
+        that have one; a null value is left out rather than exported as 0."""
+        latest = [(ch, s.windows[ch]) for ch in self.channels if ch in s.windows]
+        yield from _window_ratios(latest)
+        yield from _window_quantiles(latest)
         g = GaugeMetricFamily("sqm_window_end_timestamp_seconds", "End of the latest final window",
                               labels=["channel"])
         for ch, rec in latest:
             g.add_metric([ch], rec.window_end_ms / 1000)
         yield g
+
+    def _worker_metrics(self, s: Snapshot, now_ms: int) -> Iterator[Metric]:
+        """This worker's own progress and load: how far event time trails the wall clock, what it
+        holds back, which partitions it owns and how many records it has consumed or forwarded."""
         g = GaugeMetricFamily("sqm_watermark_lag_seconds", "Wall clock minus the event-time watermark")
         if s.watermark_ms is not None:
             g.add_metric([], max(0, now_ms - s.watermark_ms) / 1000)
@@ -144,6 +157,32 @@ class SqmCollector(Collector):
                                   "owns their interaction (key was not the interaction_id)",
                                   value=s.rekeyed)
 
+
+def _window_ratios(latest: list[tuple[str, Indicators]]) -> Iterator[Metric]:
+    """One gauge per ratio of the latest final windows (a null ratio has no sample)."""
+    for name, key, doc in _RATIOS:
+        g = GaugeMetricFamily(name, doc, labels=["channel"])
+        for ch, rec in latest:
+            value = getattr(rec, key)
+            if value is not None:
+                g.add_metric([ch], value)
+        yield g
+
+
+def _window_quantiles(latest: list[tuple[str, Indicators]]) -> Iterator[Metric]:
+    """The window's own sketch quantiles, which the histograms' coarse buckets cannot give back
+    exactly (a null quantile has no sample)."""
+    for name, key in (("sqm_first_response_window_seconds", "first_response"),
+                      ("sqm_resolution_window_seconds", "resolution")):
+        g = GaugeMetricFamily(name, f"{key}_s quantiles of the latest final window",
+                              labels=["channel", "quantile"])
+        for ch, rec in latest:
+            summary = summary_s(getattr(rec, key))
+            for q, k in _QUANTILES:
+                v = summary[k]
+                if v is not None:
+                    g.add_metric([ch, q], v)
+        yield g
 
 def _buckets(h: Histogram) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []

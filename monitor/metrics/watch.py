@@ -35,46 +35,79 @@ def _fmt(v: float | None, pattern: str = "{:.0f}") -> str:
 
 
 def table(samples: Sequence[Samples], channels: Sequence[str]) -> Table:
-    summed: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
-    latest: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    ends: dict[str, float] = {}
-    for s in samples:
-        for key, v in s.items():
-            summed[key] += v
-        for (name, labels), v in s.items():
-            if name == "sqm_window_end_timestamp_seconds":
-                ch = dict(labels)["channel"]
-                if v >= ends.get(ch, 0):
-                    ends[ch] = v
-                    for (n2, l2), v2 in s.items():
-                        if dict(l2).get("channel") == ch and ("window" in n2 or n2.endswith("_ratio")):
-                            latest[(n2, l2)] = v2
+    """One row per channel from ``samples`` (one scrape per worker that answered)."""
+    summed = _summed(samples)
+    latest = _latest_windows(samples)
     t = Table(title="sqm-monitor: latest final window per channel", expand=False)
     for col in ("channel", "opened", "waiting", "open", "oldest wait", "service level",
                 "abandon", "1st resp p90", "resolution", "on time", "late", "dupes"):
         t.add_column(col, justify="right" if col != "channel" else "left")
     for ch in channels:
-        c = (("channel", ch),)
-        oldest = max((s.get(("sqm_oldest_wait_seconds", c), 0.0) for s in samples), default=0.0)
-
-        def pct(name: str, c: tuple[tuple[str, str], ...] = c) -> str:
-            v = latest.get((name, c))
-            return _fmt(None if v is None else 100 * v, "{:.1f}%")
-
-        p90 = latest.get(("sqm_first_response_window_seconds", (("channel", ch), ("quantile", "0.9"))))
-        t.add_row(
-            ch, _fmt(summed.get(("sqm_opened_total", c))),
-            _fmt(summed.get(("sqm_backlog_waiting", c))), _fmt(summed.get(("sqm_backlog_open", c))),
-            _fmt(oldest, "{:.0f} s"), pct("sqm_service_level_ratio"), pct("sqm_abandonment_ratio"),
-            _fmt(p90, "{:.1f} s"), pct("sqm_resolution_ratio"), pct("sqm_on_time_resolution_ratio"),
-            _fmt(summed.get(("sqm_events_late_total", c))),
-            _fmt(summed.get(("sqm_events_duplicate_total", c))),
-        )
-    rejected = sum(v for (n, _l), v in summed.items() if n == "sqm_events_rejected_total")
-    lag = max((s.get(("sqm_watermark_lag_seconds", ()), 0.0) for s in samples), default=0.0)
-    t.caption = f"dead-lettered {rejected:.0f} · watermark lag {lag:.0f} s · {len(samples)} worker(s)"
+        t.add_row(*_row(ch, samples, summed, latest))
+    t.caption = _caption(samples, summed)
     return t
 
+
+def _summed(samples: Sequence[Samples]) -> Samples:
+    """Every series summed over the workers: counters and backlog are per worker, so the
+    cluster's value is the sum (as ``sum()`` in a Prometheus query)."""
+    summed: Samples = defaultdict(float)
+    for s in samples:
+        for key, v in s.items():
+            summed[key] += v
+    return summed
+
+
+def _latest_windows(samples: Sequence[Samples]) -> Samples:
+    """Per channel, the window gauges of the worker whose latest final window ends last (the
+    later one on a tie): when more than one worker shows a window for a channel, as around a
+    rebalance, the newest one is current."""
+    latest: Samples = {}
+    ends: dict[str, float] = {}
+    for s in samples:
+        for (name, labels), v in s.items():
+            if name == "sqm_window_end_timestamp_seconds":
+                ch = dict(labels)["channel"]
+                if v >= ends.get(ch, 0):
+                    ends[ch] = v
+                    latest.update(_window_series(s, ch))
+    return latest
+
+
+def _window_series(s: Samples, channel: str) -> Samples:
+    """One worker's latest-window gauges (window end, window quantiles, ratios) of ``channel``,
+    taken together so the row never mixes two workers' windows."""
+    return {(n, labels): v for (n, labels), v in s.items()
+            if dict(labels).get("channel") == channel and ("window" in n or n.endswith("_ratio"))}
+
+
+def _row(ch: str, samples: Sequence[Samples], summed: Samples, latest: Samples) -> tuple[str, ...]:
+    """One channel's cells; a series no worker exports shows as ``-`` rather than 0 (a null
+    ratio of an empty window is absent from ``/metrics``)."""
+    c = (("channel", ch),)
+    oldest = max((s.get(("sqm_oldest_wait_seconds", c), 0.0) for s in samples), default=0.0)
+
+    def pct(name: str) -> str:
+        v = latest.get((name, c))
+        return _fmt(None if v is None else 100 * v, "{:.1f}%")
+
+    p90 = latest.get(("sqm_first_response_window_seconds", (("channel", ch), ("quantile", "0.9"))))
+    return (
+        ch, _fmt(summed.get(("sqm_opened_total", c))),
+        _fmt(summed.get(("sqm_backlog_waiting", c))), _fmt(summed.get(("sqm_backlog_open", c))),
+        _fmt(oldest, "{:.0f} s"), pct("sqm_service_level_ratio"), pct("sqm_abandonment_ratio"),
+        _fmt(p90, "{:.1f} s"), pct("sqm_resolution_ratio"), pct("sqm_on_time_resolution_ratio"),
+        _fmt(summed.get(("sqm_events_late_total", c))),
+        _fmt(summed.get(("sqm_events_duplicate_total", c))),
+    )
+
+
+def _caption(samples: Sequence[Samples], summed: Samples) -> str:
+    """Cluster-wide totals that have no channel: dead letters summed over reasons and the
+    worst watermark lag (the worker furthest behind holds the windows back)."""
+    rejected = sum(v for (n, _l), v in summed.items() if n == "sqm_events_rejected_total")
+    lag = max((s.get(("sqm_watermark_lag_seconds", ()), 0.0) for s in samples), default=0.0)
+    return f"dead-lettered {rejected:.0f} · watermark lag {lag:.0f} s · {len(samples)} worker(s)"
 
 def main(urls: Sequence[str], channels: Sequence[str], interval_s: float, once: bool) -> int:
     console = Console()

@@ -321,13 +321,27 @@ def garbage(rng: random.Random, tag: str, n: int, ts_ms: int, channel: str) -> b
         "attrs": {"queue": "general", "segment": "consumer"},
     }
     kind = rng.randrange(10)
+    if kind < 3:
+        return _not_an_object(rng, kind, base)
+    _spoil_one_field(rng, kind, base, ts_ms)
+    return orjson.dumps(base)
+
+
+def _not_an_object(rng: random.Random, kind: int, base: dict[str, Any]) -> bytes:
+    """Kinds 0-2: bytes that never become an event object (cut-off or non-JSON text, or JSON
+    of another shape), the records rejected before any field is looked at."""
     if kind == 0:  # malformed JSON: a cut-off object
         raw = orjson.dumps(base)
         return raw[: rng.randrange(2, len(raw) - 1)]
     if kind == 1:  # malformed JSON: not UTF-8 / not JSON at all
         return rng.choice((b'{"event_id": "\xff\xfe", "type": "opened"}', *_GARBAGE_TEXT))
-    if kind == 2:  # JSON, but not an object
-        return rng.choice((*_NON_OBJECTS, orjson.dumps([base])))
+    # JSON, but not an object
+    return rng.choice((*_NON_OBJECTS, orjson.dumps([base])))
+
+
+def _spoil_one_field(rng: random.Random, kind: int, base: dict[str, Any], ts_ms: int) -> None:
+    """Kinds 3-9: an otherwise valid event with exactly one field spoiled in place, so each
+    field-level reject reason is exercised on its own."""
     if kind == 3:  # a required field missing (or null)
         name = rng.choice(("event_id", "interaction_id", "channel", "type", "ts"))
         if rng.random() < 0.8:
@@ -350,8 +364,6 @@ def garbage(rng: random.Random, tag: str, n: int, ts_ms: int, channel: str) -> b
         base["ts"] = rng.choice((*_BAD_TS, -1, ts_ms + 86_400_000, format_ts(ts_ms + 86_400_000)))
     else:  # a bad timestamp of the integer kind or a mangled offset
         base["ts"] = rng.choice((10**16, format_ts(ts_ms)[:-1] + "+25:00"))
-    return orjson.dumps(base)
-
 
 # --- the model -----------------------------------------------------------------------------
 
