@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override metrics_port / SQM_METRICS_PORT")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("topics", help="create or check the topics defined in topics/")
+    p = sub.add_parser("topics", help="create or check the topics defined in monitor/topics/")
     p.add_argument("action", choices=["apply", "check"])
     p.set_defaults(func=cmd_topics)
 

@@ -1,4 +1,4 @@
-"""Topics as code: the definitions in ``topics/topics.toml`` and ``sqm topics apply``.
+"""Topics as code: the definitions in ``monitor/topics/topics.toml`` and ``sqm topics apply``.
 
 The file is the single source of truth for every topic the service reads or writes, so a
 deployment is reproducible and drift on a broker is visible. ``apply`` only ever *creates*
@@ -34,8 +34,9 @@ TOPIC_PARTIALS = "sqm.internal.partials.v1"
 TOPIC_INTERACTIONS_CHANGELOG = "sqm.internal.interactions-changelog.v1"
 TOPIC_WINDOWS_CHANGELOG = "sqm.internal.windows-changelog.v1"
 
-#: The repository's ``topics/`` directory (definitions and JSON Schemas).
-TOPICS_DIR = Path(__file__).resolve().parents[2] / "topics"
+#: The package's ``topics/`` data directory (definitions and JSON Schemas). It is package data
+#: (pyproject.toml), so an installed wheel carries it just as a checkout does.
+TOPICS_DIR = Path(__file__).resolve().parents[1] / "topics"
 DEFAULT_DEFINITIONS = TOPICS_DIR / "topics.toml"
 
 #: Environment variable that replaces every topic's replication factor (production: 3).
@@ -107,27 +108,41 @@ def _positive_int(where: str, key: str, value: Any) -> int:
     return value
 
 
-def _parse_topic(index: int, raw: Any, base: Path) -> tuple[TopicDef, str | None]:
-    """Validate one ``[[topics]]`` table; returns the definition and its co-partitioned topic."""
+def _topic_name(index: int, raw: Any) -> str:
+    """The table's topic name: checked first, because every later message names the topic."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"topics[{index}]: expected a table")
     name = raw.get("name")
     if not isinstance(name, str) or not _LEGAL_NAME.match(name) or name in {".", ".."}:
         raise ValueError(f"topics[{index}]: name: expected 1..249 of [A-Za-z0-9._-], got {name!r}")
-    where = f"topic {name}"
+    return name
+
+
+def _check_known_keys(where: str, raw: Mapping[str, Any]) -> None:
+    """Refuse unknown keys: a misspelt optional key would otherwise be silently ignored."""
     unknown = sorted(set(raw) - _TOPIC_KEYS)
     if unknown:
         raise ValueError(f"{where}: {unknown[0]}: unknown key")
 
+
+def _description(where: str, raw: Mapping[str, Any]) -> str:
+    """The topic's description, required so that every topic says why it is configured so."""
     description = raw.get("description")
     if not isinstance(description, str) or not description.strip():
         raise ValueError(f"{where}: description: expected a non-empty string")
+    return description.strip()
+
+
+def _internal(where: str, raw: Mapping[str, Any]) -> bool:
+    """Whether only the workers use the topic; decides whether a schema is required."""
     internal = raw.get("internal", False)
     if not isinstance(internal, bool):
         raise ValueError(f"{where}: internal: expected true or false, got {internal!r}")
-    partitions = _positive_int(where, "partitions", raw.get("partitions"))
-    replication_factor = _positive_int(where, "replication_factor", raw.get("replication_factor", 1))
+    return internal
 
+
+def _schema(where: str, raw: Mapping[str, Any], internal: bool, base: Path) -> str | None:
+    """The schema path relative to ``base``: public topics are a contract, so theirs must exist."""
     schema = raw.get("schema")
     if schema is None:
         if not internal:
@@ -136,7 +151,11 @@ def _parse_topic(index: int, raw: Any, base: Path) -> tuple[TopicDef, str | None
         raise ValueError(f"{where}: schema: expected a path relative to {base}")
     elif not (base / schema).is_file():
         raise ValueError(f"{where}: schema: file {base / schema} not found")
+    return schema
 
+
+def _topic_config(where: str, raw: Mapping[str, Any]) -> dict[str, str]:
+    """The topic configs as broker strings; ``cleanup.policy`` is required, as it decides retention."""
     raw_config = raw.get("config", {})
     if not isinstance(raw_config, Mapping):
         raise ValueError(f"{where}: config: expected a table of Kafka topic configs")
@@ -146,10 +165,34 @@ def _parse_topic(index: int, raw: Any, base: Path) -> tuple[TopicDef, str | None
         raise ValueError(f"{where}: config.cleanup.policy: required (delete or compact)")
     if policy not in _CLEANUP_POLICIES:
         raise ValueError(f"{where}: config.cleanup.policy: expected delete or compact, got {policy!r}")
+    return config
 
+
+def _copartitioned_with(where: str, raw: Mapping[str, Any]) -> str | None:
+    """The co-partitioned topic's name; checked against the other tables by ``load_definitions``."""
     copartitioned = raw.get("copartitioned_with")
     if copartitioned is not None and not isinstance(copartitioned, str):
         raise ValueError(f"{where}: copartitioned_with: expected a topic name")
+    return copartitioned
+
+
+def _parse_topic(index: int, raw: Any, base: Path) -> tuple[TopicDef, str | None]:
+    """Validate one ``[[topics]]`` table; returns the definition and its co-partitioned topic.
+
+    The keys are checked in a fixed order (name, unknown keys, description, internal, partitions,
+    replication_factor, schema, config, copartitioned_with), so a table with several mistakes
+    always reports the same one first.
+    """
+    name = _topic_name(index, raw)
+    where = f"topic {name}"
+    _check_known_keys(where, raw)
+    description = _description(where, raw)
+    internal = _internal(where, raw)
+    partitions = _positive_int(where, "partitions", raw.get("partitions"))
+    replication_factor = _positive_int(where, "replication_factor", raw.get("replication_factor", 1))
+    schema = _schema(where, raw, internal, base)
+    config = _topic_config(where, raw)
+    copartitioned = _copartitioned_with(where, raw)
 
     defn = TopicDef(
         name=name,
@@ -158,33 +201,38 @@ def _parse_topic(index: int, raw: Any, base: Path) -> tuple[TopicDef, str | None
         config=config,
         internal=internal,
         schema=schema,
-        description=description.strip(),
+        description=description,
     )
     return defn, copartitioned
 
 
-def load_definitions(path: Path | None = None) -> list[TopicDef]:
-    """Read and validate the topic definitions (default: the repository's ``topics.toml``).
-
-    Validation happens here, before any broker is contacted, so a bad edit to the file fails
-    with a ``ValueError`` naming the topic and the key instead of creating half the topics.
-    """
-    path = DEFAULT_DEFINITIONS if path is None else path
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path``, turning a missing or malformed file into a one-line ``ValueError``."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"{path}: not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML ({exc})") from None
 
+
+def _topic_tables(path: Path, data: Mapping[str, Any]) -> list[Any]:
+    """The ``[[topics]]`` tables; anything else at the top level is a mistake, not an extension."""
     unknown = sorted(set(data) - {"topics"})
     if unknown:
         raise ValueError(f"{path}: {unknown[0]}: unknown key (expected [[topics]] tables)")
     entries = data.get("topics")
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{path}: topics: expected at least one [[topics]] table")
+    return entries
 
-    base = path.resolve().parent
+
+def _parse_topics(entries: list[Any], base: Path) -> tuple[list[TopicDef], list[tuple[TopicDef, str]]]:
+    """Parse every table, refusing a name defined twice (apply would create it only once).
+
+    Returns the definitions in file order and the (topic, co-partitioned topic name) links, which
+    can only be checked once every table is known.
+    """
     defs: list[TopicDef] = []
     links: list[tuple[TopicDef, str]] = []
     for index, raw in enumerate(entries):
@@ -194,7 +242,11 @@ def load_definitions(path: Path | None = None) -> list[TopicDef]:
         defs.append(defn)
         if copartitioned is not None:
             links.append((defn, copartitioned))
+    return defs, links
 
+
+def _check_copartitioning(defs: list[TopicDef], links: list[tuple[TopicDef, str]]) -> None:
+    """A changelog partition holds the state of one source partition: the counts must be equal."""
     by_name = {d.name: d for d in defs}
     for defn, other_name in links:
         other = by_name.get(other_name)
@@ -205,6 +257,18 @@ def load_definitions(path: Path | None = None) -> list[TopicDef]:
                 f"topic {defn.name}: partitions: must equal {other.name}'s "
                 f"({other.partitions}), got {defn.partitions}"
             )
+
+
+def load_definitions(path: Path | None = None) -> list[TopicDef]:
+    """Read and validate the topic definitions (default: the package's ``topics/topics.toml``).
+
+    Validation happens here, before any broker is contacted, so a bad edit to the file fails
+    with a ``ValueError`` naming the topic and the key instead of creating half the topics.
+    """
+    path = DEFAULT_DEFINITIONS if path is None else path
+    entries = _topic_tables(path, _read_toml(path))
+    defs, links = _parse_topics(entries, path.resolve().parent)
+    _check_copartitioning(defs, links)
     return defs
 
 
@@ -285,6 +349,72 @@ def _differences(defn: TopicDef, meta: Mapping[str, Any], configs: Mapping[str, 
     return diffs
 
 
+def _creation_outcome(topic_errors: list[Any]) -> tuple[dict[str, TopicStatus], list[str]]:
+    """Sort a CreateTopics answer into created topics and ones that already existed.
+
+    A topic that already exists was created concurrently (or the metadata lagged): it is
+    compared, not refused. Any other error code refuses the whole run with one ``TopicsError``
+    that names every refused topic.
+    """
+    created: dict[str, TopicStatus] = {}
+    raced: list[str] = []
+    refused: list[str] = []
+    for entry in topic_errors:
+        name, code = str(entry["topic"]), int(entry["error_code"])
+        if code == 0:
+            created[name] = TopicStatus(name, "created")
+        elif code == _ERR_TOPIC_ALREADY_EXISTS:
+            raced.append(name)  # created concurrently (or metadata lagged): compare
+        else:
+            message = entry.get("error_message") or ""
+            refused.append(f"topic {name}: creation refused: {for_code(code).__name__} {message}".rstrip())
+    if refused:
+        raise TopicsError("; ".join(refused))
+    return created, raced
+
+
+async def _wait_until_visible(admin: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Poll the metadata (up to 50 times, 0.1 s apart) until every one of ``names`` is in it.
+
+    Returns the last answer: a topic reported as existing may not be in the metadata yet, and
+    comparing it needs its partitions.
+    """
+    existing: dict[str, dict[str, Any]] = {}
+    for _ in range(50):
+        existing = await _broker_topics(admin)
+        if all(n in existing for n in names):
+            break
+        await asyncio.sleep(0.1)
+    return existing
+
+
+async def _create_missing(
+    admin: Any, missing: list[TopicDef], existing: dict[str, dict[str, Any]]
+) -> tuple[dict[str, TopicStatus], dict[str, dict[str, Any]]]:
+    """Create ``missing``; returns their ``created`` statuses and the broker's topics to compare.
+
+    The topics are the ones known before the creation unless some turned out to exist already,
+    in which case they are the metadata once those show (see ``_wait_until_visible``).
+    """
+    response = await admin.create_topics([_new_topic(d) for d in missing], 30000)
+    created, raced = _creation_outcome(response.to_object()["topic_errors"])
+    if raced:
+        existing = await _wait_until_visible(admin, raced)
+    return created, existing
+
+
+async def _compare_existing(
+    admin: Any, defs: list[TopicDef], existing: Mapping[str, Mapping[str, Any]]
+) -> dict[str, TopicStatus]:
+    """``ok`` or ``differs`` for each of ``defs``, which all exist on the broker."""
+    configs = await _broker_configs(admin, defs)
+    statuses: dict[str, TopicStatus] = {}
+    for d in defs:
+        diffs = _differences(d, existing[d.name], configs.get(d.name, {}))
+        statuses[d.name] = TopicStatus(d.name, "differs" if diffs else "ok", diffs)
+    return statuses
+
+
 async def apply(bootstrap: str, defs: list[TopicDef], create: bool = True) -> list[TopicStatus]:
     """Create the missing topics (when ``create``) and compare the existing ones.
 
@@ -310,37 +440,13 @@ async def apply(bootstrap: str, defs: list[TopicDef], create: bool = True) -> li
         statuses: dict[str, TopicStatus] = {}
         missing = [d for d in defs if d.name not in existing]
         if missing and create:
-            response = await admin.create_topics([_new_topic(d) for d in missing], 30000)
-            raced: list[str] = []
-            refused: list[str] = []
-            for entry in response.to_object()["topic_errors"]:
-                name, code = str(entry["topic"]), int(entry["error_code"])
-                if code == 0:
-                    statuses[name] = TopicStatus(name, "created")
-                elif code == _ERR_TOPIC_ALREADY_EXISTS:
-                    raced.append(name)  # created concurrently (or metadata lagged): compare
-                else:
-                    message = entry.get("error_message") or ""
-                    refused.append(
-                        f"topic {name}: creation refused: {for_code(code).__name__} {message}".rstrip()
-                    )
-            if refused:
-                raise TopicsError("; ".join(refused))
-            if raced:
-                for _ in range(50):
-                    existing = await _broker_topics(admin)
-                    if all(n in existing for n in raced):
-                        break
-                    await asyncio.sleep(0.1)
+            statuses, existing = await _create_missing(admin, missing, existing)
         elif missing:
             for d in missing:
                 statuses[d.name] = TopicStatus(d.name, "differs", ["missing on the broker"])
 
         to_compare = [d for d in defs if d.name not in statuses and d.name in existing]
-        configs = await _broker_configs(admin, to_compare)
-        for d in to_compare:
-            diffs = _differences(d, existing[d.name], configs.get(d.name, {}))
-            statuses[d.name] = TopicStatus(d.name, "differs" if diffs else "ok", diffs)
+        statuses.update(await _compare_existing(admin, to_compare, existing))
         for d in defs:  # still unaccounted for: reported as existing yet never visible
             unseen = ["reported as existing, but not in the metadata"]
             statuses.setdefault(d.name, TopicStatus(d.name, "differs", unseen))
