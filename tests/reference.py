@@ -22,7 +22,7 @@ SHORT_ABANDON_S = 5
 REOPEN_WINDOW_S = 7 * 86400
 
 
-def ts_ms(ts: Any) -> int:
+def ts_ms(ts: int | str) -> int:
     if isinstance(ts, int):
         return ts
     dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
@@ -46,6 +46,15 @@ class Outcome:
     measured: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> count name -> n
     accepted: dict[tuple[str, str], int] = field(default_factory=dict)
     first_ms: int = 0
+
+
+@dataclass
+class Backlog:
+    """Backlog of one channel at one window end: waiting (unanswered), open, oldest waiting open."""
+
+    waiting: int = 0
+    open: int = 0
+    oldest_ms: int | None = None
 
 
 def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: int | None = None,
@@ -146,7 +155,7 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
         out.measured[ch] = defaultdict(int)
     for w in range(out.first_ms, last + wms, wms):
         end = w + wms
-        backlog = {c: [0, 0, None] for c in channels}
+        backlog = {c: Backlog() for c in channels}
         for ch, applied in valid.values():
             opened_ts = None
             responded = abandoned = False
@@ -167,10 +176,10 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
             if opened_ts is None or is_closed:
                 continue
             b = backlog[ch]
-            b[1] += 1
+            b.open += 1
             if not responded and not abandoned:
-                b[0] += 1
-                b[2] = opened_ts if b[2] is None else min(b[2], opened_ts)
+                b.waiting += 1
+                b.oldest_ms = opened_ts if b.oldest_ms is None else min(b.oldest_ms, opened_ts)
         for ch in channels:
             cell = meas.get((ch, w), {"n": defaultdict(int), "fr": [], "rs": []})
             n = cell["n"]
@@ -205,8 +214,8 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
                 "on_time_resolution_rate": ratio(n["resolved_within_target"], resolved),
                 "resolution_s": summary(cell["rs"]),
                 "reopened": n["reopened"], "reopen_rate": ratio(n["reopened"], resolved),
-                "backlog_waiting": wb[0], "backlog_open": wb[1],
-                "oldest_wait_s": 0 if wb[2] is None else (end - wb[2]) / 1000,
+                "backlog_waiting": wb.waiting, "backlog_open": wb.open,
+                "oldest_wait_s": 0 if wb.oldest_ms is None else (end - wb.oldest_ms) / 1000,
             }
     return out
 

@@ -22,6 +22,9 @@ from monitor.kafka import topics
 
 T = TypeVar("T")
 
+#: A ``/metrics`` scrape: ``{(sample name, sorted labels): value}``.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
 
 def poll(check: Callable[[], T | None], deadline_s: float, what: str, every_s: float = 0.25) -> T:
     """Call ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
@@ -65,7 +68,7 @@ def reset_topics(bootstrap: str) -> None:
     asyncio.run(_reset(bootstrap))
 
 
-def write_config(path: Path, bootstrap: str, group: str, **extra: Any) -> Path:
+def write_config(path: Path, bootstrap: str, group: str, **extra: str | int | float | bool) -> Path:
     lines = [f'broker_url = "kafka://{bootstrap}"', f'group_id = "{group}"']
     lines += [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in extra.items()]
     path.write_text("\n".join(lines) + "\n")
@@ -85,17 +88,17 @@ class WorkerProcess:
             stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def metrics(self) -> Samples:
         """Scrape ``/metrics``: ``{(sample name, sorted labels): value}``."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
-        out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        out: Samples = {}
         for fam in text_string_to_metric_families(text):
             for s in fam.samples:
                 out[(s.name, tuple(sorted(s.labels.items())))] = s.value
         return out
 
-    def try_metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+    def try_metrics(self) -> Samples | None:
         try:
             return self.metrics()
         except OSError:

@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 import pytest
-from harness import WorkerProcess, poll, produce, read_json, reset_topics, write_config
+from harness import Samples, WorkerProcess, poll, produce, read_json, reset_topics, write_config
 from kafka_broker import free_port
-from reference import compute, diff_record, ts_ms
+from reference import Outcome, compute, diff_record, ts_ms
 
 from monitor.config import Config
 from monitor.kafka.topics import TOPIC_DEADLETTER, TOPIC_INDICATORS
@@ -59,7 +59,7 @@ def scenario(start_ms: int, duration_s: int, rate: float, seed: int) -> tuple[
     assert len(events) == len(items)
     # an orphan (never opened) and an impossible transition (abandoned after a response)
     t0 = start_ms + 30_000
-    extra = [
+    extra: list[dict[str, Any]] = [
         {"event_id": "x-orphan", "interaction_id": "x-never-opened", "channel": "phone",
          "type": "responded", "ts": t0},
         {"event_id": "x-o", "interaction_id": "x-bad", "channel": "web", "type": "opened", "ts": t0},
@@ -117,7 +117,7 @@ def assert_records(expected: dict[tuple[str, int], dict[str, Any]],
     assert not problems, "\n".join(problems[:40])
 
 
-def counter_sum(samples: list[dict[Any, float]], name: str, **labels: str) -> float:
+def counter_sum(samples: list[Samples], name: str, **labels: str) -> float:
     want = tuple(sorted(labels.items()))
     total = 0.0
     for s in samples:
@@ -140,7 +140,7 @@ def _span(now_ms: int) -> tuple[int, int]:
     return start, 20 * 60
 
 
-def _expected(valid: list[dict[str, Any]], start: int, duration_s: int) -> Any:
+def _expected(valid: list[dict[str, Any]], start: int, duration_s: int) -> Outcome:
     last = start + duration_s * 1000 + 2 * WINDOW_MS
     return compute(valid, last_window_ms=last - last % WINDOW_MS)
 
@@ -173,7 +173,7 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
         for d in deadletters:
             assert d["source"]["topic"] == "sqm.interactions.v1" and d["raw"]
 
-        def counters_settled() -> dict[Any, float] | None:
+        def counters_settled() -> Samples | None:
             m = worker.try_metrics()
             if m is None:
                 return None

@@ -113,7 +113,7 @@ def assert_record(actual: dict[str, Any], exp: dict[str, Any]) -> None:
 
 
 def check_deadletter(value: bytes, partition: int) -> dict[str, Any]:
-    d = json.loads(value)
+    d: dict[str, Any] = json.loads(value)
     assert set(d) == {"schema", "reason", "detail", "source", "raw", "received_at"}
     assert d["schema"] == "sqm.deadletter.v1"
     assert d["reason"] in REASONS

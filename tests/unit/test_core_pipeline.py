@@ -303,7 +303,8 @@ def run_restore_stream(restart_at: int | None, restart: str = "partition") -> Pi
     return pipe
 
 
-def summary_of(pipe: Pipeline) -> tuple[Any, ...]:
+def summary_of(pipe: Pipeline) -> tuple[
+        list[tuple[str, dict[str, Any]]], Counter[str], Counter[str], list[tuple[str, int]]]:
     return (
         pipe.records,
         pipe.late,
@@ -379,7 +380,7 @@ def test_restore_keeps_the_channel_of_buffered_events() -> None:
         pipe.flush_through(W01)
         return pipe
 
-    exp = {
+    exp: dict[tuple[str, int], dict[str, Any]] = {
         ("chat", W00): dict(opened=1, answered=1, answered_within_target=1, service_level=1.0,
                             abandonment_rate=0.0, first_response_s=summ(5_000), backlog_open=1),
         ("chat", W01): dict(backlog_open=1),
@@ -394,7 +395,7 @@ def test_closed_interaction_is_dropped_after_the_reopen_window_even_with_a_rejec
     changelog). A too-late ``reopened`` that is still buffered when the purge time passes must
     not keep the state (and its changelog record) alive forever."""
 
-    def run(late_reopen: bool) -> tuple[list[str], PartitionProcessor, list[Any]]:
+    def run(late_reopen: bool) -> tuple[list[str], PartitionProcessor, list[tuple[bytes, bytes | None]]]:
         proc = PartitionProcessor(PARAMS, TOPIC, 0)  # stage one only: no week of window records
         values = [ev("v1", "V", "opened", at("10:00:00")), ev("v2", "V", "resolved", at("10:00:20"))]
         if late_reopen:

@@ -16,6 +16,8 @@ import orjson
 import pytest
 
 from monitor.config import Config, domain_params
+from monitor.domain.events import DeadLetter
+from monitor.domain.watermark import Mark
 from monitor.stage1.outputs import BatchResult
 from monitor.stage1.processor import PartitionProcessor
 from monitor.wire import statelog
@@ -24,6 +26,12 @@ from monitor.wire.partials import acc_to_json
 T0 = 1_795_000_000_000
 PARAMS = domain_params(Config(reopen_window_s=300, orphan_timeout_s=120))
 Batch = tuple[str, int, bool, list[tuple[int, bytes | None, bytes | None]]]
+#: What one batch put out, in comparable form (see ``outputs``).
+Outputs = tuple[
+    list[tuple[tuple[str, int], bytes]], list[DeadLetter], Mark | None,
+    list[tuple[tuple[str, str], int]], list[tuple[str, int]], list[tuple[str, int]],
+    dict[str, list[int]], dict[str, list[int]],
+]
 
 
 def stream(seed: int) -> list[Batch]:
@@ -74,7 +82,7 @@ def stream(seed: int) -> list[Batch]:
     return batches
 
 
-def outputs(r: BatchResult) -> tuple[Any, ...]:
+def outputs(r: BatchResult) -> Outputs:
     return (
         sorted((k, orjson.dumps(acc_to_json(acc))) for k, acc in r.partials.items()),
         r.deadletters, r.mark, sorted(r.events.items()), sorted(r.rejected.items()),
@@ -82,7 +90,8 @@ def outputs(r: BatchResult) -> tuple[Any, ...]:
     )
 
 
-def state(proc: PartitionProcessor) -> tuple[Any, ...]:
+def state(proc: PartitionProcessor) -> tuple[object, ...]:
+    """The processor's whole state, only ever compared for equality."""
     return (
         sorted((iid, orjson.dumps(statelog.interaction_to_json(s)), s.unapplied)
                for iid, s in proc.states.items()),
@@ -93,10 +102,10 @@ def state(proc: PartitionProcessor) -> tuple[Any, ...]:
     )
 
 
-def run(batches: list[Batch], restarts: set[int]) -> tuple[list[Any], tuple[Any, ...], int]:
+def run(batches: list[Batch], restarts: set[int]) -> tuple[list[Outputs], tuple[object, ...], int]:
     proc = PartitionProcessor(PARAMS, "in", 0)
     changelog: list[tuple[bytes, bytes | None]] = []
-    out: list[Any] = []
+    out: list[Outputs] = []
     for i, (kind, now, idle, records) in enumerate(batches):
         if i in restarts:
             proc = PartitionProcessor(PARAMS, "in", 0)

@@ -25,7 +25,7 @@ def compact(records: list[tuple[bytes, bytes | None]]) -> list[tuple[bytes, byte
     return [(k, v) for k, v in last.items() if v is not None]
 
 
-def apply(state: dict[str, Any], entries: list[Any]) -> None:
+def apply(state: dict[str, Any], entries: list[list[Any]]) -> None:
     for key, value in entries:
         if value is None:
             state.pop(key, None)
@@ -33,7 +33,7 @@ def apply(state: dict[str, Any], entries: list[Any]) -> None:
             state[key] = value
 
 
-def rebuild(records: list[tuple[bytes, bytes | None]]) -> tuple[dict[str, Any], Any, StateLog]:
+def rebuild(records: list[tuple[bytes, bytes | None]]) -> tuple[dict[str, Any], list[Any] | None, StateLog]:
     """The toy processor restored: snapshot, then the batches after it; and the last head seen."""
     log = StateLog()
     states, meta, batches = log.restore(records)
@@ -56,7 +56,7 @@ def test_restore_equals_reference(seed: int, monkeypatch: pytest.MonkeyPatch) ->
     snapshots = 0
     multi_record_batches = 0
     for batch in range(300):
-        entries: list[Any] = []
+        entries: list[list[Any]] = []
         for _ in range(rng.randint(0, 12)):
             key = f"i{rng.randint(0, 60)}"
             value = None if key in truth and rng.random() < 0.3 else [batch, "x" * rng.randint(0, 40)]
@@ -82,8 +82,8 @@ def test_restore_equals_reference(seed: int, monkeypatch: pytest.MonkeyPatch) ->
     assert states == truth
     # a restored log continues the sequence: new deltas come after the old ones
     more = restored.write(["after"], [["new", [1]]])
-    states, head, _ = rebuild(compact(kept + more))
-    assert states == {**truth, "new": [1]} and head == ["after"]
+    states, got_head, _ = rebuild(compact(kept + more))
+    assert states == {**truth, "new": [1]} and got_head == ["after"]
 
 
 def test_a_batch_without_its_head_is_an_error() -> None:
