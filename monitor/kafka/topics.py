@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import re
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -468,7 +467,8 @@ def _replication_override(env: Mapping[str, str]) -> int | None:
 
 
 def main(cfg: Config, check_only: bool = False) -> int:
-    """``sqm topics apply [--check]``: one line per topic; 0 when all are created or ok.
+    """``sqm topics apply`` (``check_only``: ``sqm topics check``): one line per topic; 0 when
+    all are created or ok.
 
     Returns 1 when any topic differs (or is missing with ``check_only``), when the definitions
     are invalid, or when the broker cannot be reached, with a one-line message and no traceback.
@@ -519,8 +519,3 @@ def main(cfg: Config, check_only: bool = False) -> int:
         out.print(line, soft_wrap=True)
     return 0 if all(st.status in ("created", "ok") for st in statuses) else 1
 
-
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m monitor.kafka.topics [--check]
-    from monitor import config as _config
-
-    sys.exit(main(_config.load(), check_only="--check" in sys.argv[1:]))
