@@ -74,7 +74,7 @@ def test_fresh_topics_are_created_then_ok(kafka_bootstrap: str) -> None:
     assert summary(checked) == [(d.name, "ok", []) for d in defs]
 
 
-def test_real_definitions_apply_and_check(kafka_bootstrap: str, capsys: Any) -> None:
+def test_real_definitions_apply_and_check(kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
     defs = load_definitions()
     first = run_apply(kafka_bootstrap, defs)
     assert [s.name for s in first] == [d.name for d in defs]

@@ -49,7 +49,7 @@ def validator(topic: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 
-def errors(topic: str, value: Any) -> list[str]:
+def errors(topic: str, value: object) -> list[str]:
     return [e.message for e in validator(topic).iter_errors(value)]
 
 
@@ -127,7 +127,7 @@ ALERT: dict[str, Any] = {
 }
 
 
-def changed(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+def changed(base: dict[str, Any], path: str, value: object) -> dict[str, Any]:
     """A deep copy of ``base`` with ``a.b`` set to ``value`` (or removed for ``...``)."""
     out = copy.deepcopy(base)
     *parents, last = path.split(".")
@@ -262,7 +262,7 @@ def test_input_event_validates(event: dict[str, Any]) -> None:
         ("unexpected", 1),
     ],
 )
-def test_invalid_indicators_record(path: str, value: Any) -> None:
+def test_invalid_indicators_record(path: str, value: object) -> None:
     assert errors(TOPIC_INDICATORS, changed(INDICATORS, path, value)) != []
 
 
@@ -278,7 +278,7 @@ def test_invalid_indicators_record(path: str, value: Any) -> None:
         ("schema", ...),
     ],
 )
-def test_invalid_deadletter_record(path: str, value: Any) -> None:
+def test_invalid_deadletter_record(path: str, value: object) -> None:
     assert errors(TOPIC_DEADLETTER, changed(DEADLETTER, path, value)) != []
 
 
@@ -292,7 +292,7 @@ def test_invalid_deadletter_record(path: str, value: Any) -> None:
         ("summary", ...),
     ],
 )
-def test_invalid_alert_record(path: str, value: Any) -> None:
+def test_invalid_alert_record(path: str, value: object) -> None:
     assert errors(TOPIC_ALERTS, changed(ALERT, path, value)) != []
 
 
@@ -312,7 +312,7 @@ def test_invalid_alert_record(path: str, value: Any) -> None:
         ("channel", 7),
     ],
 )
-def test_invalid_input_event(path: str, value: Any) -> None:
+def test_invalid_input_event(path: str, value: object) -> None:
     assert errors(TOPIC_INPUT, changed(EVENT, path, value)) != []
 
 
