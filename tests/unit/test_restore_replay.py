@@ -34,6 +34,22 @@ Outputs = tuple[
 ]
 
 
+def lifecycle(rng: random.Random) -> list[tuple[str, int]]:
+    """One interaction's ``(type, ms after opened)``: some never answered, closed or opened."""
+    seq = [("opened", 0)]
+    if rng.random() < 0.7:
+        seq.append(("responded", rng.randint(1000, 60_000)))
+    elif rng.random() < 0.5:
+        seq.append(("abandoned", rng.randint(1000, 60_000)))
+    if rng.random() < 0.8:
+        seq.append((rng.choice(["resolved", "resolved", "failed"]), rng.randint(60_000, 200_000)))
+        if rng.random() < 0.3:
+            seq.append(("reopened", rng.randint(200_000, 500_000)))  # some beyond the window
+    if rng.random() < 0.1:
+        seq = seq[1:]  # an orphan: never opened
+    return seq
+
+
 def stream(seed: int) -> list[Batch]:
     """Batches of ``(kind, now_ms, idle, records)``; kind is ``process`` or ``advance``."""
     rng = random.Random(seed)
@@ -41,18 +57,7 @@ def stream(seed: int) -> list[Batch]:
     for i in range(60):
         iid, ch = f"I{i}", rng.choice(["phone", "chat", "email"])
         t = T0 + rng.randint(0, 900_000)
-        seq = [("opened", 0)]
-        if rng.random() < 0.7:
-            seq.append(("responded", rng.randint(1000, 60_000)))
-        elif rng.random() < 0.5:
-            seq.append(("abandoned", rng.randint(1000, 60_000)))
-        if rng.random() < 0.8:
-            seq.append((rng.choice(["resolved", "resolved", "failed"]), rng.randint(60_000, 200_000)))
-            if rng.random() < 0.3:
-                seq.append(("reopened", rng.randint(200_000, 500_000)))  # some beyond the window
-        if rng.random() < 0.1:
-            seq = seq[1:]  # an orphan: never opened
-        for n, (etype, dt) in enumerate(seq):
+        for n, (etype, dt) in enumerate(lifecycle(rng)):
             e: dict[str, Any] = {"event_id": f"{iid}-{n}", "interaction_id": iid, "channel": ch,
                                  "type": etype, "ts": t + dt}
             if rng.random() < 0.1:
