@@ -457,7 +457,8 @@ async def apply(bootstrap: str, defs: list[TopicDef], create: bool = True) -> li
 # --- command -------------------------------------------------------------------------------
 
 
-def _replication_override(env: Mapping[str, str]) -> int | None:
+def replication_override(env: Mapping[str, str]) -> int | None:
+    """The replication factor ``SQM_TOPIC_REPLICATION_FACTOR`` asks for (None: as defined)."""
     raw = env.get(ENV_REPLICATION_FACTOR, "").strip()
     if not raw:
         return None
@@ -477,7 +478,7 @@ def main(cfg: Config, check_only: bool = False) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         defs = load_definitions()
-        override = _replication_override(os.environ)
+        override = replication_override(os.environ)
         if override is not None:
             defs = with_replication_factor(defs, override)
     except ValueError as exc:

@@ -155,7 +155,7 @@ async def _read(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()
+            await consumer.topics()  # a metadata request to the cluster
             parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)

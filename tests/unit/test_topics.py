@@ -401,13 +401,13 @@ def test_duplicate_and_file_errors(tmp_path: Path) -> None:
         load_definitions(tmp_path / "missing.toml")
 
 
-def test_replication_override() -> None:
+def testreplication_override() -> None:
     defs = topics.with_replication_factor(load_definitions(), 3)
     assert {d.replication_factor for d in defs} == {3}
-    assert topics._replication_override({}) is None
-    assert topics._replication_override({topics.ENV_REPLICATION_FACTOR: "3"}) == 3
+    assert topics.replication_override({}) is None
+    assert topics.replication_override({topics.ENV_REPLICATION_FACTOR: "3"}) == 3
     with pytest.raises(ValueError, match=topics.ENV_REPLICATION_FACTOR):
-        topics._replication_override({topics.ENV_REPLICATION_FACTOR: "three"})
+        topics.replication_override({topics.ENV_REPLICATION_FACTOR: "three"})
 
 
 def test_main_reports_unreachable_broker_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
