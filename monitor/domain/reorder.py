@@ -45,11 +45,13 @@ class ReorderBuffer:
         for run, start in zip(self._runs, self._starts, strict=True):
             yield from run[start:]
 
-    def add(self, items: list[Any]) -> None:
-        """Add entries (in any order; ``items`` itself is kept and sorted in place)."""
+    def add(self, items: list[Any], presorted: bool = False) -> None:
+        """Add entries (in any order unless ``presorted``; ``items`` itself is kept and sorted
+        in place)."""
         if not items:
             return
-        items.sort()
+        if not presorted:
+            items.sort()
         runs, starts = self._runs, self._starts
         runs.append(items)
         starts.append(0)

@@ -76,6 +76,7 @@ class PartitionProcessor:
         """Validate and de-duplicate ``(offset, key, value)`` records, then advance the watermark.
 
         The per-record loop is the hottest code of the worker: it keeps what it needs in locals."""
+        self._now_ms = now_ms
         fresh: list[Ready] = []
         out, states = self._out, self.states
         parse = self._parse
@@ -87,7 +88,7 @@ class PartitionProcessor:
             e = parse(value, now_ms)
             if type(e) is not Event:
                 assert isinstance(e, Rejection)
-                self._deadletter(e, offset, key, value, now_ms)
+                self._deadletter(e, offset, key, value)
                 continue
             iid = e.interaction_id
             if check_owner and key != iid.encode() and self._forward(iid, value):
@@ -157,19 +158,21 @@ class PartitionProcessor:
     def _release_until(self, frontier: int, fresh: list[Ready]) -> None:
         """Apply, in event-time order, every event before ``frontier``; buffer the rest."""
         ready = self.buffer.take_before(frontier)
-        if ready:
-            self.pending -= len(ready)
+        taken = len(ready)
+        if taken:
+            self.pending -= taken
             self._changed = True
         if fresh:
-            fresh = sorted(fresh)
+            fresh = sorted(fresh)  # a copy: the batch log keeps the arrival order
             cut = bisect_left(fresh, frontier, key=_ts_ms)
             if cut < len(fresh):
                 kept = fresh[cut:]
                 self.pending += len(kept)
                 self._kept = kept
-                self.buffer.add(list(kept))  # the buffer sorts and merges its own lists
+                self.buffer.add(list(kept), presorted=True)  # the buffer merges its own lists
             ready += fresh[:cut]
-        ready.sort()
+        if taken:  # else ``ready`` is a slice of the sorted batch
+            ready.sort()
         window_ms = self.p.window_ms
         backlog, partials = self.backlog, self._out.partials
         for r in ready:
@@ -181,7 +184,7 @@ class PartitionProcessor:
             if s.opened_ts is None and r.event.type != OPENED:
                 self._hold(r)
             else:
-                self._apply(r.interaction_id, s, r.event, r.offset, r.key, r.raw)
+                self._apply(r)
 
     def _hold(self, r: Ready) -> None:
         """Keep an event of an interaction that has not opened until its ``opened`` comes."""
@@ -190,21 +193,22 @@ class PartitionProcessor:
         self._held_now.append((r.interaction_id, r.event_id))
         self.orphans.watch(r.interaction_id, r.ts_ms)
 
-    def _apply(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
-               raw: bytes | None) -> None:
-        self._transition(iid, s, e, offset, key, raw)
+    def _apply(self, r: Ready) -> None:
+        """Apply an event; an ``opened`` also applies what was held for it, in order."""
+        iid, s, e = r.interaction_id, r.state, r.event
+        self._transition(iid, s, e, r)
         if e.type == OPENED and s.held and s.opened_ts is not None:
             held, s.held = sorted(s.held, key=lambda h: h.event.order_key), ()
             self.pending -= len(held)
             for h in held:
-                self._transition(iid, s, h.event, h.offset, h.key, h.raw)
+                self._transition(iid, s, h.event, h)
 
-    def _transition(self, iid: str, s: Interaction, e: Event, offset: int, key: bytes | None,
-                    raw: bytes | None) -> None:
+    def _transition(self, iid: str, s: Interaction, e: Event, src: Ready | Pending) -> None:
+        """One lifecycle step; ``src`` says where the event came from, for a dead letter."""
         was_open, was_waiting = s.is_open, s.is_waiting
         m = s.apply(e, self.p.reopen_window_ms)
         if isinstance(m, Rejection):
-            self._deadletter(m, offset, key, raw, self._now_ms)
+            self._deadletter(m, src.offset, src.key, src.raw)
             return
         ch = s.channel
         self._out.events[(ch, e.type)] += 1
@@ -225,17 +229,16 @@ class PartitionProcessor:
         for h in expired:
             iid = h.event.interaction_id
             rejection = Rejection("orphan", f"no opened for {iid[:64]!r} within {timeout_s} s")
-            self._deadletter(rejection, h.offset, h.key, h.raw, self._now_ms)
+            self._deadletter(rejection, h.offset, h.key, h.raw)
         self.pending -= len(expired)
         if self.retention.expire(frontier, self.states) or changed:
             self._changed = True
 
-    def _deadletter(
-        self, r: Rejection, offset: int, key: bytes | None, raw: bytes | None, now_ms: int
-    ) -> None:
+    def _deadletter(self, r: Rejection, offset: int, key: bytes | None, raw: bytes | None) -> None:
+        """A dead letter of this partition, received at the batch's wall clock."""
         self._out.rejected[r.reason] += 1
-        self._out.deadletters.append(
-            DeadLetter(r.reason, r.detail, self.topic, self.partition, offset, key, raw, now_ms))
+        self._out.deadletters.append(DeadLetter(
+            r.reason, r.detail, self.topic, self.partition, offset, key, raw, self._now_ms))
 
     # --- restore ----------------------------------------------------------------------------
 

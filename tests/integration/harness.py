@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,14 +15,13 @@ from typing import Any, TypeVar
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.kafka import topics
+from monitor.metrics.watch import Samples, scrape
 
 T = TypeVar("T")
 
 #: A ``/metrics`` scrape: ``{(sample name, sorted labels): value}``.
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def poll(check: Callable[[], T | None], deadline_s: float, what: str, every_s: float = 0.25) -> T:
@@ -90,13 +88,7 @@ class WorkerProcess:
 
     def metrics(self) -> Samples:
         """Scrape ``/metrics``: ``{(sample name, sorted labels): value}``."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        out: Samples = {}
-        for fam in text_string_to_metric_families(text):
-            for s in fam.samples:
-                out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-        return out
+        return scrape(f"http://127.0.0.1:{self.port}/metrics", timeout_s=5)
 
     def try_metrics(self) -> Samples | None:
         try:
@@ -155,7 +147,8 @@ async def _read(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer.topics()  # a metadata request to the cluster
+            # aiokafka has no public way to refresh a consumer's metadata
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)

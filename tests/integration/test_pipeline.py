@@ -19,12 +19,13 @@ from typing import Any
 
 import orjson
 import pytest
-from harness import Samples, WorkerProcess, poll, produce, read_json, reset_topics, write_config
+from harness import WorkerProcess, poll, produce, read_json, reset_topics, write_config
 from kafka_broker import free_port
 from reference import Outcome, compute, diff_record, ts_ms
 
 from monitor.config import Config
 from monitor.kafka.topics import TOPIC_DEADLETTER, TOPIC_INDICATORS
+from monitor.metrics.watch import Samples
 from monitor.sim.model import history
 
 WINDOW_MS = 60_000
