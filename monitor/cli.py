@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_mod
@@ -68,7 +69,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _load(args)
     print(f"config ok: broker {cfg.broker_url}, metrics port {cfg.metrics_port}, "
           f"window {cfg.window_s} s, grace {cfg.grace_s} s, channels {', '.join(cfg.channel_names)}")
+    print()
+    print(alerting_summary(cfg))
     return 0
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def alerting_summary(cfg: Config) -> str:
+    """The effective ``[[alerts]]`` and ``[[slos]]`` (defaults included) as two text tables."""
+    def chans(names: tuple[str, ...]) -> str:
+        return "all" if names == cfg.channel_names else ",".join(names)
+
+    rows = [("alert", "op", "warning", "critical", "for", "clear", "min_volume", "channels")]
+    rows += [(a.indicator, a.op, _fmt(a.warning), _fmt(a.critical), str(a.for_windows),
+              str(a.clear_windows), str(a.min_volume), chans(a.channels)) for a in cfg.alerts]
+    slos = [("slo", "indicator", "objective", "period_days", "min_events", "channels")]
+    slos += [(s.name, s.indicator, _fmt(s.objective), str(s.period_days), str(s.min_events),
+              chans(s.channels)) for s in cfg.slos]
+    return "\n".join([*_table(rows), "", *_table(slos)])
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.alert_config import (
+    AlertConfig,
+    AlertConfigError,
+    SloConfig,
+    multiple,
+    parse_alerts,
+    parse_slos,
+)
+from monitor.domain.alerts import Rule
 from monitor.domain.params import ChannelParams, Params
 
 #: Defaults per channel: (first_response_target_s, resolution_target_s), SPEC section 6.
@@ -63,6 +72,24 @@ class Config:
             for n, (fr, rs) in DEFAULT_TARGETS.items()
         )
     )
+
+    #: ``[[alerts]]`` and ``[[slos]]`` as given; None: the shipped defaults (``alerts``, ``slos``)
+    alerts_config: tuple[AlertConfig, ...] | None = None
+    slos_config: tuple[SloConfig, ...] | None = None
+
+    @property
+    def alerts(self) -> tuple[AlertConfig, ...]:
+        """The threshold alerts in force (SPEC 5.1)."""
+        if self.alerts_config is None:
+            return parse_alerts(None, self.channel_names)
+        return self.alerts_config
+
+    @property
+    def slos(self) -> tuple[SloConfig, ...]:
+        """The SLOs in force (SPEC 5.2)."""
+        if self.slos_config is None:
+            return parse_slos(None, self.channel_names)
+        return self.slos_config
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -153,23 +180,45 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         if key == "channels":
             kwargs["channels"] = _channels(value)
             continue
+        if key in ("alerts", "slos"):
+            continue  # after the channels, which they name
         if key not in _SCALARS:
             raise ConfigError(f"{key}: unknown key")
         _check_type(key, value, _SCALARS[key])
         kwargs[key] = value
-    env = os.environ if env is None else env
+    kwargs.update(_env_overrides(os.environ if env is None else env))
+    kwargs.update(_alerting(raw, kwargs.get("channels", Config().channels)))
+    cfg = Config(**kwargs)
+    _validate(cfg)
+    return cfg
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if env.get("SQM_BROKER_URL"):
-        kwargs["broker_url"] = env["SQM_BROKER_URL"]
+        out["broker_url"] = env["SQM_BROKER_URL"]
     if env.get("SQM_METRICS_PORT"):
         try:
-            kwargs["metrics_port"] = int(env["SQM_METRICS_PORT"])
+            out["metrics_port"] = int(env["SQM_METRICS_PORT"])
         except ValueError:
             raise ConfigError(
                 f"SQM_METRICS_PORT: expected an integer, got {env['SQM_METRICS_PORT']!r}"
             ) from None
-    cfg = Config(**kwargs)
-    _validate(cfg)
-    return cfg
+    return out
+
+
+def _alerting(raw: Mapping[str, Any], channels: tuple[ChannelConfig, ...]) -> dict[str, Any]:
+    """``[[alerts]]`` and ``[[slos]]`` as given (absent: the defaults apply)."""
+    names = tuple(c.name for c in channels)
+    out: dict[str, Any] = {}
+    try:
+        if "alerts" in raw:
+            out["alerts_config"] = parse_alerts(raw["alerts"], names)
+        if "slos" in raw:
+            out["slos_config"] = parse_slos(raw["slos"], names)
+    except AlertConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return out
 
 
 def _validate(cfg: Config) -> None:
@@ -230,4 +279,22 @@ def domain_params(cfg: Config) -> Params:
         orphan_timeout_ms=cfg.orphan_timeout_s * 1000,
         reopen_window_ms=cfg.reopen_window_s * 1000,
         max_event_bytes=cfg.max_event_bytes,
+        alert_rules={c.name: tuple(rule(a, c) for a in cfg.alerts if c.name in a.channels)
+                     for c in cfg.channels},
     )
+
+
+def threshold_value(t: float | str | None, channel: ChannelConfig) -> float | None:
+    """A threshold in the indicator's unit: ``"Nx"`` is N times ``first_response_target_s``."""
+    n = multiple(t)
+    if n is not None:
+        return n * channel.first_response_target_s
+    assert not isinstance(t, str)
+    return t
+
+
+def rule(a: AlertConfig, channel: ChannelConfig) -> Rule:
+    """One ``[[alerts]]`` entry as the domain evaluates it for ``channel``."""
+    return Rule(a.indicator, a.op, threshold_value(a.warning, channel),
+                threshold_value(a.critical, channel), a.for_windows, a.clear_windows,
+                a.min_volume)

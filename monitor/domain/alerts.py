@@ -27,9 +27,9 @@ NO_DATA_LOOKBACK_WINDOWS = 60
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One ``[[alerts]]`` entry for one channel, thresholds in the indicator's own unit
-    (seconds for ``*_s``: an ``"Nx"`` is resolved before it gets here). ``no_data`` ignores
-    ``op`` and the thresholds' values: a window without ``opened`` (after some in the previous
-    60) breaches each severity the rule has."""
+    (seconds for ``*_s``: an ``"Nx"`` is resolved before it gets here). ``no_data`` is 1 for a
+    window without ``opened`` after some in the previous 60 windows, else 0 (the shipped rule:
+    ``> 0`` for 10 windows)."""
 
     indicator: str
     op: str  # "<" or ">"
@@ -74,14 +74,13 @@ def alert_id(channel: str, indicator: str, since_ms: int) -> str:
 
 
 def value_of(ind: Indicators, indicator: str) -> float | None:
-    """The indicator's value in the window's record (seconds for ``*_s``, as recorded)."""
+    """The indicator's value in the window's record (seconds for ``*_s``, as recorded);
+    ``no_data`` is not a field of the record (``evaluate`` derives it)."""
     if indicator == "first_response_p90_s":
         p90 = ind.first_response.p90_ms
         return None if p90 is None else round(p90 / 1000, 6)
     if indicator == "oldest_wait_s":
         return 0 if ind.oldest_wait_ms is None else ind.oldest_wait_ms / 1000
-    if indicator == "no_data":
-        return ind.opened
     value: float | None = getattr(ind, indicator)
     return value
 
@@ -107,16 +106,16 @@ def _breaches(op: str, value: float, threshold: float | None) -> bool:
 
 def evaluate(rule: Rule, state: AlertState, ind: Indicators) -> Transition | None:
     """Feed one final window (in window order) to the alert; returns its transition, if any."""
-    value = value_of(ind, rule.indicator)
     if rule.indicator == "no_data":
-        warn = _no_data(state, ind)
-        crit = warn and rule.critical is not None
+        value: float | None = 1 if _no_data(state, ind) else 0
+        volume = None
     else:
+        value = value_of(ind, rule.indicator)
         volume = volume_of(ind, rule.indicator)
-        if value is None or (volume is not None and volume < rule.min_volume):
-            return None  # leaves the alert as it is
-        crit = _breaches(rule.op, value, rule.critical)
-        warn = crit or _breaches(rule.op, value, rule.warning)
+    if value is None or (volume is not None and volume < rule.min_volume):
+        return None  # leaves the alert as it is
+    crit = _breaches(rule.op, value, rule.critical)
+    warn = crit or _breaches(rule.op, value, rule.warning)
     _count(state, warn, crit, ind.window_start_ms)
     return _decide(rule, state, ind, value)
 

@@ -6,7 +6,9 @@ never reads the configuration itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from monitor.domain.alerts import Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +30,5 @@ class Params:
     orphan_timeout_ms: int
     reopen_window_ms: int
     max_event_bytes: int
+    #: threshold alert rules per channel, ``"Nx"`` resolved to seconds
+    alert_rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)

@@ -141,7 +141,7 @@ def test_records_of_one_episode_share_its_id_and_since() -> None:
 
 
 def test_no_data_after_activity() -> None:
-    rule = Rule("no_data", "<", warning=1, critical=None, for_windows=10)
+    rule = Rule("no_data", ">", warning=0, critical=None, for_windows=10)
     active = [window(i, opened=3) for i in range(3)]
     quiet = [window(3 + i) for i in range(12)]
     assert run(rule, active + quiet) == [(12, "firing", "warning")]  # the tenth empty window
@@ -151,7 +151,7 @@ def test_no_data_after_activity() -> None:
 
 
 def test_no_data_forgets_activity_older_than_sixty_windows() -> None:
-    rule = Rule("no_data", "<", warning=1, critical=None, for_windows=10, clear_windows=2)
+    rule = Rule("no_data", ">", warning=0, critical=None, for_windows=10, clear_windows=2)
     windows = [window(0, opened=1), *(window(i) for i in range(1, 64))]
     # fires at window 10; windows 61 and 62 are more than 60 windows after the last activity
     assert run(rule, windows) == [(10, "firing", "warning"), (62, "resolved", "warning")]
