@@ -79,7 +79,14 @@ def parse_alerts(raw: Any, channels: Sequence[str]) -> tuple[AlertConfig, ...]:
     entries = DEFAULT_ALERTS if raw is None else raw
     if not isinstance(entries, list | tuple):
         raise AlertConfigError("alerts: expected an array of tables ([[alerts]])")
-    return tuple(_alert(f"alerts[{i}]", e, channels) for i, e in enumerate(entries))
+    alerts = tuple(_alert(f"alerts[{i}]", e, channels) for i, e in enumerate(entries))
+    seen: set[tuple[str, str]] = set()
+    for i, a in enumerate(alerts):
+        for ch in a.channels:
+            if (ch, a.indicator) in seen:  # one state machine per (channel, indicator)
+                raise AlertConfigError(f"alerts[{i}]: a second {a.indicator} alert for {ch}")
+            seen.add((ch, a.indicator))
+    return alerts
 
 
 def parse_slos(raw: Any, channels: Sequence[str]) -> tuple[SloConfig, ...]:

@@ -12,7 +12,6 @@ Not wired into the stages yet (issue 9).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import msgspec
@@ -53,9 +52,9 @@ class AlertState(msgspec.Struct, gc=False):
 
 
 class Transition(msgspec.Struct, frozen=True, gc=False):
-    """A change of an alert, as ``sqm.alerts.v1`` records it."""
+    """A change of an alert, as ``sqm.alerts.v1`` records it (``since_ms`` and the channel and
+    indicator identify the episode)."""
 
-    alert_id: str
     channel: str
     indicator: str
     severity: str  # the new severity; for ``resolved``, the one that was firing
@@ -66,11 +65,6 @@ class Transition(msgspec.Struct, frozen=True, gc=False):
     window_start_ms: int
     window_end_ms: int
     since_ms: int
-
-
-def alert_id(channel: str, indicator: str, since_ms: int) -> str:
-    """Stable for one episode: the same channel, indicator and first breaching window."""
-    return hashlib.sha256(f"{channel}\0{indicator}\0{since_ms}".encode()).hexdigest()[:16]
 
 
 def value_of(ind: Indicators, indicator: str) -> float | None:
@@ -175,6 +169,5 @@ def _transition(rule: Rule, state: AlertState, ind: Indicators, value: float | N
     assert state.severity is not None and state.since_ms is not None
     threshold = rule.critical if state.severity == CRITICAL else rule.warning
     return Transition(
-        alert_id(ind.channel, rule.indicator, state.since_ms), ind.channel, rule.indicator,
-        state.severity, what, value, threshold, rule.op, ind.window_start_ms, ind.window_end_ms,
-        state.since_ms)
+        ind.channel, rule.indicator, state.severity, what, value, threshold, rule.op,
+        ind.window_start_ms, ind.window_end_ms, state.since_ms)

@@ -32,7 +32,7 @@ from monitor.metrics.stats import Snapshot, Stats
 from monitor.stage1.outputs import BatchResult
 from monitor.stage1.processor import PartitionProcessor
 from monitor.stage2.aggregator import Aggregator, AggResult, route
-from monitor.wire import deadletter, indicators, partials, windows
+from monitor.wire import alerts, deadletter, indicators, partials, windows
 
 log = logging.getLogger("sqm.worker")
 
@@ -113,7 +113,8 @@ class Worker:
         try:
             counts = {t: len(await producer.partitions_for(t)) for t in (
                 topics.TOPIC_INPUT, topics.TOPIC_PARTIALS, topics.TOPIC_INTERACTIONS_CHANGELOG,
-                topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_INDICATORS, topics.TOPIC_DEADLETTER)}
+                topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_INDICATORS, topics.TOPIC_DEADLETTER,
+                topics.TOPIC_ALERTS)}
         finally:
             await producer.stop()
         self.partition_counts = counts
@@ -259,18 +260,21 @@ class Worker:
         result = agg.process((partials.decode(r.value) for r in records), now_ms)
         # encoded now: the open windows it names change with the next batch
         changelog = windows.records(result)
-        if not (records or result.records or changelog):
+        if not (records or result.records or result.alerts or changelog):
             return
         offset = records[-1].offset + 1 if records else None
         await task.submit(partial(self._send_stage_two, task, result, changelog, offset))
 
     async def _send_stage_two(self, task: Task, result: AggResult,
                               changelog: list[tuple[bytes, bytes | None]], offset: int | None) -> None:
-        """One batch's window records and changelog, in the task's open transaction."""
+        """One batch's window records, alert transitions and changelog, in the task's open
+        transaction."""
         await task.begin()
         out = Outbox(task.producer, self.partition_counts)
         for rec in result.records:
             await out.add(topics.TOPIC_INDICATORS, indicators.encode(rec), key=rec.channel.encode())
+        for t in result.alerts:  # in the transaction of the window records that caused them
+            await out.add(topics.TOPIC_ALERTS, alerts.encode(t), key=alerts.key(t))
         for key, val in changelog:
             await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
         await out.flush()
@@ -285,6 +289,7 @@ class Worker:
         open_: dict[str, int] = {}
         oldest: dict[str, int | None] = {}
         latest: dict[str, Indicators] = {}
+        active: dict[tuple[str, str, str], int] = {}
         held = 0
         wms: list[int] = []
         assigned = {"interactions": 0, "aggregate": 0}
@@ -303,12 +308,13 @@ class Worker:
             if task.stage_two is not None:
                 agg = task.stage_two
                 latest.update(agg.latest)
+                active.update(agg.active_alerts())
                 g = agg.global_watermark(_now_ms())
                 if g is not None:
                     wms.append(g)
         self._snapshot = self.stats.snapshot(
             backlog_waiting=waiting, backlog_open=open_, oldest_waiting_ts_ms=oldest,
-            windows=latest, watermark_ms=min(wms) if wms else None, held=held,
+            windows=latest, alerts=active, watermark_ms=min(wms) if wms else None, held=held,
             assigned=assigned,
         )
 

@@ -57,6 +57,7 @@ class SqmCollector(Collector):
         yield from self._histograms(s)
         yield from self._backlog_gauges(s, now_ms)
         yield from self._latest_window_gauges(s)
+        yield self._alert_active(s)
         yield from self._worker_metrics(s, now_ms)
 
     def _input_counters(self, s: Snapshot) -> Iterator[Metric]:
@@ -135,6 +136,17 @@ class SqmCollector(Collector):
         for ch, rec in latest:
             g.add_metric([ch], rec.window_end_ms / 1000)
         yield g
+
+    def _alert_active(self, s: Snapshot) -> Metric:
+        """The stream's alert decisions (SPEC 5.1), which Prometheus' threshold rules follow."""
+        g = GaugeMetricFamily("sqm_alert_active", "1 for the severity of a threshold alert now "
+                              "firing, 0 for every other configured one",
+                              labels=["channel", "indicator", "severity"])
+        configured = set(self.channels)
+        for (ch, indicator, severity), value in sorted(s.alerts.items()):
+            if ch in configured:
+                g.add_metric([ch, indicator, severity], value)
+        return g
 
     def _worker_metrics(self, s: Snapshot, now_ms: int) -> Iterator[Metric]:
         """This worker's own progress and load: how far event time trails the wall clock, what it

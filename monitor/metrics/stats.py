@@ -57,6 +57,8 @@ class Snapshot:
     backlog_open: dict[str, int] = field(default_factory=dict)
     oldest_waiting_ts_ms: dict[str, int | None] = field(default_factory=dict)
     windows: dict[str, Indicators] = field(default_factory=dict)  # latest final window
+    #: (channel, indicator, severity) -> 1 firing, 0 not, for the channels this worker owns
+    alerts: dict[tuple[str, str, str], int] = field(default_factory=dict)
     watermark_ms: int | None = None
     held: int = 0
     consumed: int = 0

@@ -14,7 +14,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from monitor.domain import watermark
+from monitor.domain.alerts import CRITICAL, WARNING, AlertState, Transition, evaluate
 from monitor.domain.indicators import Indicators, indicators
 from monitor.domain.params import Params
 from monitor.domain.watermark import Mark
@@ -29,16 +32,20 @@ def route(params: Params, channel: str, partitions: int) -> int:
 @dataclass(frozen=True, slots=True)
 class AggState:
     """What stage two keeps besides its open windows: each input partition's latest mark, the
-    next window to finalise, and the latest final record per channel."""
+    next window to finalise, the latest final record per channel, and the state of every
+    threshold alert of its channels (by channel and indicator)."""
 
     marks: dict[int, Mark]
     next_w: int | None
     latest: dict[str, Indicators]
+    alerts: dict[tuple[str, str], AlertState] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class AggResult:
     records: list[Indicators] = field(default_factory=list)
+    #: alert transitions the final windows caused, in window order
+    alerts: list[Transition] = field(default_factory=list)
     #: open windows that changed, for the changelog (None: finalised, delete it)
     windows: dict[tuple[str, int], WindowAcc | None] = field(default_factory=dict)
     #: set when the marks, the next window or the latest records changed
@@ -58,6 +65,7 @@ class Aggregator:
         self.next_w: int | None = None
         self.accs: dict[tuple[str, int], WindowAcc] = {}
         self.latest: dict[str, Indicators] = {}
+        self.alerts: dict[tuple[str, str], AlertState] = {}
         self._dirty: set[tuple[str, int]] = set()
         self._meta_dirty = False
 
@@ -87,7 +95,8 @@ class Aggregator:
         self._finalise(out, now_ms)
         out.windows = {key: self.accs.get(key) for key in self._dirty}
         if self._meta_dirty:
-            out.state = AggState(dict(self.marks), self.next_w, dict(self.latest))
+            out.state = AggState(dict(self.marks), self.next_w, dict(self.latest),
+                                 {k: msgspec.structs.replace(v) for k, v in self.alerts.items()})
         self._dirty = set()
         self._meta_dirty = False
         return out
@@ -112,8 +121,33 @@ class Aggregator:
                 rec = indicators(ch, w, window_ms, acc or WindowAcc())
                 out.records.append(rec)
                 self.latest[ch] = rec
+                self._evaluate_alerts(rec, out)
             self.next_w = w + window_ms
             self._meta_dirty = True
+
+    def active_alerts(self) -> dict[tuple[str, str, str], int]:
+        """``sqm_alert_active`` of this partition's channels: 1 for the severity firing, 0 for
+        every other configured (channel, indicator, severity)."""
+        out: dict[tuple[str, str, str], int] = {}
+        for ch in self.channels:
+            for rule in self.p.alert_rules.get(ch, ()):
+                state = self.alerts.get((ch, rule.indicator))
+                firing = None if state is None else state.severity
+                for severity, threshold in ((WARNING, rule.warning), (CRITICAL, rule.critical)):
+                    if threshold is not None:
+                        out[(ch, rule.indicator, severity)] = int(firing == severity)
+        return out
+
+    def _evaluate_alerts(self, rec: Indicators, out: AggResult) -> None:
+        """Feed a final window to its channel's threshold alerts (SPEC 5.1)."""
+        for rule in self.p.alert_rules.get(rec.channel, ()):
+            key = (rec.channel, rule.indicator)
+            state = self.alerts.get(key)
+            if state is None:
+                state = self.alerts[key] = AlertState()
+            t = evaluate(rule, state, rec)
+            if t is not None:
+                out.alerts.append(t)
 
     def restore(self, state: AggState | None, accs: dict[tuple[str, int], WindowAcc]) -> None:
         """Take the state and open windows read back from the changelog."""
@@ -121,4 +155,5 @@ class Aggregator:
             self.marks = dict(state.marks)
             self.next_w = state.next_w
             self.latest = dict(state.latest)
+            self.alerts = dict(state.alerts)
         self.accs.update(accs)

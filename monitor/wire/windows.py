@@ -1,15 +1,18 @@
 """Stage two's changelog (``sqm.internal.windows-changelog.v1``): open windows and its state.
 
 Keys: ``a:<channel>:<window start ms>`` per open window (the accumulator's JSON, a tombstone once
-final) and ``m:`` for the marks, the next window to finalise and the latest record per channel.
+final) and ``m:`` for the marks, the next window to finalise, the latest record per channel and the state of
+each threshold alert.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
 import orjson
 
+from monitor.domain.alerts import AlertState
 from monitor.domain.watermark import Mark
 from monitor.domain.window import WindowAcc
 from monitor.stage2.aggregator import AggResult, AggState
@@ -39,6 +42,7 @@ def _encode_state(s: AggState) -> bytes:
         "src_idle": [[k, m.idle] for k, m in marks],
         "next_w": s.next_w,
         "latest": {ch: indicators.record(rec) for ch, rec in s.latest.items()},
+        "alerts": [[ch, ind, msgspec.structs.astuple(a)] for (ch, ind), a in s.alerts.items()],
     })
 
 
@@ -57,7 +61,9 @@ def restore(items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
             marks = {int(a): Mark(int(a), b, first.get(int(a)), idle.get(int(a), False))
                      for a, b in d["src_wm"]}
             latest = {ch: indicators.from_record(r) for ch, r in d["latest"].items()}
-            state = AggState(marks, d["next_w"], latest)
+            # (a changelog of a release before alerts has none: they start from ok)
+            alerts = {(ch, ind): AlertState(*a) for ch, ind, a in d.get("alerts", [])}
+            state = AggState(marks, d["next_w"], latest, alerts)
         else:
             _, ch, w = k.decode().split(":")
             accs[(ch, int(w))] = acc_from_json(d)

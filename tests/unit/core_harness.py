@@ -19,7 +19,7 @@ from monitor.domain.events import DeadLetter
 from monitor.stage1.outputs import BatchResult
 from monitor.stage1.processor import PartitionProcessor
 from monitor.stage2.aggregator import Aggregator
-from monitor.wire import deadletter, indicators, partials, windows
+from monitor.wire import alerts, deadletter, indicators, partials, windows
 
 # --- pipeline harness (stage one -> stage two), independent time and record helpers ---------
 
@@ -149,6 +149,7 @@ class Pipeline:
         self.agg = Aggregator(PARAMS, partition=0, partitions=1, sources=partitions)
         self.next_offset = [0] * partitions
         self.records: list[tuple[str, dict[str, Any]]] = []
+        self.alerts: list[dict[str, Any]] = []  # sqm.alerts.v1 values, as written
         self.late: Counter[str] = Counter()
         self.deadletters: list[tuple[int, bytes | None, dict[str, Any]]] = []
         self.events: Counter[tuple[str, str]] = Counter()
@@ -198,6 +199,7 @@ class Pipeline:
             values.append(partials.encode_mark(res.mark))
         out = self.agg.process([partials.decode(v) for v in values], now)
         self.records.extend((r.channel, json.loads(indicators.encode(r))) for r in out.records)
+        self.alerts.extend(json.loads(alerts.encode(t)) for t in out.alerts)
         self.late.update(out.late)
         self.agg_changelog.extend(windows.records(out))
         self.changelog[p].extend(res.changelog)

@@ -98,3 +98,16 @@ def test_a_channel_no_longer_configured_is_not_exported() -> None:
     assert m[("sqm_backlog_open", (("channel", "phone"),))] == 1
     assert m[("sqm_events_late_total", (("channel", "phone"),))] == 1
     assert ("sqm_watermark_lag_seconds", ()) not in m  # no watermark yet
+
+
+def test_alert_active_follows_the_snapshot_for_configured_channels() -> None:
+    m = render(Snapshot(alerts={("phone", "service_level", "critical"): 1,
+                                ("phone", "service_level", "warning"): 0,
+                                ("chat", "no_data", "warning"): 0,
+                                ("fax", "service_level", "warning"): 1}))
+    got = {labels: v for (name, labels), v in m.items() if name == "sqm_alert_active"}
+    assert got == {
+        (("channel", "phone"), ("indicator", "service_level"), ("severity", "critical")): 1,
+        (("channel", "phone"), ("indicator", "service_level"), ("severity", "warning")): 0,
+        (("channel", "chat"), ("indicator", "no_data"), ("severity", "warning")): 0,
+    }

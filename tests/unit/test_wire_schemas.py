@@ -14,10 +14,11 @@ import pytest
 from core_harness import PARAMS, TOPIC, WALL, Pipeline, at, ev
 from jsonschema import Draft202012Validator
 
+from monitor.domain.alerts import Transition
 from monitor.domain.events import REASONS, DeadLetter
 from monitor.kafka import topics
 from monitor.stage1.processor import PartitionProcessor
-from monitor.wire import deadletter
+from monitor.wire import alerts, deadletter
 
 W00 = at("10:00:00")
 
@@ -108,3 +109,19 @@ def test_a_dead_letter_at_the_extremes_validates(reason: str) -> None:
         d = DeadLetter(reason, "why", TOPIC, 0, 0, None, raw, W00)
         record = json.loads(deadletter.encode(d))
         assert errors(topics.TOPIC_DEADLETTER, record) == [], record
+
+
+@pytest.mark.parametrize(("indicator", "severity", "state", "value", "threshold", "op"), [
+    ("service_level", "critical", "firing", 0.5, 0.6, "<"),
+    ("service_level", "warning", "resolved", 1.0, 0.8, "<"),
+    ("oldest_wait_s", "warning", "firing", 41.5, 40.0, ">"),
+    ("no_data", "warning", "firing", 1, 0.0, ">"),
+])
+def test_alert_records_from_the_encoder_validate(indicator: str, severity: str, state: str,
+                                                 value: float, threshold: float, op: str) -> None:
+    t = Transition("phone", indicator, severity, state, value, threshold, op, W00 + 120_000,
+                   W00 + 180_000, W00 + 60_000)
+    record = json.loads(alerts.encode(t))
+    assert errors(topics.TOPIC_ALERTS, record) == [], record
+    assert record["alert_id"] == f"phone/{indicator}/2026-11-21T10:01:00Z"
+    assert (record["since"], record["window_start"]) == ("2026-11-21T10:01:00Z", "2026-11-21T10:02:00Z")
