@@ -246,3 +246,82 @@ def diff_record(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
         elif ev != gv:
             problems.append(f"{k}: expected {ev!r}, got {gv!r}")
     return problems
+
+
+# --- threshold alerts (SPEC section 5.1) with the shipped defaults ---------------------------
+
+#: indicator: (op, warning, critical, for_windows, volume fields or None); thresholds of
+#: oldest_wait_s are multiples of the channel's first response target ("2x", "4x")
+DEFAULT_ALERTS: dict[str, tuple[str, float | None, float | None, int, tuple[str, ...] | None]] = {
+    "service_level": ("<", 0.8, 0.6, 2, ("answered", "abandoned")),
+    "abandonment_rate": (">", 0.10, 0.20, 2, ("answered", "abandoned")),
+    "resolution_rate": ("<", 0.90, 0.80, 2, ("resolved", "failed")),
+    "oldest_wait_s": (">", 2.0, 4.0, 2, None),
+    "no_data": (">", 0.0, None, 10, None),
+}
+CLEAR_WINDOWS = 2
+MIN_VOLUME = 10
+
+
+def _worse(op: str, value: float, threshold: float | None) -> bool:
+    return threshold is not None and (value < threshold if op == "<" else value > threshold)
+
+
+def alerts(records: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alert transitions the default rules make of these window records, by looking back
+    at the classes ("crit", "warn", "clear") of the counted windows before each decision."""
+    out: list[dict[str, Any]] = []
+    for ch in sorted({c for c, _w in records}):
+        windows = sorted(w for c, w in records if c == ch)
+        for indicator, (op, warn_t, crit_t, for_n, volume) in DEFAULT_ALERTS.items():
+            if indicator == "oldest_wait_s":
+                target = TARGETS[ch][0]
+                warn_t, crit_t = 2.0 * target, 4.0 * target
+            counted: list[tuple[int, str]] = []  # (window, class)
+            severity: str | None = None
+            since = 0
+            for i, w in enumerate(windows):
+                rec = records[(ch, w)]
+                if indicator == "no_data":
+                    before = windows[max(0, i - 60):i]
+                    value: float | None = 1 if rec["opened"] == 0 and any(
+                        records[(ch, b)]["opened"] for b in before if w - b <= 60 * 60_000) else 0
+                else:
+                    value = rec[indicator]
+                if value is None or (volume and sum(rec[f] for f in volume) < MIN_VOLUME):
+                    continue
+                cls = ("crit" if _worse(op, value, crit_t) else "warn" if _worse(op, value, warn_t)
+                       else "clear")
+                counted.append((w, cls))
+                last = [c for _w, c in counted]
+                new = severity
+                state = "firing"
+                if severity is None:
+                    if crit_t is not None and last[-for_n:] == ["crit"] * for_n:
+                        new = "critical"
+                    elif len(last) >= for_n and "clear" not in last[-for_n:]:
+                        new = "warning"
+                    if new is not None:
+                        run = len(last)
+                        while run > 0 and last[run - 1] != "clear":
+                            run -= 1
+                        since = counted[run][0]
+                elif last[-CLEAR_WINDOWS:] == ["clear"] * CLEAR_WINDOWS:
+                    state = "resolved"
+                elif severity == "warning" and last[-for_n:] == ["crit"] * for_n:
+                    new = "critical"
+                elif (severity == "critical" and len(last) >= CLEAR_WINDOWS
+                      and "crit" not in last[-CLEAR_WINDOWS:] and cls == "warn"):
+                    new = "warning"
+                if new == severity and state == "firing":
+                    continue
+                shown = severity if state == "resolved" else new
+                out.append({
+                    "alert_id": f"{ch}/{indicator}/{iso(since)}", "channel": ch,
+                    "indicator": indicator, "severity": shown, "state": state, "value": value,
+                    "threshold": crit_t if shown == "critical" else warn_t, "op": op,
+                    "window_start": rec["window_start"], "window_end": rec["window_end"],
+                    "since": iso(since),
+                })
+                severity = None if state == "resolved" else new
+    return out

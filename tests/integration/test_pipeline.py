@@ -21,10 +21,10 @@ import orjson
 import pytest
 from harness import WorkerProcess, poll, produce, read_json, reset_topics, write_config
 from kafka_broker import free_port
-from reference import Outcome, compute, diff_record, ts_ms
+from reference import Outcome, alerts, compute, diff_record, ts_ms
 
 from monitor.config import Config
-from monitor.kafka.topics import TOPIC_DEADLETTER, TOPIC_INDICATORS
+from monitor.kafka.topics import TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_INDICATORS
 from monitor.metrics.watch import Samples
 from monitor.sim.model import history
 
@@ -118,6 +118,30 @@ def assert_records(expected: dict[tuple[str, int], dict[str, Any]],
     assert not problems, "\n".join(problems[:40])
 
 
+ALERT_FIELDS = ("alert_id", "channel", "indicator", "severity", "state", "value", "threshold",
+                "op", "window_start", "window_end", "since")
+
+
+def assert_alerts(bootstrap: str, ref: Outcome) -> None:
+    """``sqm.alerts.v1`` holds exactly the transitions the reference derives from the expected
+    records, each once, for the windows the reference covers (the worker goes on finalising
+    empty windows after the scenario: ``no_data`` may fire there)."""
+    last = max(exp["window_start"] for exp in ref.records.values())
+    got = [a for a in read_json(bootstrap, TOPIC_ALERTS) if a["window_start"] <= last]
+    assert all(a["schema"] == "sqm.alerts.v1" and a["summary"] for a in got)
+    want = alerts(ref.records)
+    assert want, "the scenario should raise alerts"
+
+    def key(a: dict[str, Any]) -> tuple[str, str, str]:
+        return (a["channel"], a["indicator"], a["window_start"])
+
+    got_rows = sorted(({k: a[k] for k in ALERT_FIELDS} for a in got), key=key)
+    want_rows = sorted(want, key=key)
+    for a in got_rows + want_rows:
+        a["value"] = round(a["value"], 9)
+    assert got_rows == want_rows
+
+
 def counter_sum(samples: list[Samples], name: str, **labels: str) -> float:
     want = tuple(sorted(labels.items()))
     total = 0.0
@@ -168,6 +192,7 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
         got = wait_for_windows(bootstrap, ref.records, 180, [worker])
         assert_records(ref.records, got)
         assert all(len(v) == 1 for v in got.values()), "a window was emitted twice"
+        assert_alerts(bootstrap, ref)
 
         deadletters = read_json(bootstrap, TOPIC_DEADLETTER)
         assert Counter(d["reason"] for d in deadletters) == reasons
@@ -236,6 +261,7 @@ def test_sigkill_midway_then_restart_gives_the_same_records(
         producer.join()
         got = wait_for_windows(bootstrap, ref.records, 240, [worker])
         assert_records(ref.records, got)
+        assert_alerts(bootstrap, ref)  # no second firing after the kill, no resolution lost
     finally:
         producer.join()
         worker.stop()
