@@ -40,8 +40,8 @@ def table(samples: Sequence[Samples], channels: Sequence[str]) -> Table:
     latest = _latest_windows(samples)
     t = Table(title="sqm-monitor: latest final window per channel", expand=False)
     for col in ("channel", "opened", "waiting", "open", "oldest wait", "service level",
-                "abandon", "1st resp p90", "resolution", "on time", "late", "dupes"):
-        t.add_column(col, justify="right" if col != "channel" else "left")
+                "abandon", "1st resp p90", "resolution", "on time", "late", "dupes", "alerts"):
+        t.add_column(col, justify="left" if col in ("channel", "alerts") else "right")
     for ch in channels:
         t.add_row(*_row(ch, samples, summed, latest))
     t.caption = _caption(samples, summed)
@@ -99,7 +99,18 @@ def _row(ch: str, samples: Sequence[Samples], summed: Samples, latest: Samples) 
         _fmt(p90, "{:.1f} s"), pct("sqm_resolution_ratio"), pct("sqm_on_time_resolution_ratio"),
         _fmt(summed.get(("sqm_events_late_total", c))),
         _fmt(summed.get(("sqm_events_duplicate_total", c))),
+        firing(summed, ch),
     )
+
+
+def firing(summed: Samples, channel: str) -> str:
+    """The channel's threshold alerts now firing (``sqm_alert_active`` = 1), critical first:
+    ``CRIT service_level, warn oldest_wait_s``; empty when none."""
+    active = sorted(
+        (dict(labels)["severity"] != "critical", dict(labels)["indicator"], dict(labels)["severity"])
+        for (name, labels), v in summed.items()
+        if name == "sqm_alert_active" and v >= 1 and dict(labels).get("channel") == channel)
+    return ", ".join(f"{'CRIT' if sev == 'critical' else 'warn'} {ind}" for _c, ind, sev in active)
 
 
 def _caption(samples: Sequence[Samples], summed: Samples) -> str:
@@ -109,10 +120,11 @@ def _caption(samples: Sequence[Samples], summed: Samples) -> str:
     lag = max((s.get(("sqm_watermark_lag_seconds", ()), 0.0) for s in samples), default=0.0)
     return f"dead-lettered {rejected:.0f} · watermark lag {lag:.0f} s · {len(samples)} worker(s)"
 
+
 def main(urls: Sequence[str], channels: Sequence[str], interval_s: float, once: bool) -> int:
     console = Console()
     if not console.is_terminal:  # a log or a pipe: wide enough for every column
-        console = Console(width=140)
+        console = Console(width=180)
 
     def render() -> Table:
         samples = []
