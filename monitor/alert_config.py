@@ -76,9 +76,7 @@ def multiple(threshold: Threshold | None) -> float | None:
 
 def parse_alerts(raw: Any, channels: Sequence[str]) -> tuple[AlertConfig, ...]:
     """The ``[[alerts]]`` array (None: the shipped defaults)."""
-    entries = DEFAULT_ALERTS if raw is None else raw
-    if not isinstance(entries, list | tuple):
-        raise AlertConfigError("alerts: expected an array of tables ([[alerts]])")
+    entries = _array("alerts", DEFAULT_ALERTS if raw is None else raw)
     alerts = tuple(_alert(f"alerts[{i}]", e, channels) for i, e in enumerate(entries))
     seen: set[tuple[str, str]] = set()
     for i, a in enumerate(alerts):
@@ -91,15 +89,19 @@ def parse_alerts(raw: Any, channels: Sequence[str]) -> tuple[AlertConfig, ...]:
 
 def parse_slos(raw: Any, channels: Sequence[str]) -> tuple[SloConfig, ...]:
     """The ``[[slos]]`` array (None: the shipped default)."""
-    entries = DEFAULT_SLOS if raw is None else raw
-    if not isinstance(entries, list | tuple):
-        raise AlertConfigError("slos: expected an array of tables ([[slos]])")
+    entries = _array("slos", DEFAULT_SLOS if raw is None else raw)
     slos = tuple(_slo(f"slos[{i}]", e, channels) for i, e in enumerate(entries))
     names = [s.name for s in slos]
     for i, name in enumerate(names):
         if name in names[:i]:
             raise AlertConfigError(f"slos[{i}].name: {name!r} is used twice")
     return slos
+
+
+def _array(name: str, entries: Any) -> Sequence[Any]:
+    if not isinstance(entries, list | tuple):
+        raise AlertConfigError(f"{name}: expected an array of tables ([[{name}]])")
+    return entries
 
 
 def _table(where: str, entry: Any, known: frozenset[str]) -> Mapping[str, Any]:

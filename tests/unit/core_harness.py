@@ -16,6 +16,8 @@ import pytest
 
 from monitor.config import Config, domain_params
 from monitor.domain.events import DeadLetter
+from monitor.domain.indicators import Indicators
+from monitor.domain.sketch import EMPTY_SUMMARY
 from monitor.stage1.outputs import BatchResult
 from monitor.stage1.processor import PartitionProcessor
 from monitor.stage2.aggregator import Aggregator
@@ -126,6 +128,20 @@ def check_deadletter(value: bytes, partition: int) -> dict[str, Any]:
     assert isinstance(d["raw"], str)
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", d["received_at"])
     return d
+
+
+def final_window(channel: str, start_ms: int, **values: object) -> Indicators:
+    """A final window's indicators (one minute from ``start_ms``): zeros and nulls, overridden
+    by ``values``."""
+    fields: dict[str, object] = dict(
+        channel=channel, window_start_ms=start_ms, window_end_ms=start_ms + WINDOW_MS,
+        opened=0, answered=0, answered_within_target=0, abandoned=0, short_abandoned=0,
+        service_level=None, abandonment_rate=None, first_response=EMPTY_SUMMARY, resolved=0,
+        failed=0, resolution_rate=None, resolved_within_target=0, on_time_resolution_rate=None,
+        resolution=EMPTY_SUMMARY, reopened=0, reopen_rate=None, backlog_waiting=0,
+        backlog_open=0, oldest_wait_ms=None)
+    fields.update(values)
+    return Indicators(**fields)  # type: ignore[arg-type]
 
 
 def deadletter_json(d: DeadLetter, partition: int) -> dict[str, Any]:

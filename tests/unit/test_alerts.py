@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from core_harness import final_window
 
 from monitor.domain.alerts import AlertState, Rule, Transition, evaluate
 from monitor.domain.indicators import Indicators
-from monitor.domain.sketch import EMPTY_SUMMARY, Summary
+from monitor.domain.sketch import Summary
 
 W = 60_000
 T0 = 1_795_000_000_000 - 1_795_000_000_000 % W
@@ -20,15 +21,7 @@ ABANDON = Rule("abandonment_rate", ">", warning=0.10, critical=0.20)
 
 
 def window(i: int, channel: str = "phone", **values: object) -> Indicators:
-    fields: dict[str, object] = dict(
-        channel=channel, window_start_ms=T0 + i * W, window_end_ms=T0 + (i + 1) * W,
-        opened=0, answered=0, answered_within_target=0, abandoned=0, short_abandoned=0,
-        service_level=None, abandonment_rate=None, first_response=EMPTY_SUMMARY, resolved=0,
-        failed=0, resolution_rate=None, resolved_within_target=0, on_time_resolution_rate=None,
-        resolution=EMPTY_SUMMARY, reopened=0, reopen_rate=None, backlog_waiting=0,
-        backlog_open=0, oldest_wait_ms=None)
-    fields.update(values)
-    return Indicators(**fields)  # type: ignore[arg-type]
+    return final_window(channel, T0 + i * W, **values)
 
 
 def sl(i: int, level: float | None, volume: int = 20) -> Indicators:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from core_harness import final_window
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.domain.indicators import Indicators
-from monitor.domain.sketch import EMPTY_SUMMARY, Summary
+from monitor.domain.sketch import Summary
 from monitor.metrics.exporter import SqmCollector
 from monitor.metrics.stats import Histogram, Snapshot
 
@@ -26,15 +27,7 @@ def render(s: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def window(channel: str, **values: object) -> Indicators:
     """A final window ending at 1_799_999_940 s; ``values`` override zeros and nulls."""
-    fields: dict[str, object] = dict(
-        channel=channel, window_start_ms=1_799_999_880_000, window_end_ms=1_799_999_940_000,
-        opened=0, answered=0, answered_within_target=0, abandoned=0, short_abandoned=0,
-        service_level=None, abandonment_rate=None, first_response=EMPTY_SUMMARY, resolved=0,
-        failed=0, resolution_rate=None, resolved_within_target=0, on_time_resolution_rate=None,
-        resolution=EMPTY_SUMMARY, reopened=0, reopen_rate=None, backlog_waiting=0,
-        backlog_open=0, oldest_wait_ms=None)
-    fields.update(values)
-    return Indicators(**fields)  # type: ignore[arg-type]
+    return final_window(channel, 1_799_999_880_000, **values)
 
 
 def test_counters_histograms_and_gauges() -> None:
