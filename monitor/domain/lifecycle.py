@@ -84,7 +84,7 @@ class Interaction(msgspec.Struct, gc=False):
         """Counted in ``backlog_waiting``: open, no first response, not abandoned."""
         return self.is_open and not self.flags
 
-    def apply(self, e: Event, reopen_window_ms: int) -> Measurement | Rejection | None:
+    def apply(self, e: Event, reopen_window_ms: int) -> Applied:
         """Apply an event of an opened interaction (or its ``opened``): the transition of
         ``TRANSITIONS`` for its type, once the event is known not to precede the opening."""
         if e.type == OPENED:
@@ -103,7 +103,7 @@ class Interaction(msgspec.Struct, gc=False):
         self.channel = e.channel  # the interaction belongs to the channel it was opened on
         return Measurement("opened", e.ts_ms)
 
-    def _respond(self, e: Event, since_open: int, _reopen_window_ms: int) -> Transition:
+    def _respond(self, e: Event, since_open: int, _reopen_window_ms: int) -> Applied:
         if self.abandoned:
             return Rejection("invalid_transition", "responded after abandoned")
         if self.responded or self.closed != OPEN:
@@ -111,7 +111,7 @@ class Interaction(msgspec.Struct, gc=False):
         self.flags |= _RESPONDED_BIT
         return Measurement("answered", e.ts_ms, since_open)
 
-    def _abandon(self, e: Event, since_open: int, _reopen_window_ms: int) -> Transition:
+    def _abandon(self, e: Event, since_open: int, _reopen_window_ms: int) -> Applied:
         if self.closed != OPEN:
             return Rejection("invalid_transition", "abandoned after the interaction was closed")
         if self.flags:
@@ -120,14 +120,14 @@ class Interaction(msgspec.Struct, gc=False):
         self.flags |= _ABANDONED_BIT
         return Measurement("abandoned", e.ts_ms, since_open)
 
-    def _close(self, e: Event, since_open: int, _reopen_window_ms: int) -> Transition:
+    def _close(self, e: Event, since_open: int, _reopen_window_ms: int) -> Applied:
         if self.closed != OPEN:
             return Rejection("invalid_transition", f"{e.type} but the interaction is closed")
         self.closed = CLOSED_RESOLVED if e.type == RESOLVED else CLOSED_FAILED
         self.closed_ts = e.ts_ms
         return Measurement(e.type, e.ts_ms, since_open)
 
-    def _reopen(self, e: Event, _since_open: int, reopen_window_ms: int) -> Transition:
+    def _reopen(self, e: Event, _since_open: int, reopen_window_ms: int) -> Applied:
         if self.closed != CLOSED_RESOLVED:
             state = "open" if self.closed == OPEN else "failed"
             return Rejection("invalid_transition", f"reopened but the interaction is {state}")
@@ -151,10 +151,10 @@ class Interaction(msgspec.Struct, gc=False):
 
 
 #: What an applied event yields: its measurement, None (accepted, measures nothing) or why not.
-Transition = Measurement | Rejection | None
+Applied = Measurement | Rejection | None
 
 #: The lifecycle after ``opened``, per event type: (state, event, ms since opened, reopen window).
-TRANSITIONS: dict[str, Callable[[Interaction, Event, int, int], Transition]] = {
+TRANSITIONS: dict[str, Callable[[Interaction, Event, int, int], Applied]] = {
     RESPONDED: Interaction._respond,
     ABANDONED: Interaction._abandon,
     RESOLVED: Interaction._close,

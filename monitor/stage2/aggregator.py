@@ -48,7 +48,7 @@ class AggResult:
     alerts: list[Transition] = field(default_factory=list)
     #: open windows that changed, for the changelog (None: finalised, delete it)
     windows: dict[tuple[str, int], WindowAcc | None] = field(default_factory=dict)
-    #: set when the marks, the next window or the latest records changed
+    #: set when the marks, the next window, the latest records or the alert states changed
     state: AggState | None = None
     late: Counter[str] = field(default_factory=Counter)
 
