@@ -8,34 +8,40 @@ Model, per new interaction (times are offsets from its ``opened``; F, R and S ar
 
     channel share  wait median  abandon  short   self-    follow-ups  resolved  reopen
                    (x F)        p        share   service  (mean)      p         p
-    phone   30 %   0.50         8 %      40 %    3 %      0.3         92 %      4 %
-    chat    25 %   0.50         10 %     35 %    5 %      2.0         90 %      5 %
-    email   15 %   0.50         0 %      -       1 %      1.0         88 %      6 %
-    web     10 %   0.50         3 %      30 %    25 %     0.8         86 %      5 %
-    app     10 %   0.50         3 %      30 %    20 %     0.8         86 %      5 %
-    store    5 %   0.50         6 %      30 %    0 %      0.3         94 %      3 %
-    social   5 %   0.50         2 %      30 %    2 %      1.2         85 %      6 %
-    other    5 %   0.50         3 %      30 %    5 %      0.8         88 %      5 %
+    phone   30 %   0.40         6 %      40 %    3 %      0.3         97 %      4 %
+    chat    25 %   0.40         8 %      35 %    5 %      2.0         97 %      5 %
+    email   15 %   0.40         0 %      -       1 %      1.0         96 %      6 %
+    web     10 %   0.40         3 %      30 %    25 %     0.8         96 %      5 %
+    app     10 %   0.40         3 %      30 %    20 %     0.8         96 %      5 %
+    store    5 %   0.40         5 %      30 %    0 %      0.3         98 %      3 %
+    social   5 %   0.40         2 %      30 %    2 %      1.2         96 %      6 %
+    other    5 %   0.40         3 %      30 %    5 %      0.8         96 %      5 %
+
+Calibration goal: with the shipped alert defaults (SPEC section 5.1) a healthy channel never
+alerts, at any rate, from the first window on; a degraded one pages within three windows.
 
 * Arrivals: a Poisson process over all channels, split by the shares above (renormalised over the
   configured channels; a channel not in the table gets the ``other`` row).
-* First response wait: lognormal, median 0.5 x F, sigma 0.6, so P(wait <= F) = 87.6 % in the
-  ``steady`` scenario. With abandons beyond S in the denominator the service level of SPEC
-  section 2 comes out at about 0.80-0.85 for phone and chat.
+* First response wait: lognormal, median 0.4 x F, sigma 0.6, drawn again beyond 1.5 x F (agents
+  take the oldest contact first, so a queue's waits are bounded; independent lognormal tails
+  would make a busy channel's oldest wait an extreme value). P(wait <= F) = 94 %; with abandons
+  beyond S in the denominator the service level comes out at about 0.89-0.93.
 * Abandon (instead of a response), probability ``abandon p``: a share ``short share`` of them are
-  short abandons (uniform in [min(1, S/2), S] seconds), the rest happen at
-  S + 1 s + lognormal(median 0.8 x F, sigma 0.6). Every abandoned contact is closed as ``failed``
-  2-60 s later, so ``backlog_open`` drains.
-* Self-service (``resolved`` or ``failed`` with no ``responded`` at all, mostly web/app):
-  closing at lognormal(median 0.05 x R, sigma 0.7); 85 % resolved.
+  short abandons (uniform in [min(1, S/2), S] seconds), the rest happen at S + 1 s +
+  lognormal(median 0.6 x F, sigma 0.6), bounded like the waits. Abandoned contacts get a callback:
+  closed after a handling time like an answered contact's, resolved in 60 % of the cases.
+* Self-service (``resolved`` or ``failed`` with no ``responded`` at all, mostly web/app): closing
+  after a draw from the wait distribution; 96 % resolved; never reopened (it would count as
+  waiting again, from its first ``opened``).
 * Answered contacts: closing at wait + handle, handle lognormal(median 0.48 x R, sigma 0.55),
   about 88 % of resolutions within R (87 % for email/store whose F is large against R);
   ``resolved`` with probability ``resolved p``, else ``failed``. ``follow-ups``: a Poisson
   number of further ``responded`` events spread between the first response and the closing.
-* Reopen (only after ``resolved``), probability ``reopen p``: 1-15 minutes after the closing
-  (real reopens come hours or days later, within ``reopen_window_s``; minutes keep them inside a
-  generated span), then 70 % get a ``responded`` at lognormal(median 0.1 x R), and a second
-  closing at lognormal(median 0.2 x R) after the reopen, 80 % resolved.
+  The resolution rate comes out at about 0.94-0.97 from the first window on.
+* Reopen (only after an agent's ``resolved``), probability ``reopen p``: 1-15 minutes after the
+  closing (real reopens come hours or days later, within ``reopen_window_s``; minutes keep them
+  inside a generated span), then 70 % get a ``responded`` at lognormal(median 0.1 x R), and a
+  second closing at lognormal(median 0.2 x R) after the reopen, 90 % resolved.
 * ``attrs``: ``queue`` (per channel), ``segment`` (consumer 75 %, business 20 %, premium 5 %),
   and ``agent`` on events done by an agent (never used as a label by the worker).
 * ``ts``: RFC 3339 UTC with milliseconds, or integer epoch ms for a fraction ``epoch_ms_ratio``
@@ -44,10 +50,11 @@ Model, per new interaction (times are offsets from its ``opened``; F, R and S ar
 Scenarios (``parse_scenario``):
 
 * ``steady``: the table above, all run long.
-* ``degrade:<channel>``: that channel's waits (first response and long abandons) grow linearly
-  from 1x to 6x over the run and its abandon probability from 1x to 2x, measured from
-  ``start_ms`` over ``duration_s`` by the ``opened`` time of each contact (capped at the end).
-  Phone's service level falls from about 0.8 to under 0.1.
+* ``degrade:<channel>``: healthy for the first quarter of the run (``duration_s`` from
+  ``start_ms``), degraded as a step for the middle half, then recovered. Degraded, the channel's
+  queue works 4x slower (``Slowdown``: contacts already waiting at the onset are delayed too, so
+  the first responses after it are late at once), long abandons wait 4x longer and are twice as
+  likely. Chat's service level falls from about 0.89 to about 0.3.
 
 Rate: ``rate`` is the target number of *records per second* over the run, all event types plus
 the optional duplicates and garbage. Lifecycles are long next to a demo run (a phone contact is
@@ -81,11 +88,12 @@ from monitor.domain.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED,
 Item = dict[str, Any] | bytes
 
 
-WAIT_MEDIAN: Final = 0.5  # x first_response_target_s
+WAIT_MEDIAN: Final = 0.4  # x first_response_target_s
 WAIT_SIGMA: Final = 0.6
-ABANDON_MEDIAN: Final = 0.8  # x first_response_target_s, long abandons after short_abandon_s + 1
-SELF_SERVICE_MEDIAN: Final = 0.05  # x resolution_target_s
-SELF_SERVICE_RESOLVED: Final = 0.85
+WAIT_CAP: Final = 1.5  # x first_response_target_s (x the degradation): agents take the oldest first
+ABANDON_MEDIAN: Final = 0.6  # x first_response_target_s, long abandons after short_abandon_s + 1
+SELF_SERVICE_RESOLVED: Final = 0.96
+CALLBACK_RESOLVED: Final = 0.6
 HANDLE_MEDIAN: Final = 0.48  # x resolution_target_s, after the first response
 HANDLE_SIGMA: Final = 0.55
 FAILED_SLOWER: Final = 1.2
@@ -93,10 +101,11 @@ REOPEN_AFTER_S: Final = (60.0, 900.0)
 REOPEN_RESPONSE_P: Final = 0.7
 REOPEN_RESPONSE_MEDIAN: Final = 0.1  # x resolution_target_s
 REOPEN_CLOSE_MEDIAN: Final = 0.2  # x resolution_target_s
-REOPEN_RESOLVED: Final = 0.8
-ABANDON_CLOSE_S: Final = (2.0, 60.0)
-DEGRADE_WAIT_FACTOR: Final = 6.0
+REOPEN_RESOLVED: Final = 0.9
+DEGRADE_WAIT_FACTOR: Final = 4.0
 DEGRADE_ABANDON_FACTOR: Final = 2.0
+DEGRADE_FROM: Final = 0.25  # share of the run: a degraded channel is bad from here ...
+DEGRADE_UNTIL: Final = 0.75  # ... to here, then recovers
 CALIBRATION_SAMPLES: Final = 4000
 RECENT_FOR_DUPLICATES: Final = 1024
 SEGMENTS: Final = (("consumer", 0.75), ("business", 0.20), ("premium", 0.05))
@@ -117,38 +126,67 @@ class Profile:
 
 
 PROFILES: Final[dict[str, Profile]] = {
-    "phone": Profile(0.30, 0.08, 0.40, 0.03, 0.3, 0.92, 0.04,
+    "phone": Profile(0.30, 0.06, 0.40, 0.03, 0.3, 0.97, 0.04,
                      ("billing", "technical", "sales", "cancellations")),
-    "chat": Profile(0.25, 0.10, 0.35, 0.05, 2.0, 0.90, 0.05,
+    "chat": Profile(0.25, 0.08, 0.35, 0.05, 2.0, 0.97, 0.05,
                     ("billing", "technical", "sales", "orders")),
-    "email": Profile(0.15, 0.0, 0.30, 0.01, 1.0, 0.88, 0.06,
+    "email": Profile(0.15, 0.0, 0.30, 0.01, 1.0, 0.96, 0.06,
                      ("billing", "technical", "complaints", "orders")),
-    "web": Profile(0.10, 0.03, 0.30, 0.25, 0.8, 0.86, 0.05, ("orders", "account", "returns")),
-    "app": Profile(0.10, 0.03, 0.30, 0.20, 0.8, 0.86, 0.05, ("orders", "account", "payments")),
-    "store": Profile(0.05, 0.06, 0.30, 0.0, 0.3, 0.94, 0.03, ("returns", "repairs", "sales")),
-    "social": Profile(0.05, 0.02, 0.30, 0.02, 1.2, 0.85, 0.06, ("complaints", "general")),
+    "web": Profile(0.10, 0.03, 0.30, 0.25, 0.8, 0.96, 0.05, ("orders", "account", "returns")),
+    "app": Profile(0.10, 0.03, 0.30, 0.20, 0.8, 0.96, 0.05, ("orders", "account", "payments")),
+    "store": Profile(0.05, 0.05, 0.30, 0.0, 0.3, 0.98, 0.03, ("returns", "repairs", "sales")),
+    "social": Profile(0.05, 0.02, 0.30, 0.02, 1.2, 0.96, 0.06, ("complaints", "general")),
 }
-DEFAULT_PROFILE: Final = Profile(0.05, 0.03, 0.30, 0.05, 0.8, 0.88, 0.05, ("general",))
+DEFAULT_PROFILE: Final = Profile(0.05, 0.03, 0.30, 0.05, 0.8, 0.96, 0.05, ("general",))
 
 
 # --- scenarios -----------------------------------------------------------------------------
 
 
+class Slowdown(NamedTuple):
+    """A channel's queue serving ``factor`` times slower in event time ``[from_ms, until_ms)``,
+    with abandons ``abandon_factor`` times as likely among the contacts opened then."""
+
+    from_ms: float
+    until_ms: float
+    factor: float
+    abandon_factor: float
+
+    def active(self, ts_ms: float) -> bool:
+        return self.from_ms <= ts_ms < self.until_ms
+
+    def wait_ms(self, opened_ms: float, healthy_ms: float) -> float:
+        """The wait of a contact that a healthy queue answers after ``healthy_ms``: the queue's
+        work runs ``factor`` times slower while degraded, for the contacts already waiting at
+        the onset too, so the first responses after the onset are late at once (as when a
+        team drops out), and the ones still waiting at the recovery speed up again."""
+        t, left = opened_ms, healthy_ms
+        if t < self.from_ms:
+            step = min(left, self.from_ms - t)
+            t, left = t + step, left - step
+        if left > 0 and t < self.until_ms:
+            step = min(left, (self.until_ms - t) / self.factor)
+            t, left = t + step * self.factor, left - step
+        return t + left - opened_ms
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """``steady`` (``degrade is None``) or one channel degrading over the run."""
+    """``steady`` (``degrade is None``) or one channel degraded in the middle of the run."""
 
     name: str
     degrade: str | None = None
     wait_factor: float = DEGRADE_WAIT_FACTOR
     abandon_factor: float = DEGRADE_ABANDON_FACTOR
 
-    def multipliers(self, channel: str, progress: float) -> tuple[float, float]:
-        """(wait multiplier, abandon-probability multiplier) at ``progress`` in [0, 1]."""
+    def slowdown(self, channel: str, start_ms: float, duration_s: float) -> Slowdown | None:
+        """The degraded channel's step from ``DEGRADE_FROM`` to ``DEGRADE_UNTIL`` of the run: a
+        step, so the onset is a moment an alert's delay can be measured from."""
         if self.degrade != channel:
-            return 1.0, 1.0
-        p = min(max(progress, 0.0), 1.0)
-        return 1.0 + (self.wait_factor - 1.0) * p, 1.0 + (self.abandon_factor - 1.0) * p
+            return None
+        span_ms = duration_s * 1000.0
+        return Slowdown(start_ms + DEGRADE_FROM * span_ms, start_ms + DEGRADE_UNTIL * span_ms,
+                        self.wait_factor, self.abandon_factor)
 
     def __str__(self) -> str:
         return self.name if self.degrade is None else f"{self.name}:{self.degrade}"
@@ -231,6 +269,17 @@ def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return rng.lognormvariate(math.log(max(median, 1e-6)), sigma)
 
 
+def _capped(rng: random.Random, median: float, cap: float) -> float:
+    """A wait: lognormal, drawn again when beyond ``cap``. Agents take the oldest contact first,
+    so a queue's waits have a bound; independent lognormal tails would make the oldest wait of a
+    busy channel an extreme value and page for a healthy queue."""
+    for _ in range(64):
+        x = _lognormal(rng, median, WAIT_SIGMA)
+        if x <= cap:
+            return x
+    return cap
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
@@ -249,34 +298,39 @@ def lifecycle(
     rng: random.Random,
     profile: Profile,
     channel: ChannelConfig,
-    wait_mult: float = 1.0,
-    abandon_mult: float = 1.0,
+    opened_ms: float = 0.0,
+    slowdown: Slowdown | None = None,
 ) -> list[tuple[int, str, bool]]:
     """One contact's events as (offset ms from opened, type, done by an agent), in order."""
     big_f = channel.first_response_target_s
     big_r = channel.resolution_target_s
     short = channel.short_abandon_s
+    degraded = slowdown is not None and slowdown.active(opened_ms)
+    slower = slowdown.factor if slowdown is not None and degraded else 1.0
     out: list[tuple[int, str, bool]] = [(0, OPENED, False)]
     u = rng.random()
+    abandon_mult = slowdown.abandon_factor if slowdown is not None and degraded else 1.0
     abandon_p = min(profile.abandon_p * abandon_mult, 0.9)
     if u < abandon_p:
         if short > 0 and rng.random() < profile.short_abandon_share:
             wait_s = rng.uniform(min(1.0, short / 2), short)
             at = min(_ms(wait_s), int(short * 1000))
         else:
-            wait_s = short + 1.0 + _lognormal(rng, ABANDON_MEDIAN * big_f * wait_mult, WAIT_SIGMA)
-            at = _ms(wait_s)
+            cap_s = max(WAIT_CAP * big_f * slower - short - 1, 1)
+            at = _ms(short + 1.0 + _capped(rng, ABANDON_MEDIAN * big_f * slower, cap_s))
         out.append((at, ABANDONED, False))
-        out.append((at + _ms(rng.uniform(*ABANDON_CLOSE_S)), FAILED, False))
+        callback = at + _ms(_lognormal(rng, HANDLE_MEDIAN * big_r, HANDLE_SIGMA))
+        out.append((callback, RESOLVED if rng.random() < CALLBACK_RESOLVED else FAILED, True))
         return out
     if u < abandon_p + profile.self_service_p:
-        at = _ms(_lognormal(rng, SELF_SERVICE_MEDIAN * big_r, 0.7))
+        at = _ms(_capped(rng, WAIT_MEDIAN * big_f, WAIT_CAP * big_f))
         resolved = rng.random() < SELF_SERVICE_RESOLVED
         out.append((at, RESOLVED if resolved else FAILED, False))
-        if resolved and rng.random() < profile.reopen_p:
-            _reopen(rng, big_r, out)
-        return out
-    wait = _ms(_lognormal(rng, WAIT_MEDIAN * big_f * wait_mult, WAIT_SIGMA))
+        return out  # never reopened: it would wait again, counted from its first opened
+    healthy_ms = _capped(rng, WAIT_MEDIAN * big_f, WAIT_CAP * big_f) * 1000.0
+    if slowdown is not None:
+        healthy_ms = slowdown.wait_ms(opened_ms, healthy_ms)
+    wait = max(1, round(healthy_ms))
     resolved = rng.random() < profile.resolved_p
     handle = _lognormal(rng, HANDLE_MEDIAN * big_r, HANDLE_SIGMA)
     close = wait + _ms(handle if resolved else handle * FAILED_SLOWER)
@@ -458,6 +512,7 @@ class TrafficModel:
         self._noise = random.Random(seed * 1_000_003 + 7)  # duplicates and garbage, in emit order
         self._jitter = random.Random(seed * 1_000_033 + 11)  # disorder: same events, reordered
         self._next_arrival: float | None = None
+        self._slowdowns: list[Slowdown | None] = []
         self._seq = 0
         self._n_event = 0
         self._n_garbage = 0
@@ -499,12 +554,6 @@ class TrafficModel:
                 self._emit(entry, out)
         return out
 
-    def progress(self, ts_ms: float) -> float:
-        """Scenario progress of an event time, 0 at ``start_ms``, 1 at the end of the run."""
-        if self.start_ms is None:
-            return 0.0
-        return min(max((ts_ms - self.start_ms) / (self.duration_s * 1000.0), 0.0), 1.0)
-
     # -- internals ------------------------------------------------------------------------
 
     def _channel_index(self, rng: random.Random) -> int:
@@ -522,9 +571,10 @@ class TrafficModel:
         for _ in range(CALIBRATION_SAMPLES):
             i = self._channel_index(rng)
             position = rng.random()
-            wait_mult, abandon_mult = self.scenario.multipliers(self.channels[i].name, position)
+            slowdown = self.scenario.slowdown(self.channels[i].name, 0.0, self.duration_s)
             left = (1.0 - position) * span_ms
-            events = lifecycle(rng, self._profiles[i], self.channels[i], wait_mult, abandon_mult)
+            events = lifecycle(rng, self._profiles[i], self.channels[i], position * span_ms,
+                               slowdown)
             total += sum(1 for at, _, _ in events if at <= left)
         return max(total / CALIBRATION_SAMPLES, 1.0)
 
@@ -534,6 +584,8 @@ class TrafficModel:
         if self._next_arrival is None:
             if self.start_ms is None:
                 self.start_ms = now_ms
+            self._slowdowns = [self.scenario.slowdown(c.name, self.start_ms, self.duration_s)
+                               for c in self.channels]
             self._next_arrival = self.start_ms + rng.expovariate(per_ms)
         while self._next_arrival <= now_ms:
             self._spawn(int(self._next_arrival))
@@ -543,8 +595,7 @@ class TrafficModel:
         rng = self._rng
         i = self._channel_index(rng)
         ch, profile = self.channels[i], self._profiles[i]
-        wait_mult, abandon_mult = self.scenario.multipliers(ch.name, self.progress(opened_ms))
-        steps = lifecycle(rng, profile, ch, wait_mult, abandon_mult)
+        steps = lifecycle(rng, profile, ch, opened_ms, self._slowdowns[i])
         n = self.stats.interactions
         self.stats.interactions += 1
         interaction_id = f"i-{self.tag}-{n}"

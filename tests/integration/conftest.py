@@ -11,18 +11,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka_broker import free_port, start_broker, stop_broker
 
 _HERE = Path(__file__).resolve().parent
-_TESTS_DIR = str(_HERE.parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
 
 _START_ATTEMPTS = 3
 

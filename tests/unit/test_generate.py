@@ -10,12 +10,14 @@ from typing import Any
 
 import orjson
 import pytest
+import reference
 
 from monitor.config import ChannelConfig, Config
 from monitor.sim.model import (
     STEADY,
     Item,
     Scenario,
+    Slowdown,
     TrafficModel,
     encode,
     history,
@@ -234,19 +236,28 @@ def test_record_count_includes_duplicates_and_garbage() -> None:
 @pytest.mark.parametrize("name", ["phone", "chat"])
 def test_steady_service_level_is_realistic(name: str) -> None:
     sl = service_level(events(run()), CFG.channel(name), START, START + 600_000)
-    assert 0.6 <= sl <= 0.97
+    assert 0.85 <= sl <= 0.97  # above the shipped 0.8 warning with room to spare
 
 
-def test_degrade_phone_lowers_its_service_level() -> None:
-    evs = events(run(scenario="degrade:phone"))
-    fifth = 120_000
+def test_degrade_phone_steps_down_its_service_level_and_recovers() -> None:
+    evs = events(run(scenario="degrade:phone"))  # 600 s: degraded from 150 s to 450 s
     phone = CFG.channel("phone")
-    first = service_level(evs, phone, START, START + fifth)
-    last = service_level(evs, phone, START + 4 * fifth, START + 5 * fifth + 1)
-    assert first - last >= 0.2
+    assert service_level(evs, phone, START, START + 150_000) >= 0.8
+    assert service_level(evs, phone, START + 160_000, START + 450_000) < 0.6
+    assert service_level(evs, phone, START + 540_000, START + 600_001) >= 0.8
     chat = CFG.channel("chat")  # the other channels stay as they were
-    assert abs(service_level(evs, chat, START, START + fifth)
-               - service_level(evs, chat, START + 4 * fifth, START + 5 * fifth + 1)) < 0.15
+    assert abs(service_level(evs, chat, START, START + 150_000)
+               - service_level(evs, chat, START + 160_000, START + 450_000)) < 0.1
+
+
+def test_slowdown_stretches_the_queue_time_inside_the_degraded_span() -> None:
+    slow = Slowdown(from_ms=1_000, until_ms=5_000, factor=4.0, abandon_factor=2.0)
+    assert slow.wait_ms(0, 500) == 500  # answered before the onset
+    assert slow.wait_ms(0, 1_500) == 1_000 + 4 * 500  # 1 s healthy, the rest 4x slower
+    assert slow.wait_ms(2_000, 500) == 2_000  # wholly inside
+    assert slow.wait_ms(4_000, 500) == 1_000 + 250  # 1 s inside is 250 ms of work
+    assert slow.wait_ms(0, 3_000) == 1_000 + 4_000 + 1_000  # through, then healthy again
+    assert slow.wait_ms(6_000, 500) == 500  # after the recovery
 
 
 def test_degrade_raises_phone_abandonment() -> None:
@@ -341,3 +352,21 @@ def test_model_rejects_bad_arguments() -> None:
         TrafficModel(CHANNELS, STEADY, 1, 10.0, duplicate_ratio=1.5)
     with pytest.raises(ValueError, match="not configured"):
         TrafficModel(CHANNELS[:2], Scenario("degrade", "email"), 1, 10.0)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_shipped_alert_defaults_stay_quiet_on_steady_traffic(seed: int) -> None:
+    evs = events(run(seed=seed, rate=100.0, duration_s=1200.0))
+    assert reference.alerts(reference.compute(evs).records) == []
+
+
+def test_degraded_channel_pages_within_three_windows_and_only_it() -> None:
+    evs = events(run(scenario="degrade:chat", seed=5, rate=100.0, duration_s=1200.0))
+    got = reference.alerts(reference.compute(evs).records)
+    assert {a["channel"] for a in got} == {"chat"}
+    onset_ms = START + 300_000  # a quarter of the run
+    page = next(a for a in got if a["indicator"] == "service_level"
+                and a["severity"] == "critical" and a["state"] == "firing")
+    assert ts_ms({"ts": page["window_end"]}) <= onset_ms + 3 * 60_000
+    resolved = [a for a in got if a["indicator"] == "service_level" and a["state"] == "resolved"]
+    assert resolved and ts_ms({"ts": resolved[-1]["window_end"]}) > START + 900_000
