@@ -71,6 +71,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
           f"window {cfg.window_s} s, grace {cfg.grace_s} s, channels {', '.join(cfg.channel_names)}")
     print()
     print(alerting_summary(cfg))
+    from monitor.rules.document import notes
+
+    for note in notes(cfg):
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from monitor.rules.document import notes, render
+
+    cfg = _load(args)
+    text = render(cfg)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"sqm rules: wrote {args.out}", file=sys.stderr)
+    for note in notes(cfg):
+        print(f"sqm rules: note: {note}", file=sys.stderr)
     return 0
 
 
@@ -139,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate the configuration and print a summary")
     p.set_defaults(func=cmd_check_config)
+    p = sub.add_parser("rules", help="print the Prometheus rule file (recording, threshold, SLO "
+                       "burn-rate and pipeline-health rules) generated from the config")
+    p.add_argument("--out", metavar="FILE", help="write FILE instead of standard output")
+    p.set_defaults(func=cmd_rules)
 
     p = sub.add_parser("generate", help="produce realistic synthetic traffic")
     p.add_argument("--rate", type=float, default=200.0, help="events per second (default 200)")

@@ -22,6 +22,7 @@ from monitor.alert_config import (
 )
 from monitor.domain.alerts import Rule
 from monitor.domain.params import ChannelParams, Params
+from monitor.rules_config import RulesConfig, RulesConfigError, parse_rules
 
 #: Defaults per channel: (first_response_target_s, resolution_target_s), SPEC section 6.
 DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
@@ -76,6 +77,8 @@ class Config:
     #: ``[[alerts]]`` and ``[[slos]]`` as given; None: the shipped defaults (``alerts``, ``slos``)
     alerts_config: tuple[AlertConfig, ...] | None = None
     slos_config: tuple[SloConfig, ...] | None = None
+    #: ``[rules]``: job, runbook and pipeline-health thresholds of ``sqm rules``
+    rules: RulesConfig = field(default_factory=RulesConfig)
 
     @property
     def alerts(self) -> tuple[AlertConfig, ...]:
@@ -182,6 +185,12 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
             continue
         if key in ("alerts", "slos"):
             continue  # after the channels, which they name
+        if key == "rules":
+            try:
+                kwargs["rules"] = parse_rules(value)
+            except RulesConfigError as exc:
+                raise ConfigError(str(exc)) from None
+            continue
         if key not in _SCALARS:
             raise ConfigError(f"{key}: unknown key")
         _check_type(key, value, _SCALARS[key])

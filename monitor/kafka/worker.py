@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import IllegalStateError
 
 from monitor.config import Config
 from monitor.domain import watermark
@@ -99,7 +100,7 @@ class Worker:
                 batch = await consumer.getmany(timeout_ms=100)
                 async with self._lock:
                     await self._process(batch)
-                    self._publish_snapshot()
+                    await self._publish_snapshot()
         finally:
             async with self._lock:
                 await self._drop_tasks(list(self.tasks))
@@ -133,12 +134,12 @@ class Worker:
             # concurrently: each task's start is mostly broker round trips and its own restore
             for tp, task in zip(new, await asyncio.gather(*map(self._new_task, new)), strict=True):
                 self.tasks[tp] = task
-            self._publish_snapshot()
+            await self._publish_snapshot()
 
     async def revoke(self, partitions: Iterable[TopicPartition]) -> None:
         async with self._lock:
             await self._drop_tasks([tp for tp in partitions if tp in self.tasks])
-            self._publish_snapshot()
+            await self._publish_snapshot()
 
     async def _new_task(self, tp: TopicPartition) -> Task:
         producer = AIOKafkaProducer(
@@ -284,7 +285,7 @@ class Worker:
 
     # --- metrics ------------------------------------------------------------------------------
 
-    def _publish_snapshot(self) -> None:
+    async def _publish_snapshot(self) -> None:
         waiting: dict[str, int] = {}
         open_: dict[str, int] = {}
         oldest: dict[str, int | None] = {}
@@ -293,8 +294,11 @@ class Worker:
         held = 0
         wms: list[int] = []
         assigned = {"interactions": 0, "aggregate": 0}
+        lag = {"interactions": 0, "aggregate": 0}
         for task in self.tasks.values():
-            assigned["interactions" if task.stage_one is not None else "aggregate"] += 1
+            stage = "interactions" if task.stage_one is not None else "aggregate"
+            assigned[stage] += 1
+            lag[stage] += await self._lag(task)
             if task.stage_one is not None:
                 proc = task.stage_one
                 held += proc.pending
@@ -315,8 +319,23 @@ class Worker:
         self._snapshot = self.stats.snapshot(
             backlog_waiting=waiting, backlog_open=open_, oldest_waiting_ts_ms=oldest,
             windows=latest, alerts=active, watermark_ms=min(wms) if wms else None, held=held,
-            assigned=assigned,
+            assigned=assigned, consumer_lag=lag,
         )
+
+    async def _lag(self, task: Task) -> int:
+        """Offsets of the task's partition not consumed yet, up to the last stable offset (what a
+        read-committed consumer can read). The consumer's position is known once assigned, so
+        asking for it costs no round trip."""
+        if self._consumer is None:
+            return 0
+        end: int | None = self._consumer.last_stable_offset(task.tp)
+        if end is None:
+            return 0
+        try:
+            position: int = await self._consumer.position(task.tp)
+        except IllegalStateError:  # being revoked
+            return 0
+        return max(0, end - position)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -163,6 +163,12 @@ class SqmCollector(Collector):
         for stage in ("interactions", "aggregate"):
             g.add_metric([stage], s.assigned.get(stage, 0))
         yield g
+        g = GaugeMetricFamily("sqm_consumer_lag_records", "Records of this worker's partitions "
+                              "not processed yet, per stage, up to the last stable offset",
+                              labels=["stage"])
+        for stage in ("interactions", "aggregate"):
+            g.add_metric([stage], s.consumer_lag.get(stage, 0))
+        yield g
         yield CounterMetricFamily("sqm_records_consumed", "Input records consumed by this worker",
                                   value=s.consumed)
         yield CounterMetricFamily("sqm_events_rekeyed", "Records forwarded to the partition that "

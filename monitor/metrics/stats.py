@@ -64,6 +64,7 @@ class Snapshot:
     consumed: int = 0
     rekeyed: int = 0
     assigned: dict[str, int] = field(default_factory=dict)  # stage -> partitions owned
+    consumer_lag: dict[str, int] = field(default_factory=dict)  # stage -> records behind
 
 
 class Stats:

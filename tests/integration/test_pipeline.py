@@ -194,6 +194,10 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
         assert all(len(v) == 1 for v in got.values()), "a window was emitted twice"
         assert_alerts(bootstrap, ref)
 
+        # all consumed: no stage lags (transaction markers included)
+        poll(lambda: all((worker.try_metrics() or {}).get(
+            ("sqm_consumer_lag_records", (("stage", stage),))) == 0
+            for stage in ("interactions", "aggregate")), 30, "the consumer lag to reach 0")
         deadletters = read_json(bootstrap, TOPIC_DEADLETTER)
         assert Counter(d["reason"] for d in deadletters) == reasons
         for d in deadletters:

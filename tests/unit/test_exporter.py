@@ -42,6 +42,7 @@ def test_counters_histograms_and_gauges() -> None:
         backlog_waiting={"phone": 4, "chat": 0}, backlog_open={"phone": 5, "chat": 1},
         oldest_waiting_ts_ms={"phone": int(NOW_S * 1000) - 42_500, "chat": None},
         windows={"phone": rec}, watermark_ms=int(NOW_S * 1000) - 15_000, consumed=9,
+        consumer_lag={"interactions": 1234},
     ))
     assert m[("sqm_events_total", (("channel", "phone"), ("type", "opened")))] == 3
     assert m[("sqm_events_total", (("channel", "chat"), ("type", "opened")))] == 0
@@ -68,6 +69,8 @@ def test_counters_histograms_and_gauges() -> None:
     assert m[("sqm_window_end_timestamp_seconds", (("channel", "phone"),))] == 1_799_999_940
     assert m[("sqm_watermark_lag_seconds", ())] == 15.0
     assert m[("sqm_records_consumed_total", ())] == 9
+    assert m[("sqm_consumer_lag_records", (("stage", "interactions"),))] == 1234
+    assert m[("sqm_consumer_lag_records", (("stage", "aggregate"),))] == 0
 
 
 def test_a_channel_no_longer_configured_is_not_exported() -> None:
