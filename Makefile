@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kafka-fetch lint typecheck unit test run bench clean
+.PHONY: help setup kafka-fetch packages lint typecheck unit test run bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-setup: $(STAMP) kafka-fetch ## create .venv with the package and dev tools, fetch the Kafka jars
+setup: $(STAMP) kafka-fetch packages ## create .venv with the package and dev tools, fetch the Kafka jars, install Prometheus and Alertmanager
 
 kafka-fetch: ## fetch Apache Kafka jars from Maven Central into ~/.cache/sqm-monitor
 	bash deploy/local/kafka.sh fetch
+
+packages: ## install Debian's prometheus and prometheus-alertmanager (promtool, amtool) if missing
+	bash deploy/local/packages.sh
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check monitor tests

@@ -31,7 +31,7 @@ from rich.progress import (
 )
 
 from monitor.config import Config
-from monitor.sim.model import Item, TrafficModel, encode, key_of, parse_scenario
+from monitor.sim.model import Item, TrafficModel, encode, format_ts, key_of, parse_scenario
 
 DEFAULT_TOPIC = "sqm.interactions.v1"
 #: Live mode hands the producer what became due every TICK_S of wall-clock time.
@@ -255,6 +255,12 @@ def generate_main(
         _err("generate", str(exc))
         return 2
 
+    if parsed.degrade is not None:
+        slow = parsed.slowdown(parsed.degrade, start, span_s)
+        assert slow is not None
+        print(f"sqm generate: {parsed}: {parsed.degrade} degraded from "
+              f"{format_ts(round(slow.from_ms))} to {format_ts(round(slow.until_ms))} "
+              "(event time)", flush=True)
     if out is not None:
         return _generate_file(model, out)
 

@@ -1,0 +1,201 @@
+"""Alerting end to end: the committed Alertmanager configuration (amtool, a real Alertmanager),
+and the real worker, Prometheus and Alertmanager on a degrading channel."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from harness import WorkerProcess, poll, read_topic, reset_topics
+from kafka_broker import free_port
+from observability import ALERTMANAGER_YML, Alertmanager, Prometheus, Webhook
+
+from monitor.kafka.topics import TOPIC_ALERTS
+
+
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("amtool")
+    assert exe, "amtool is missing: `make setup` installs Debian's prometheus-alertmanager"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_committed_alertmanager_config_passes_amtool() -> None:
+    r = amtool("check-config", str(ALERTMANAGER_YML))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SUCCESS" in r.stdout
+
+
+@pytest.mark.parametrize(("labels", "receiver"), [
+    (["severity=critical", "channel=chat", "alertname=SqmServiceLevelLow"], "page"),
+    (["severity=page", "channel=chat", "alertname=SqmErrorBudgetBurn"], "page"),
+    (["severity=warning", "channel=chat", "alertname=SqmServiceLevelLow"], "ticket"),
+    (["severity=ticket", "channel=phone", "alertname=SqmErrorBudgetBurn"], "ticket"),
+    (["severity=critical", "alertname=SqmWorkerDown"], "page"),
+])
+def test_alertmanager_routes_pages_and_tickets_apart(labels: list[str], receiver: str) -> None:
+    r = amtool("config", "routes", "test", f"--config.file={ALERTMANAGER_YML}", *labels)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == [receiver]
+
+
+def _alert(name: str, severity: str, channel: str, indicator: str) -> dict[str, Any]:
+    return {"labels": {"alertname": name, "severity": severity, "channel": channel,
+                       "indicator": indicator},
+            "annotations": {"summary": f"{channel} {indicator} {severity}"}}
+
+
+def test_a_channels_warning_is_inhibited_while_its_critical_fires(tmp_path: Path) -> None:
+    """A real Alertmanager with the committed routing: chat's critical pages, chat's warning of
+    the same indicator is held back, and phone's warning (another channel) is not."""
+    hook = Webhook()
+    am = Alertmanager(tmp_path, hook)
+    try:
+        am.post([
+            _alert("SqmServiceLevelLow", "critical", "chat", "service_level"),
+            _alert("SqmServiceLevelLow", "warning", "chat", "service_level"),
+            _alert("SqmServiceLevelLow", "warning", "phone", "service_level"),
+        ])
+        poll(lambda: len(hook.alerts()) >= 2, 30, "two notifications")
+        states = {(a["labels"]["channel"], a["labels"]["severity"]): a["status"]
+                  for a in am.alerts()}
+        assert states[("chat", "warning")]["state"] == "suppressed"
+        assert states[("chat", "warning")]["inhibitedBy"]
+        assert states[("chat", "critical")]["state"] == "active"
+        assert states[("phone", "warning")]["state"] == "active"
+        got = {(path, a["labels"]["channel"], a["labels"]["severity"]) for path, a in hook.alerts()}
+        assert got == {("/page", "chat", "critical"), ("/ticket", "phone", "warning")}
+    finally:
+        am.stop()
+        hook.close()
+
+
+# --- the whole chain ---------------------------------------------------------------------------
+
+WINDOW_S = 10
+CONFIG = """\
+broker_url = "kafka://{bootstrap}"
+group_id = "{group}"
+window_s = {window_s}
+grace_s = 2
+idle_timeout_s = 1
+
+[channels.phone]
+first_response_target_s = 4
+resolution_target_s = 60
+short_abandon_s = 1
+
+[channels.chat]
+first_response_target_s = 8
+resolution_target_s = 120
+short_abandon_s = 1
+"""
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _alert_records(bootstrap: str) -> list[dict[str, Any]]:
+    return [orjson.loads(v) for _k, v in read_topic(bootstrap, TOPIC_ALERTS)]
+
+
+def _sl_critical(a: dict[str, Any]) -> bool:
+    return bool(a["channel"] == "chat" and a["indicator"] == "service_level"
+                and a["severity"] == "critical")
+
+
+def test_degraded_channel_pages_through_prometheus_and_alertmanager_once(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """`degrade:chat`: the stream fires chat's critical service-level alert within 3 windows of
+    the onset, Prometheus follows it and Alertmanager pages the test's webhook; phone stays
+    quiet everywhere. A SIGKILL of the worker between firing and resolving gives no second
+    firing, on the topic or at the webhook, and the resolution arrives at both."""
+    reset_topics(kafka_bootstrap)
+    cfg = tmp_path / "sqm.toml"
+    cfg.write_text(CONFIG.format(bootstrap=kafka_bootstrap, group=f"it-{uuid.uuid4().hex[:8]}",
+                                 window_s=WINDOW_S))
+    rules = tmp_path / "rules.yml"
+    gen = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(cfg), "rules",
+                          "--out", str(rules)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert gen.returncode == 0, gen.stderr
+    port = free_port()
+    hook = Webhook()
+    am = Alertmanager(tmp_path, hook)
+    prom = Prometheus(tmp_path, rules, [port], am)
+    worker = WorkerProcess(cfg, port, tmp_path / "worker.log")
+    traffic: subprocess.Popen[str] | None = None
+    try:
+        poll(lambda: (worker.try_metrics() or {}).get(
+            ("sqm_assigned_partitions", (("stage", "aggregate"),))) == 4, 60, "the worker")
+        traffic = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(cfg), "generate", "--rate",
+             "150", "--duration", "120", "--scenario", "degrade:chat", "--seed", "7"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert traffic.stdout is not None
+        first = traffic.stdout.readline()
+        m = re.search(r"chat degraded from (\S+) to (\S+)", first)
+        assert m, first
+        onset, recovery = _iso(m.group(1)), _iso(m.group(2))
+
+        # the stream fires within 3 windows of the onset ...
+        fired = poll(lambda: [a for a in _alert_records(kafka_bootstrap)
+                              if _sl_critical(a) and a["state"] == "firing"], 120,
+                     "chat's critical service-level alert on sqm.alerts.v1")[0]
+        assert _iso(fired["window_end"]) <= onset + timedelta(seconds=3 * WINDOW_S), fired
+        # ... and on-call gets paged with it
+        def paged() -> list[dict[str, Any]]:
+            return [a for path, a in hook.alerts() if path == "/page"
+                    and a["labels"].get("alertname") == "SqmServiceLevelLow"
+                    and a["labels"].get("channel") == "chat"]
+        page = poll(paged, 60, "the page at the webhook")[0]
+        assert page["status"] == "firing"
+        assert page["labels"]["severity"] == "critical"
+        assert page["labels"]["indicator"] == "service_level"
+        assert page["annotations"]["summary"] == "chat: service level below 0.6 (critical)"
+
+        # SIGKILL between firing and resolving, then a new worker on the same port
+        assert datetime.now(UTC) < recovery, "the kill came after the recovery: a slow machine"
+        worker.kill()
+        worker = WorkerProcess(cfg, port, tmp_path / "worker-2.log")
+
+        resolved = poll(lambda: [a for a in _alert_records(kafka_bootstrap)
+                                 if a["channel"] == "chat" and a["indicator"] == "service_level"
+                                 and a["state"] == "resolved"], 180,
+                        "the resolution on sqm.alerts.v1")[0]
+        poll(lambda: [a for a in paged() if a["status"] == "resolved"], 60,
+             "the resolution at the webhook")
+        assert _iso(resolved["window_end"]) > recovery
+
+        records = [a for a in _alert_records(kafka_bootstrap)
+                   if a["channel"] == "chat" and a["indicator"] == "service_level"]
+        assert len({a["alert_id"] for a in records}) == 1, records  # one episode
+        assert [a["state"] for a in records if _sl_critical(a)].count("firing") == 1, records
+        assert records[-1]["state"] == "resolved"
+        # at the webhook: one episode (one start), resolved only at the end
+        notes = paged()
+        assert {a["startsAt"] for a in notes} == {page["startsAt"]}, notes
+        states = [a["status"] for a in notes]
+        cut = states.index("resolved")
+        assert set(states[:cut]) == {"firing"} and set(states[cut:]) == {"resolved"}, states
+        # the healthy channel: nothing anywhere
+        assert not [a for a in _alert_records(kafka_bootstrap) if a["channel"] == "phone"]
+        assert not [a for _p, a in hook.alerts() if a["labels"].get("channel") == "phone"]
+        assert not [a for _p, a in hook.alerts()
+                    if a["labels"]["alertname"] in ("SqmWorkerDown", "SqmDeadLetterRateHigh")]
+    finally:
+        if traffic is not None and traffic.poll() is None:
+            traffic.terminate()
+            traffic.wait(timeout=30)
+        worker.stop()
+        prom.stop()
+        am.stop()
+        hook.close()
