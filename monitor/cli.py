@@ -137,7 +137,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     urls = args.url or [f"http://127.0.0.1:{cfg.metrics_port}/metrics"]
-    return watch_main(urls, cfg.channel_names, args.interval, args.once)
+    return watch_main(urls, cfg.channel_names, args.interval, args.once, args.alertmanager)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", action="append", help="metrics URL (repeat for several workers)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     p.add_argument("--once", action="store_true", help="print one table and exit")
+    p.add_argument("--alertmanager", metavar="URL",
+                   help="also show the alerts Alertmanager has active, by receiver")
     p.set_defaults(func=cmd_watch)
     return parser
 

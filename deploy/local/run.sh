@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The local demo: a real Kafka broker, the topics, one worker and live synthetic traffic, with a
-# live per-channel summary in the terminal. Ctrl-C stops everything (worker, generator, broker).
+# The local demo: a real Kafka broker, the topics, one worker, live synthetic traffic, and
+# Prometheus (with the rules `sqm rules` generates) and Alertmanager (deploy/alertmanager/), with
+# a live per-channel summary in the terminal. Alertmanager's notifications go to a webhook that
+# writes them to .run/notifications.log. Ctrl-C stops everything.
 #
-#   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_RATE events/s (200)
-#   SQM_SCENARIO (degrade:chat)  SQM_DURATION s of traffic (1800)  SQM_CLEAN=1 (start from empty)
+#   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_PROMETHEUS_PORT (9090)
+#   SQM_ALERTMANAGER_PORT (9093)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat)
+#   SQM_DURATION s of traffic (1200)  SQM_CLEAN=1 (start from empty)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 KAFKA_PORT=${SQM_KAFKA_PORT:-9092}
@@ -13,7 +16,10 @@ RUN_DIR=.run
 mkdir -p "$RUN_DIR"
 
 clean=()
-[[ "${SQM_CLEAN:-0}" == 1 ]] && clean=(--clean)
+if [[ "${SQM_CLEAN:-0}" == 1 ]]; then
+  clean=(--clean)
+  rm -rf "$RUN_DIR/prometheus" "$RUN_DIR/alertmanager"
+fi
 bash deploy/local/kafka.sh start --port "$KAFKA_PORT" "${clean[@]}" >/dev/null
 
 pids=()
@@ -32,17 +38,48 @@ trap cleanup EXIT INT TERM
 sqm topics apply
 sqm worker >"$RUN_DIR/worker.log" 2>&1 &
 pids+=($!)
-sqm generate --rate "${SQM_RATE:-200}" --duration "${SQM_DURATION:-1800}" \
+
+# Prometheus with the rules generated from the same config, and Alertmanager with the example
+# routing; the example's receivers post to 127.0.0.1:9095, where the notification log listens.
+PROM_PORT=${SQM_PROMETHEUS_PORT:-9090}
+AM_PORT=${SQM_ALERTMANAGER_PORT:-9093}
+sqm rules --out "$RUN_DIR/sqm-rules.yml" 2>/dev/null
+cat >"$RUN_DIR/prometheus.yml" <<YML
+global: {scrape_interval: 5s, evaluation_interval: 5s}
+rule_files: [sqm-rules.yml]
+alerting:
+  alertmanagers: [{static_configs: [{targets: ["127.0.0.1:${AM_PORT}"]}]}]
+scrape_configs:
+  - job_name: sqm-worker
+    static_configs: [{targets: ["127.0.0.1:${SQM_METRICS_PORT}"]}]
+YML
+python3 deploy/local/webhook_log.py --port 9095 --log "$RUN_DIR/notifications.log" \
+  >"$RUN_DIR/webhook.log" 2>&1 &
+pids+=($!)
+prometheus-alertmanager --config.file=deploy/alertmanager/alertmanager.yml \
+  --storage.path="$RUN_DIR/alertmanager" --web.listen-address="127.0.0.1:${AM_PORT}" \
+  --cluster.listen-address= >"$RUN_DIR/alertmanager.log" 2>&1 &
+pids+=($!)
+prometheus --config.file="$RUN_DIR/prometheus.yml" --storage.tsdb.path="$RUN_DIR/prometheus" \
+  --web.listen-address="127.0.0.1:${PROM_PORT}" >"$RUN_DIR/prometheus.log" 2>&1 &
+pids+=($!)
+
+sqm generate --rate "${SQM_RATE:-200}" --duration "${SQM_DURATION:-1200}" \
   --scenario "${SQM_SCENARIO:-degrade:chat}" --seed "$RANDOM" \
   --duplicates 0.01 --disorder-ms 3000 --garbage 0.002 >"$RUN_DIR/generate.log" 2>&1 &
 pids+=($!)
 
 cat <<MSG
 
-  broker     127.0.0.1:${KAFKA_PORT}
-  metrics    http://127.0.0.1:${SQM_METRICS_PORT}/metrics
-  logs       ${RUN_DIR}/worker.log, ${RUN_DIR}/generate.log
-  records    indicators on sqm.indicators.v1 (first ones ~1-2 min after start: window 60 s + grace)
+  broker        127.0.0.1:${KAFKA_PORT}
+  metrics       http://127.0.0.1:${SQM_METRICS_PORT}/metrics
+  prometheus    http://127.0.0.1:${PROM_PORT}/alerts (rules: ${RUN_DIR}/sqm-rules.yml)
+  alertmanager  http://127.0.0.1:${AM_PORT} (notifications: ${RUN_DIR}/notifications.log)
+  logs          ${RUN_DIR}/*.log
+  records       indicators on sqm.indicators.v1 (first ones ~1-2 min after start: window 60 s
+                + grace), alerts on sqm.alerts.v1; ${SQM_SCENARIO:-degrade:chat}: see the first
+                line of ${RUN_DIR}/generate.log for when the channel degrades
 
 MSG
-sqm watch --url "http://127.0.0.1:${SQM_METRICS_PORT}/metrics" --interval 2
+sqm watch --url "http://127.0.0.1:${SQM_METRICS_PORT}/metrics" \
+  --alertmanager "http://127.0.0.1:${AM_PORT}" --interval 2

@@ -7,15 +7,18 @@ gauges, the way a Prometheus query would, so it shows the same numbers as the da
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -121,17 +124,47 @@ def _caption(samples: Sequence[Samples], summed: Samples) -> str:
     return f"dead-lettered {rejected:.0f} · watermark lag {lag:.0f} s · {len(samples)} worker(s)"
 
 
-def main(urls: Sequence[str], channels: Sequence[str], interval_s: float, once: bool) -> int:
+def notified(alerts: Sequence[dict[str, Any]]) -> str:
+    """Alertmanager's active, not inhibited or silenced alerts by receiver: what on-call has
+    been sent (``page: chat SqmServiceLevelLow critical``), or that there is none."""
+    lines = sorted(
+        f"{','.join(r['name'] for r in a.get('receivers', []))}: "
+        f"{a['labels'].get('channel', '-')} {a['labels'].get('alertname', '?')} "
+        f"{a['labels'].get('severity', '')}".rstrip()
+        for a in alerts if a.get("status", {}).get("state") == "active")
+    return "Alertmanager: " + (" · ".join(lines) if lines else "no active alert")
+
+
+def alertmanager_alerts(url: str, timeout_s: float = 3.0) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{url.rstrip('/')}/api/v2/alerts", timeout=timeout_s) as resp:
+        result: list[dict[str, Any]] = json.loads(resp.read())
+    return result
+
+
+def view(urls: Sequence[str], channels: Sequence[str], alertmanager: str | None) -> RenderableType:
+    """The table from every worker that answers, and Alertmanager's line when asked for."""
+    samples = []
+    for u in urls:
+        with contextlib.suppress(OSError):  # a worker that is down shows as missing
+            samples.append(scrape(u))
+    t = table(samples, channels)
+    if alertmanager is None:
+        return t
+    try:
+        line = notified(alertmanager_alerts(alertmanager))
+    except (OSError, ValueError) as exc:
+        line = f"Alertmanager: unreachable at {alertmanager} ({exc})"
+    return Group(t, Text(line))
+
+
+def main(urls: Sequence[str], channels: Sequence[str], interval_s: float, once: bool,
+         alertmanager: str | None = None) -> int:
     console = Console()
     if not console.is_terminal:  # a log or a pipe: wide enough for every column
         console = Console(width=180)
 
-    def render() -> Table:
-        samples = []
-        for u in urls:
-            with contextlib.suppress(OSError):  # a worker that is down shows as missing
-                samples.append(scrape(u))
-        return table(samples, channels)
+    def render() -> RenderableType:
+        return view(urls, channels, alertmanager)
 
     if once:
         console.print(render())

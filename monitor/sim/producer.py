@@ -31,7 +31,15 @@ from rich.progress import (
 )
 
 from monitor.config import Config
-from monitor.sim.model import Item, TrafficModel, encode, format_ts, key_of, parse_scenario
+from monitor.sim.model import (
+    Item,
+    Scenario,
+    TrafficModel,
+    encode,
+    format_ts,
+    key_of,
+    parse_scenario,
+)
 
 DEFAULT_TOPIC = "sqm.interactions.v1"
 #: Live mode hands the producer what became due every TICK_S of wall-clock time.
@@ -255,12 +263,7 @@ def generate_main(
         _err("generate", str(exc))
         return 2
 
-    if parsed.degrade is not None:
-        slow = parsed.slowdown(parsed.degrade, start, span_s)
-        assert slow is not None
-        print(f"sqm generate: {parsed}: {parsed.degrade} degraded from "
-              f"{format_ts(round(slow.from_ms))} to {format_ts(round(slow.until_ms))} "
-              "(event time)", flush=True)
+    _announce(parsed, start, span_s)
     if out is not None:
         return _generate_file(model, out)
 
@@ -284,6 +287,17 @@ def generate_main(
         f"{meter.elapsed:.1f} s ({meter.rate:,.0f}/s), scenario {parsed}, seed {seed}"
     )
     return 0
+
+
+def _announce(scenario: Scenario, start_ms: int, span_s: float) -> None:
+    """Say when the degraded channel is bad, so a reader knows when to expect its alerts."""
+    if scenario.degrade is None:
+        return
+    slow = scenario.slowdown(scenario.degrade, start_ms, span_s)
+    assert slow is not None
+    print(f"sqm generate: {scenario}: {scenario.degrade} degraded from "
+          f"{format_ts(round(slow.from_ms))} to {format_ts(round(slow.until_ms))} (event time)",
+          flush=True)
 
 
 def _stats(model: TrafficModel) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 
-from monitor.metrics.watch import Samples, firing, table
+from monitor.metrics.watch import Samples, firing, notified, table
 
 
 def alert(channel: str, indicator: str, severity: str, value: float) -> tuple[
@@ -31,3 +33,20 @@ def test_the_table_has_an_alerts_column() -> None:
     lines = console.export_text().splitlines()
     assert "alerts" in lines[2]
     assert next(ln for ln in lines if "CRIT service_level" in ln).split()[1] == "chat"
+
+
+def test_alertmanager_line_lists_active_alerts_by_receiver() -> None:
+    def alert(receiver: str, state: str, **labels: str) -> dict[str, Any]:
+        return {"labels": labels, "receivers": [{"name": receiver}], "status": {"state": state}}
+
+    alerts = [
+        alert("ticket", "active", alertname="SqmErrorBudgetBurn", channel="chat", severity="ticket"),
+        alert("page", "active", alertname="SqmServiceLevelLow", channel="chat", severity="critical"),
+        alert("ticket", "suppressed", alertname="SqmServiceLevelLow", channel="chat",
+              severity="warning"),
+        alert("page", "active", alertname="SqmWorkerDown", severity="critical"),
+    ]
+    assert notified(alerts) == (
+        "Alertmanager: page: - SqmWorkerDown critical · page: chat SqmServiceLevelLow critical · "
+        "ticket: chat SqmErrorBudgetBurn ticket")
+    assert notified([]) == "Alertmanager: no active alert"
