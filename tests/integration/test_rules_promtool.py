@@ -47,3 +47,9 @@ def test_a_strict_slo_pages_and_its_guard_holds(tmp_path: Path) -> None:
     shutil.copy(STRICT / "strict.test.yml", tmp_path)
     r = promtool("test", "rules", tmp_path / "strict.test.yml")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_example_prometheus_config_loads_the_rules() -> None:
+    r = promtool("check", "config", ROOT / "deploy" / "prometheus" / "prometheus.yml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 rule files found" in r.stdout
