@@ -157,23 +157,24 @@ class SqmCollector(Collector):
         yield g
         yield GaugeMetricFamily("sqm_events_held", "Accepted events not yet applied (reorder "
                                 "buffer and orphans waiting for opened)", value=s.held)
-        g = GaugeMetricFamily("sqm_assigned_partitions", "Partitions this worker owns, per stage "
-                              "(interactions: input topic; aggregate: partials topic)",
-                              labels=["stage"])
-        for stage in ("interactions", "aggregate"):
-            g.add_metric([stage], s.assigned.get(stage, 0))
-        yield g
-        g = GaugeMetricFamily("sqm_consumer_lag_records", "Records of this worker's partitions "
-                              "not processed yet, per stage, up to the last stable offset",
-                              labels=["stage"])
-        for stage in ("interactions", "aggregate"):
-            g.add_metric([stage], s.consumer_lag.get(stage, 0))
-        yield g
+        yield _per_stage("sqm_assigned_partitions", "Partitions this worker owns, per stage "
+                         "(interactions: input topic; aggregate: partials topic)", s.assigned)
+        yield _per_stage("sqm_consumer_lag_records", "Records of this worker's partitions not "
+                         "processed yet, per stage, up to the last stable offset",
+                         s.consumer_lag)
         yield CounterMetricFamily("sqm_records_consumed", "Input records consumed by this worker",
                                   value=s.consumed)
         yield CounterMetricFamily("sqm_events_rekeyed", "Records forwarded to the partition that "
                                   "owns their interaction (key was not the interaction_id)",
                                   value=s.rekeyed)
+
+
+def _per_stage(name: str, doc: str, values: dict[str, int]) -> Metric:
+    """A gauge with one sample per stage, 0 for a stage the worker has nothing of."""
+    g = GaugeMetricFamily(name, doc, labels=["stage"])
+    for stage in ("interactions", "aggregate"):
+        g.add_metric([stage], values.get(stage, 0))
+    return g
 
 
 def _window_ratios(latest: list[tuple[str, Indicators]]) -> Iterator[Metric]:
