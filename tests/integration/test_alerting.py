@@ -138,7 +138,7 @@ def test_degraded_channel_pages_through_prometheus_and_alertmanager_once(
             ("sqm_assigned_partitions", (("stage", "aggregate"),))) == 4, 60, "the worker")
         traffic = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "--config", str(cfg), "generate", "--rate",
-             "150", "--duration", "120", "--scenario", "degrade:chat", "--seed", "7"],
+             "150", "--duration", "160", "--scenario", "degrade:chat", "--seed", "7"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert traffic.stdout is not None
         first = traffic.stdout.readline()
