@@ -71,6 +71,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
           f"window {cfg.window_s} s, grace {cfg.grace_s} s, channels {', '.join(cfg.channel_names)}")
     print()
     print(alerting_summary(cfg))
+    r = cfg.rules
+    print(f"\nrules: job {r.job}, watermark lag > {r.watermark_lag_s:g} s, dead letters > "
+          f"{r.deadletter_ratio:.2%}, consumer lag > {r.consumer_lag_records} records, "
+          f"runbook {r.runbook_url}")
     from monitor.rules.document import notes
 
     for note in notes(cfg):

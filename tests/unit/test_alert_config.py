@@ -118,6 +118,11 @@ def test_check_config_prints_the_effective_tables(tmp_path: Path,
     assert lines[5].split() == ["slo", "indicator", "objective", "period_days", "min_events",
                                 "channels"]
     assert lines[6].split() == ["answered_in_time", "service_level", "0.8", "30", "10", "all"]
+    assert lines[8].startswith("rules: job sqm-worker, watermark lag > 300 s, dead letters > "
+                               "1.00%, consumer lag > 100000 records, runbook https://")
+    assert lines[9] == ("note: SLO answered_in_time (objective 0.8): its page alert needs an "
+                        "error ratio above 1 and cannot fire; the threshold alerts cover acute "
+                        "drops.")
     bad = tmp_path / "bad.toml"
     bad.write_text('[[alerts]]\nindicator = "service_level"\nop = "<"\nwarning = "2x"\n',
                    encoding="utf-8")
