@@ -120,6 +120,14 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from monitor.dashboards.document import write
+
+    for path in write(_load(args), Path(args.out)):
+        print(f"sqm dashboards: wrote {path}")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from monitor.sim.producer import generate_main
 
@@ -166,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "burn-rate and pipeline-health rules) generated from the config")
     p.add_argument("--out", metavar="FILE", help="write FILE instead of standard output")
     p.set_defaults(func=cmd_rules)
+    p = sub.add_parser("dashboards", help="write the Grafana dashboards (overview, SLOs, pipeline "
+                       "health) generated from the config")
+    p.add_argument("--out", metavar="DIR", default="grafana/dashboards",
+                   help="directory for the JSON files (default: grafana/dashboards)")
+    p.set_defaults(func=cmd_dashboards)
 
     p = sub.add_parser("generate", help="produce realistic synthetic traffic")
     p.add_argument("--rate", type=float, default=200.0, help="events per second (default 200)")

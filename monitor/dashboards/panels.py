@@ -1,0 +1,58 @@
+"""Panel building blocks shared by the dashboards: a Prometheus query, thresholds in Grafana's
+steps from an alert rule, and the datasource every panel reads (a dashboard variable)."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard, prometheus
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+from monitor.domain.alerts import Rule
+
+#: Panels read the Prometheus chosen in the dashboard's ``datasource`` variable.
+DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
+OK, WARN, CRIT, NEUTRAL = "green", "orange", "red", "blue"
+
+
+def query(expr: str, legend: str = "", ref: str = "A", *, instant: bool = False,
+          table: bool = False) -> prometheus.Dataquery:
+    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    if legend:
+        q = q.legend_format(legend)
+    if instant:
+        q = q.instant()
+    if table:
+        q = q.format(PromQueryFormat.TABLE)
+    return q
+
+
+def steps(rule: Rule | None) -> list[dm.Threshold]:
+    """Grafana threshold steps that colour a value as the stream's alert would class it:
+    below/above ``warning`` orange, below/above ``critical`` red (``op`` decides the side)."""
+    if rule is None:
+        return [dm.Threshold(value=None, color=NEUTRAL)]
+    levels = [(t, c) for t, c in ((rule.warning, WARN), (rule.critical, CRIT)) if t is not None]
+    if rule.op == ">":  # ascending: healthy below the warning
+        return [dm.Threshold(value=None, color=OK),
+                *(dm.Threshold(value=t, color=c) for t, c in sorted(levels))]
+    # op "<": red below critical, orange below warning, green from warning up
+    ordered = sorted(levels)  # critical (lower) first
+    out = [dm.Threshold(value=None, color=ordered[0][1])]
+    for i, (t, _c) in enumerate(ordered):
+        out.append(dm.Threshold(value=t, color=ordered[i + 1][1] if i + 1 < len(ordered) else OK))
+    return out
+
+
+def thresholds(rule: Rule | None) -> dashboard.ThresholdsConfig:
+    return dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps(rule))
+
+
+def by_name(name: str, rule: Rule | None) -> tuple[dm.MatcherConfig, list[dm.DynamicConfigValue]]:
+    """An override giving the series named ``name`` (a channel) its own thresholds."""
+    value = dm.ThresholdsConfig(mode=dm.ThresholdsMode.ABSOLUTE, steps=steps(rule))
+    return (dm.MatcherConfig(id_val="byName", options=name),
+            [dm.DynamicConfigValue(id_val="thresholds", value=value)])
+
+
+def datasource_variable() -> dashboard.DatasourceVariable:
+    return dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus")

@@ -1,0 +1,150 @@
+"""`sqm dashboards`: the committed dashboards are what the command generates (golden files), their
+thresholds are the config's alert thresholds, and every query names only series the product
+produces (the exporter's metrics, the rule file's records, Prometheus' `up`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor import cli
+from monitor.config import Config, from_mapping
+from monitor.dashboards.document import DASHBOARDS, as_dict, render
+from monitor.metrics.exporter import SqmCollector
+from monitor.metrics.stats import Snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "grafana" / "dashboards"
+
+
+def panels(d: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for p in d["panels"]:
+        out.append(p)
+        out.extend(p.get("panels", []))
+    return out
+
+
+def exprs(d: dict[str, Any]) -> list[str]:
+    return [t["expr"] for p in panels(d) for t in p.get("targets", [])]
+
+
+def test_committed_dashboards_are_what_sqm_dashboards_writes(tmp_path: Path) -> None:
+    assert cli.main(["dashboards", "--out", str(tmp_path)]) == 0
+    written = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.iterdir()}
+    committed = {p.name: p.read_text(encoding="utf-8") for p in COMMITTED.iterdir()}
+    assert written == committed, ("grafana/dashboards is stale: run `sqm dashboards`")
+    assert set(written) == set(DASHBOARDS)
+
+
+def _expected_steps(op: str, warning: float | None, critical: float | None) -> list[Any]:
+    """The colours a value gets from the stream's classes, in Grafana's steps (>= each value)."""
+    if op == ">":
+        out: list[Any] = [[None, "green"]]
+        if warning is not None:
+            out.append([warning, "orange"])
+        if critical is not None:
+            out.append([critical, "red"])
+        return out
+    if critical is not None and warning is not None:
+        return [[None, "red"], [critical, "orange"], [warning, "green"]]
+    only = critical if critical is not None else warning
+    return [[None, "red" if critical is not None else "orange"], [only, "green"]]
+
+
+TARGET_S = {"phone": 20, "chat": 60, "email": 14400, "web": 300, "app": 300, "store": 300,
+            "social": 3600}
+#: SPEC 5.1's shipped defaults, by tile title of the overview
+DEFAULTS: dict[str, tuple[str, float | str, float | str]] = {
+    "Service level": ("<", 0.8, 0.6),
+    "Abandonment": (">", 0.10, 0.20),
+    "Resolution rate": ("<", 0.90, 0.80),
+    "Oldest wait": (">", "2x", "4x"),
+}
+
+
+def _resolve(t: float | str, channel: str) -> float:
+    return float(t[:-1]) * TARGET_S[channel] if isinstance(t, str) else t
+
+
+def _overrides(p: dict[str, Any]) -> dict[str, list[Any]]:
+    return {o["matcher"]["options"]: [[s["value"], s["color"]] for s in o["properties"][0]
+                                      ["value"]["steps"]]
+            for o in p["fieldConfig"].get("overrides", [])}
+
+
+def test_overview_thresholds_are_the_alert_thresholds_of_the_config() -> None:
+    d = json.loads((COMMITTED / "sqm-overview.json").read_text(encoding="utf-8"))
+    tiles = [p for p in panels(d) if p["type"] in ("stat", "timeseries") and p["title"] in
+             ("Service level", "Abandonment", "First response p90", "Waiting backlog",
+              "Oldest wait", "Resolution rate", "On-time resolution", "Reopen rate")]
+    assert len(tiles) == 16
+    for p in tiles:
+        got = _overrides(p)
+        if p["title"] not in DEFAULTS:
+            assert got == {}, p["title"]  # no alert: no colour but the neutral one
+            continue
+        op, warning, critical = DEFAULTS[p["title"]]
+        assert got == {ch: _expected_steps(op, _resolve(warning, ch), _resolve(critical, ch))
+                       for ch in TARGET_S}, p["title"]
+
+
+def test_thresholds_follow_a_changed_config() -> None:
+    cfg = from_mapping({"alerts": [
+        {"indicator": "service_level", "op": "<", "critical": 0.5, "channels": ["chat"]},
+        {"indicator": "first_response_p90_s", "op": ">", "warning": "3x", "channels": ["phone"]},
+    ]}, env={})
+    d = as_dict(cfg, "sqm-overview.json")
+    by_title = {p["title"]: p for p in panels(d) if p["type"] == "stat"}
+    assert _overrides(by_title["Service level"]) == {"chat": [[None, "red"], [0.5, "green"]]}
+    assert _overrides(by_title["First response p90"]) == {
+        "phone": [[None, "green"], [60.0, "orange"]]}
+    assert _overrides(by_title["Oldest wait"]) == {}
+
+
+def _product_series() -> set[str]:
+    """Every metric name the exporter exposes (rendered from a snapshot with one of each kind),
+    every record of the committed rule file, and Prometheus' own `up`."""
+    reg = CollectorRegistry()
+    reg.register(SqmCollector(("phone",), lambda: Snapshot(watermark_ms=0)))
+    names = {s.name for fam in text_string_to_metric_families(generate_latest(reg).decode())
+             for s in fam.samples}
+    names |= {fam.name for fam in text_string_to_metric_families(generate_latest(reg).decode())}
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "sqm-rules.yml").read_text())
+    names |= {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+    return names | {"up"}
+
+
+_FUNCTIONS = {"sum", "max", "min", "count", "rate", "by", "without", "on", "and", "or",
+              "unless", "increase", "last_over_time"}
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_queries_name_only_series_the_product_produces(name: str) -> None:
+    known = _product_series()
+    d = json.loads((COMMITTED / name).read_text(encoding="utf-8"))
+    queries = exprs(d)
+    assert queries
+    for q in queries:
+        bare = re.sub(r'"[^"]*"|\[[^\]]*\]|\{[^}]*\}', " ", q)  # strings, ranges, matchers
+        tokens = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", bare))
+        labels = set(re.findall(r"(?:by|on|without)\s*\(([^)]*)\)", q))
+        label_names = {t.strip() for group in labels for t in group.split(",")}
+        series = tokens - _FUNCTIONS - label_names
+        assert series, q
+        assert series <= known, f"{name}: {q} names {series - known}"
+
+
+def test_every_panel_reads_the_chosen_prometheus() -> None:
+    for name in DASHBOARDS:
+        d = json.loads(render(Config())[name])
+        for p in panels(d):
+            if p["type"] != "row":
+                assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
