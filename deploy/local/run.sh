@@ -44,6 +44,7 @@ pids+=($!)
 PROM_PORT=${SQM_PROMETHEUS_PORT:-9090}
 AM_PORT=${SQM_ALERTMANAGER_PORT:-9093}
 sqm rules --out "$RUN_DIR/sqm-rules.yml" 2>/dev/null
+sqm dashboards --out "$RUN_DIR/dashboards" >/dev/null
 cat >"$RUN_DIR/prometheus.yml" <<YML
 global: {scrape_interval: 5s, evaluation_interval: 5s}
 rule_files: [sqm-rules.yml]
@@ -75,6 +76,8 @@ cat <<MSG
   metrics       http://127.0.0.1:${SQM_METRICS_PORT}/metrics
   prometheus    http://127.0.0.1:${PROM_PORT}/alerts (rules: ${RUN_DIR}/sqm-rules.yml)
   alertmanager  http://127.0.0.1:${AM_PORT} (notifications: ${RUN_DIR}/notifications.log)
+  dashboards    ${RUN_DIR}/dashboards/*.json for Grafana 11+ (import them, or provision them
+                with grafana/provisioning/; their datasource: this Prometheus)
   logs          ${RUN_DIR}/*.log
   records       indicators on sqm.indicators.v1 (first ones ~1-2 min after start: window 60 s
                 + grace), alerts on sqm.alerts.v1; ${SQM_SCENARIO:-degrade:chat}: see the first

@@ -50,8 +50,10 @@ def thresholds(rule: Rule | None) -> dashboard.ThresholdsConfig:
 def by_name(name: str, rule: Rule | None) -> tuple[dm.MatcherConfig, list[dm.DynamicConfigValue]]:
     """An override giving the series named ``name`` (a channel) its own thresholds."""
     value = dm.ThresholdsConfig(mode=dm.ThresholdsMode.ABSOLUTE, steps=steps(rule))
-    return (dm.MatcherConfig(id_val="byName", options=name),
-            [dm.DynamicConfigValue(id_val="thresholds", value=value)])
+    # "byNames" (options an object) rather than "byName" (a bare string), which the dashboard
+    # schema does not allow
+    matcher = dm.MatcherConfig(id_val="byNames", options={"mode": "include", "names": [name]})
+    return matcher, [dm.DynamicConfigValue(id_val="thresholds", value=value)]
 
 
 def datasource_variable() -> dashboard.DatasourceVariable:

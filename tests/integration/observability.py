@@ -40,6 +40,19 @@ def _ready(url: str) -> bool:
         return False
 
 
+def dashboard_queries(directory: Path, channels: str = "phone|chat") -> list[str]:
+    """Every panel query of the dashboards in ``directory``, Grafana's variables filled in as
+    Grafana would (``$channel`` a regex of channels, ``$__rate_interval`` a duration)."""
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        d = json.loads(path.read_text(encoding="utf-8"))
+        for p in d["panels"]:
+            for t in p.get("targets", []):
+                out.append(t["expr"].replace("$channel", channels)
+                           .replace("$__rate_interval", "1m"))
+    return out
+
+
 class Webhook:
     """An HTTP server that keeps every JSON body posted to it, with the path it came to."""
 

@@ -16,7 +16,13 @@ import orjson
 import pytest
 from harness import WorkerProcess, poll, read_topic, reset_topics
 from kafka_broker import free_port
-from observability import ALERTMANAGER_YML, Alertmanager, Prometheus, Webhook
+from observability import (
+    ALERTMANAGER_YML,
+    Alertmanager,
+    Prometheus,
+    Webhook,
+    dashboard_queries,
+)
 
 from monitor.kafka.topics import TOPIC_ALERTS
 
@@ -158,6 +164,17 @@ def test_degraded_channel_pages_through_prometheus_and_alertmanager_once(
                     and a["labels"].get("channel") == "chat"]
         page = poll(paged, 60, "the page at the webhook")[0]
         assert page["status"] == "firing"
+        # while it fires, every panel of every dashboard shows data from this Prometheus
+        # (including the table of firing alerts)
+        boards = tmp_path / "dashboards"
+        made = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(cfg),
+                               "dashboards", "--out", str(boards)], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert made.returncode == 0, made.stderr
+        queries = dashboard_queries(boards)
+        assert len(queries) > 20
+        empty = [q for q in queries if not prom.query(q)]
+        assert not empty, f"panels without data: {empty}"
         assert page["labels"]["severity"] == "critical"
         assert page["labels"]["indicator"] == "service_level"
         assert page["annotations"]["summary"] == "chat: service level below 0.6 (critical)"

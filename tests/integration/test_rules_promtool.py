@@ -3,7 +3,6 @@ and the committed rule tests fire and resolve every kind of alert it holds."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from observability import dashboard_queries
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "sqm-rules.yml"
@@ -57,22 +57,9 @@ def test_the_example_prometheus_config_loads_the_rules() -> None:
     assert "1 rule files found" in r.stdout
 
 
-def dashboard_queries() -> list[str]:
-    """Every panel query of the committed dashboards, Grafana's variables filled in as Grafana
-    would (``$channel`` a regex of channels, ``$__rate_interval`` a duration)."""
-    out = []
-    for path in sorted((ROOT / "grafana" / "dashboards").glob("*.json")):
-        d = json.loads(path.read_text(encoding="utf-8"))
-        for p in d["panels"]:
-            for t in p.get("targets", []):
-                out.append(t["expr"].replace("$channel", "phone|chat")
-                           .replace("$__rate_interval", "1m"))
-    return out
-
-
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     """promtool parses each query as the expression of a recording rule."""
-    queries = dashboard_queries()
+    queries = dashboard_queries(ROOT / "grafana" / "dashboards")
     assert len(queries) > 20
     rules = {"groups": [{"name": "dashboards", "rules": [
         {"record": f"sqm_dashboard:query_{i}", "expr": q} for i, q in enumerate(queries)]}]}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft7Validator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -75,9 +76,12 @@ def _resolve(t: float | str, channel: str) -> float:
 
 
 def _overrides(p: dict[str, Any]) -> dict[str, list[Any]]:
-    return {o["matcher"]["options"]: [[s["value"], s["color"]] for s in o["properties"][0]
-                                      ["value"]["steps"]]
-            for o in p["fieldConfig"].get("overrides", [])}
+    out = {}
+    for o in p["fieldConfig"].get("overrides", []):
+        assert o["matcher"]["id"] == "byNames" and o["matcher"]["options"]["mode"] == "include"
+        (name,) = o["matcher"]["options"]["names"]
+        out[name] = [[s["value"], s["color"]] for s in o["properties"][0]["value"]["steps"]]
+    return out
 
 
 def test_overview_thresholds_are_the_alert_thresholds_of_the_config() -> None:
@@ -148,3 +152,32 @@ def test_every_panel_reads_the_chosen_prometheus() -> None:
         for p in panels(d):
             if p["type"] != "row":
                 assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+
+
+SCHEMA = ROOT / "tests" / "schemas" / "grafana-foundation-sdk" / "dashboard.jsonschema.json"
+
+
+def dashboard_validator() -> Draft7Validator:
+    """The vendored schema with one documented correction: a threshold's ``value`` may be null.
+    The schema's own description says so ("Nulls currently appear here when serializing
+    -Infinity to JSON"): Grafana writes the base step of every threshold list as null."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    schema["definitions"]["Threshold"]["properties"]["value"]["type"] = ["number", "null"]
+    return Draft7Validator(schema)
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_dashboards_validate_against_grafanas_dashboard_schema(name: str) -> None:
+    validator = dashboard_validator()
+    d = json.loads((COMMITTED / name).read_text(encoding="utf-8"))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in validator.iter_errors(d)]
+    assert errors == []
+
+
+def test_the_schema_refuses_a_broken_dashboard() -> None:
+    validator = dashboard_validator()
+    d = json.loads((COMMITTED / "sqm-pipeline.json").read_text(encoding="utf-8"))
+    d["panels"][0]["gridPos"] = {"h": "tall"}
+    del d["schemaVersion"]
+    assert len(list(validator.iter_errors(d))) >= 2
