@@ -83,10 +83,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from monitor.rules.document import notes, render
+    from monitor.rules.document import notes, render, render_prometheusrule
 
     cfg = _load(args)
-    text = render(cfg)
+    text = (render(cfg) if args.format == "file"
+            else render_prometheusrule(cfg, args.namespace))
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -173,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rules", help="print the Prometheus rule file (recording, threshold, SLO "
                        "burn-rate and pipeline-health rules) generated from the config")
     p.add_argument("--out", metavar="FILE", help="write FILE instead of standard output")
+    p.add_argument("--format", choices=["file", "prometheusrule"], default="file",
+                   help="a Prometheus rule file (default) or a prometheus-operator "
+                        "PrometheusRule for Kubernetes")
+    p.add_argument("--namespace", default="sqm",
+                   help="the PrometheusRule's namespace (default: sqm)")
     p.set_defaults(func=cmd_rules)
     p = sub.add_parser("dashboards", help="write the Grafana dashboards (overview, SLOs, pipeline "
                        "health) generated from the config")

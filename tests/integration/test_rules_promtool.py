@@ -67,3 +67,10 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(rules), encoding="utf-8")
     r = promtool("check", "rules", path)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_compose_prometheus_config_is_valid() -> None:
+    """Its rule file is mounted next to it inside the container, hence syntax only here."""
+    r = promtool("check", "config", "--syntax-only",
+                 ROOT / "deploy" / "compose" / "prometheus.yml")
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -1,0 +1,140 @@
+"""The deployment files validate offline: the Dockerfile (hadolint), the Compose file (the
+Compose specification's schema, via check-jsonschema), the Kubernetes manifests (their schemas,
+via kubernetes-validate), the custom resources (prometheus-operator's CRD schemas, vendored),
+and the PrometheusRule is what `sqm rules --format prometheusrule` prints (golden file)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+from monitor import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
+BIN = Path(sys.executable).parent
+CRDS = ROOT / "tests" / "schemas" / "prometheus-operator"
+CORE = ["configmap.yaml", "deployment.yaml", "service.yaml", "pdb.yaml", "topics-job.yaml"]
+
+
+def load(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((K8S / name).read_text(encoding="utf-8"))
+    return doc
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    r = run(BIN / "hadolint", ROOT / "Dockerfile")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_hadolint_does_fail_a_bad_dockerfile(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /tmp && pip install foo\n", encoding="utf-8")
+    assert run(BIN / "hadolint", bad).returncode != 0
+
+
+def test_the_dockerfile_is_multi_stage_non_root_with_a_health_check() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert text.count("\nFROM ") + text.startswith("FROM ") >= 2
+    assert "\nUSER 10001\n" in text
+    assert "HEALTHCHECK" in text and "/metrics" in text
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    r = run(BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", COMPOSE)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_check_jsonschema_does_refuse_a_broken_compose_file(tmp_path: Path) -> None:
+    doc = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    doc["services"]["kafka"]["ports"] = {"not": "a list"}
+    bad = tmp_path / "compose.yaml"
+    bad.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert run(BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec",
+               bad).returncode != 0
+
+
+def test_compose_runs_the_product_with_the_generated_files() -> None:
+    doc = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    services = doc["services"]
+    assert {"kafka", "topics", "worker-1", "worker-2", "generator", "prometheus", "alertmanager",
+            "grafana"} <= set(services)
+    assert services["generator"]["profiles"] == ["demo"]
+    assert "KRaft" in COMPOSE.read_text() and "controller" in services["kafka"]["environment"][
+        "KAFKA_PROCESS_ROLES"]
+    mounts = [v for s in services.values() for v in s.get("volumes", []) if isinstance(v, str)]
+    for m in mounts:
+        source = m.split(":")[0]
+        if source.startswith("."):
+            assert (COMPOSE.parent / source).exists(), f"{m}: no such file in the repo"
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_kubernetes_manifests_validate_strictly(name: str) -> None:
+    kubernetes_validate.validate(load(name), "1.37.0", strict=True)
+
+
+def test_kubernetes_validate_does_refuse_a_broken_manifest() -> None:
+    doc = load("deployment.yaml")
+    doc["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, "1.37.0", strict=True)
+
+
+def crd_validator(name: str) -> Draft7Validator:
+    crd = yaml.safe_load((CRDS / name).read_text(encoding="utf-8"))
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return Draft7Validator(version["schema"]["openAPIV3Schema"])
+
+
+@pytest.mark.parametrize(("name", "crd", "list_field"), [
+    ("podmonitor.yaml", "monitoring.coreos.com_podmonitors.yaml", "podMetricsEndpoints"),
+    ("prometheusrule.yaml", "monitoring.coreos.com_prometheusrules.yaml", "groups"),
+])
+def test_custom_resources_validate_against_their_crds(name: str, crd: str,
+                                                      list_field: str) -> None:
+    validator = crd_validator(crd)
+    assert [e.message for e in validator.iter_errors(load(name))] == []
+    bad = load(name)
+    bad["spec"][list_field] = "not a list"
+    assert list(validator.iter_errors(bad))
+
+
+def test_the_prometheusrule_is_what_sqm_rules_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["rules", "--format", "prometheusrule"]) == 0
+    assert capsys.readouterr().out == (K8S / "prometheusrule.yaml").read_text(encoding="utf-8"), (
+        "deploy/k8s/prometheusrule.yaml is stale: run `sqm rules --format prometheusrule "
+        "--out deploy/k8s/prometheusrule.yaml`")
+    groups = load("prometheusrule.yaml")["spec"]["groups"]
+    file_groups = yaml.safe_load((ROOT / "deploy" / "prometheus" / "sqm-rules.yml").read_text())
+    assert groups == file_groups["groups"]
+
+
+def test_workers_are_probed_limited_and_restricted() -> None:
+    pod = load("deployment.yaml")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (c,) = pod["containers"]
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+    assert c["resources"]["limits"]["memory"]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert c[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    sc = c["securityContext"]
+    assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                  "capabilities": {"drop": ["ALL"]}}
+    labels = load("deployment.yaml")["spec"]["selector"]["matchLabels"]
+    assert load("pdb.yaml")["spec"]["selector"]["matchLabels"] == labels
+    assert load("podmonitor.yaml")["spec"]["selector"]["matchLabels"] == labels
