@@ -14,7 +14,7 @@ from grafana_foundation_sdk.builders import common, dashboard, stat, table, time
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from monitor.config import Config, rule
+from monitor.config import Config, domain_params
 from monitor.dashboards.panels import (
     DATASOURCE,
     by_name,
@@ -59,13 +59,10 @@ def expr_of(tile: Tile) -> str:
 
 
 def rules_for(cfg: Config, indicator: str) -> dict[str, Rule]:
-    """Channel -> the alert rule of ``indicator`` for it, thresholds resolved (``"Nx"``)."""
-    out: dict[str, Rule] = {}
-    for a in cfg.alerts:
-        if a.indicator == indicator:
-            for ch in a.channels:
-                out[ch] = rule(a, cfg.channel(ch))
-    return out
+    """Channel -> the alert rule of ``indicator`` for it: the very rules the stream evaluates
+    (``domain_params``), thresholds resolved (``"Nx"``)."""
+    return {ch: r for ch, rules in domain_params(cfg).alert_rules.items() for r in rules
+            if r.indicator == indicator}
 
 
 def _stat(cfg: Config, tile: Tile) -> stat.Panel:
