@@ -12,12 +12,12 @@ from typing import NamedTuple
 
 from grafana_foundation_sdk.builders import common, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.models import common as cm
-from grafana_foundation_sdk.models import dashboard as dm
 
 from monitor.config import Config, domain_params
 from monitor.dashboards.panels import (
     DATASOURCE,
     by_name,
+    channel_variable,
     datasource_variable,
     query,
     thresholds,
@@ -58,14 +58,17 @@ def expr_of(tile: Tile) -> str:
         "{sel}", CHANNEL)
 
 
-def rules_for(cfg: Config, indicator: str) -> dict[str, Rule]:
-    """Channel -> the alert rule of ``indicator`` for it: the very rules the stream evaluates
+def rules_by_indicator(cfg: Config) -> dict[str, dict[str, Rule]]:
+    """Indicator -> channel -> its alert rule: the very rules the stream evaluates
     (``domain_params``), thresholds resolved (``"Nx"``)."""
-    return {ch: r for ch, rules in domain_params(cfg).alert_rules.items() for r in rules
-            if r.indicator == indicator}
+    out: dict[str, dict[str, Rule]] = {}
+    for ch, rules in domain_params(cfg).alert_rules.items():
+        for r in rules:
+            out.setdefault(r.indicator, {})[ch] = r
+    return out
 
 
-def _stat(cfg: Config, tile: Tile) -> stat.Panel:
+def _stat(tile: Tile, rules: dict[str, Rule]) -> stat.Panel:
     p = (stat.Panel().title(tile.title).unit(tile.unit).datasource(DATASOURCE).height(4).span(3)
          .with_target(query(expr_of(tile), "{{channel}}", instant=True))
          .thresholds(thresholds(None)).color_mode(cm.BigValueColorMode.BACKGROUND)
@@ -73,12 +76,12 @@ def _stat(cfg: Config, tile: Tile) -> stat.Panel:
          .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
          .description(f"Latest final window. Colour: the [[alerts]] thresholds of "
                       f"{tile.indicator} for the channel (none: blue)."))
-    for ch, r in sorted(rules_for(cfg, tile.indicator).items()):
+    for ch, r in sorted(rules.items()):
         p = p.with_override(*by_name(ch, r))
     return p
 
 
-def _series(cfg: Config, tile: Tile) -> timeseries.Panel:
+def _series(tile: Tile, rules: dict[str, Rule]) -> timeseries.Panel:
     p = (timeseries.Panel().title(tile.title).unit(tile.unit).datasource(DATASOURCE).height(6)
          .span(6).with_target(query(expr_of(tile), "{{channel}}"))
          .thresholds(thresholds(None))
@@ -86,7 +89,7 @@ def _series(cfg: Config, tile: Tile) -> timeseries.Panel:
                            .mode(cm.GraphThresholdsStyleMode.DASHED))
          .description(f"Each final window's value; dashed lines: the alert thresholds of "
                       f"{tile.indicator}."))
-    for ch, r in sorted(rules_for(cfg, tile.indicator).items()):
+    for ch, r in sorted(rules.items()):
         p = p.with_override(*by_name(ch, r))
     return p
 
@@ -109,17 +112,15 @@ def _volume() -> timeseries.Panel:
 
 
 def overview(cfg: Config) -> dashboard.Dashboard:
-    channel = (dashboard.CustomVariable("channel").label("Channel")
-               .values(",".join(cfg.channel_names)).multi(True).include_all(True)
-               .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"])))
     d = (dashboard.Dashboard("Service quality overview").uid(UID).tags(["sqm"])
          .refresh("30s").time("now-3h", "now").timezone("browser")
-         .with_variable(datasource_variable()).with_variable(channel)
+         .with_variable(datasource_variable())
+         .with_variable(channel_variable(cfg.channel_names))
          .with_panel(_alerts_table()).with_panel(_volume()))
-    row = dashboard.Row("$channel").repeat("channel")
-    d = d.with_row(row)
+    d = d.with_row(dashboard.Row("$channel").repeat("channel"))
+    rules = rules_by_indicator(cfg)
     for tile in TILES:
-        d = d.with_panel(_stat(cfg, tile))
+        d = d.with_panel(_stat(tile, rules.get(tile.indicator, {})))
     for tile in TILES:
-        d = d.with_panel(_series(cfg, tile))
+        d = d.with_panel(_series(tile, rules.get(tile.indicator, {})))
     return d

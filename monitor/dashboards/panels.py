@@ -44,7 +44,11 @@ def steps(rule: Rule | None) -> list[dm.Threshold]:
 
 
 def thresholds(rule: Rule | None) -> dashboard.ThresholdsConfig:
-    return dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps(rule))
+    return absolute(steps(rule))
+
+
+def absolute(levels: list[dm.Threshold]) -> dashboard.ThresholdsConfig:
+    return dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(levels)
 
 
 def by_name(name: str, rule: Rule | None) -> tuple[dm.MatcherConfig, list[dm.DynamicConfigValue]]:
@@ -58,3 +62,10 @@ def by_name(name: str, rule: Rule | None) -> tuple[dm.MatcherConfig, list[dm.Dyn
 
 def datasource_variable() -> dashboard.DatasourceVariable:
     return dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus")
+
+
+def channel_variable(channels: tuple[str, ...]) -> dashboard.CustomVariable:
+    """``$channel``: the configured channels, several at once, all by default."""
+    return (dashboard.CustomVariable("channel").label("Channel").values(",".join(channels))
+            .multi(True).include_all(True)
+            .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"])))

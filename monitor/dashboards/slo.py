@@ -10,7 +10,16 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from monitor.alert_config import SloConfig
 from monitor.config import Config
-from monitor.dashboards.panels import CRIT, DATASOURCE, OK, WARN, datasource_variable, query
+from monitor.dashboards.panels import (
+    CRIT,
+    DATASOURCE,
+    OK,
+    WARN,
+    absolute,
+    channel_variable,
+    datasource_variable,
+    query,
+)
 from monitor.rules.slo import BURN, budget, windows
 
 UID = "sqm-slos"
@@ -29,8 +38,7 @@ def _budget(slo: SloConfig) -> stat.Panel:
                                "{{channel}}", instant=True))
             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
             .color_mode(cm.BigValueColorMode.BACKGROUND)
-            .thresholds(dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE)
-                        .steps(steps))
+            .thresholds(absolute(steps))
             .description(f"Share of the {slo.period_days}-day error budget "
                          f"(1 - {slo.objective:g}) not yet spent; below 0: the SLO is missed."))
 
@@ -41,7 +49,7 @@ def _burn(slo: SloConfig) -> timeseries.Panel:
     steps += [dm.Threshold(value=f, color=CRIT if f >= 6 else WARN) for f in factors]
     p = (timeseries.Panel().title("Burn rate").unit("x").datasource(DATASOURCE).height(8)
          .span(12)
-         .thresholds(dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps))
+         .thresholds(absolute(steps))
          .thresholds_style(common.GraphThresholdsStyleConfig()
                            .mode(cm.GraphThresholdsStyleMode.DASHED))
          .description("Error ratio over each alert window divided by the budget (1x spends "
@@ -58,7 +66,7 @@ def _objective(slo: SloConfig) -> timeseries.Panel:
     return (timeseries.Panel().title(f"{slo.indicator} against the objective")
             .unit("percentunit").datasource(DATASOURCE).height(6).span(6)
             .with_target(query(f"1 - sqm:slo_error:ratio_rate1h{_sel(slo)}", "{{channel}} 1h"))
-            .thresholds(dashboard.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps))
+            .thresholds(absolute(steps))
             .thresholds_style(common.GraphThresholdsStyleConfig()
                               .mode(cm.GraphThresholdsStyleMode.LINE))
             .description(f"The SLO's indicator over the last hour; the line: the objective "
@@ -66,12 +74,10 @@ def _objective(slo: SloConfig) -> timeseries.Panel:
 
 
 def slos(cfg: Config) -> dashboard.Dashboard:
-    channel = (dashboard.CustomVariable("channel").label("Channel")
-               .values(",".join(cfg.channel_names)).multi(True).include_all(True)
-               .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"])))
     d = (dashboard.Dashboard("SLOs").uid(UID).tags(["sqm"]).refresh("1m")
          .time("now-7d", "now").timezone("browser")
-         .with_variable(datasource_variable()).with_variable(channel))
+         .with_variable(datasource_variable())
+         .with_variable(channel_variable(cfg.channel_names)))
     for slo in cfg.slos:
         d = (d.with_row(dashboard.Row(f"{slo.name}: {slo.objective:g} of {slo.indicator} over "
                                       f"{slo.period_days} days"))

@@ -65,6 +65,12 @@ def notes(cfg: Config) -> list[str]:
     return out
 
 
+def _noted(cfg: Config) -> str:
+    """The notes as comment lines for a file's header."""
+    return "".join(f"# {line}\n" for n in notes(cfg)
+                   for line in textwrap.wrap(f"Note: {n}", 96, subsequent_indent="  "))
+
+
 def _yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True,
                      default_flow_style=False)
@@ -80,13 +86,9 @@ def render_prometheusrule(cfg: Config, namespace: str) -> str:
                                 "app.kubernetes.io/component": "rules"}},
         "spec": rule_groups(cfg),
     }
-    noted = "".join(f"# {line}\n" for n in notes(cfg)
-                    for line in textwrap.wrap(f"Note: {n}", 96, subsequent_indent="  "))
-    return HEADER_CR + noted + _yaml(doc)
+    return HEADER_CR + _noted(cfg) + _yaml(doc)
 
 
 def render(cfg: Config) -> str:
     body = _yaml(rule_groups(cfg))
-    noted = "".join(f"# {line}\n" for n in notes(cfg)
-                    for line in textwrap.wrap(f"Note: {n}", 96, subsequent_indent="  "))
-    return HEADER + noted + body
+    return HEADER + _noted(cfg) + body
