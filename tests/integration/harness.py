@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -73,6 +73,19 @@ def write_config(path: Path, bootstrap: str, group: str, **extra: str | int | fl
     return path
 
 
+def stop_process(proc: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float) -> int:
+    """SIGTERM, up to ``timeout_s`` for a clean exit, then SIGKILL; closes the process's log."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    return proc.returncode
+
+
 class WorkerProcess:
     """``sqm worker`` as a real child process with its own metrics port."""
 
@@ -105,15 +118,7 @@ class WorkerProcess:
         self._fh.close()
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
-        return self.proc.returncode
+        return stop_process(self.proc, self._fh, 60)
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

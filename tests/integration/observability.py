@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import poll
+from harness import poll, stop_process
 from kafka_broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,14 +95,7 @@ class _Process:
         poll(lambda: self.proc.poll() is None and _ready(ready_url), 60, f"{what} to be ready")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
+        stop_process(self.proc, self._fh, 30)
 
 
 class Alertmanager(_Process):
