@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.alert_config import (
+    PERIOD_INDICATORS,
     AlertConfig,
     AlertConfigError,
     SloConfig,
@@ -22,6 +23,7 @@ from monitor.alert_config import (
 )
 from monitor.domain.alerts import Rule
 from monitor.domain.params import ChannelParams, Params
+from monitor.quality_config import QualityConfig, QualityConfigError, parse_quality
 from monitor.rules_config import RulesConfig, RulesConfigError, parse_rules
 
 #: Defaults per channel: (first_response_target_s, resolution_target_s), SPEC section 6.
@@ -37,6 +39,7 @@ DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
 DEFAULT_SHORT_ABANDON_S = 5
 DEFAULT_BROKER_URL = "kafka://127.0.0.1:9092"
 DEFAULT_METRICS_PORT = 9310
+DEFAULT_WINDOW_S = 60
 
 
 class ConfigError(ValueError):
@@ -56,7 +59,7 @@ class Config:
     broker_url: str = DEFAULT_BROKER_URL
     metrics_port: int = DEFAULT_METRICS_PORT
     group_id: str = "sqm-monitor"
-    window_s: int = 60
+    window_s: int = 60  # DEFAULT_WINDOW_S
     grace_s: int = 10
     #: How long events wait to be applied in event-time order; None: ``grace_s``. Less gives
     #: earlier counters, but results then depend on arrival order within the grace.
@@ -79,6 +82,8 @@ class Config:
     slos_config: tuple[SloConfig, ...] | None = None
     #: ``[rules]``: job, runbook and pipeline-health thresholds of ``sqm rules``
     rules: RulesConfig = field(default_factory=RulesConfig)
+    #: ``[quality]``: the quality stage's period, weighting method and port (SPEC 7.2)
+    quality: QualityConfig = field(default_factory=QualityConfig)
 
     @property
     def alerts(self) -> tuple[AlertConfig, ...]:
@@ -183,8 +188,8 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         if key == "channels":
             kwargs["channels"] = _channels(value)
             continue
-        if key in ("alerts", "slos"):
-            continue  # after the channels, which they name
+        if key in ("alerts", "slos", "quality"):
+            continue  # after the channels (which they name) and window_s
         if key == "rules":
             try:
                 kwargs["rules"] = parse_rules(value)
@@ -197,6 +202,11 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         kwargs[key] = value
     kwargs.update(_env_overrides(os.environ if env is None else env))
     kwargs.update(_alerting(raw, kwargs.get("channels", Config().channels)))
+    if "quality" in raw:
+        try:
+            kwargs["quality"] = parse_quality(raw["quality"], kwargs.get("window_s", DEFAULT_WINDOW_S))
+        except QualityConfigError as exc:
+            raise ConfigError(str(exc)) from None
     cfg = Config(**kwargs)
     _validate(cfg)
     return cfg
@@ -248,6 +258,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"reorder_s: must be 0..grace_s ({cfg.grace_s}), got {cfg.reorder_s}")
     if not cfg.group_id:
         raise ConfigError("group_id: must not be empty")
+    if cfg.quality.period_s % cfg.window_s:
+        raise ConfigError(f"quality.period_s: {cfg.quality.period_s} is not a multiple of "
+                          f"window_s ({cfg.window_s})")
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -288,9 +301,18 @@ def domain_params(cfg: Config) -> Params:
         orphan_timeout_ms=cfg.orphan_timeout_s * 1000,
         reopen_window_ms=cfg.reopen_window_s * 1000,
         max_event_bytes=cfg.max_event_bytes,
-        alert_rules={c.name: tuple(rule(a, c) for a in cfg.alerts if c.name in a.channels)
+        alert_rules={c.name: tuple(rule(a, c) for a in cfg.alerts
+                                   if c.name in a.channels and a.indicator not in PERIOD_INDICATORS)
                      for c in cfg.channels},
     )
+
+
+def period_rules(cfg: Config) -> dict[str, tuple[Rule, ...]]:
+    """The alerts the quality stage evaluates on each final period (``quality_index``), per
+    channel; ``for_windows`` and ``clear_windows`` count periods there."""
+    return {c.name: tuple(rule(a, c) for a in cfg.alerts
+                          if c.name in a.channels and a.indicator in PERIOD_INDICATORS)
+            for c in cfg.channels}
 
 
 def threshold_value(t: float | str | None, channel: ChannelConfig) -> float | None:

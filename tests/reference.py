@@ -63,6 +63,7 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
     out = Outcome()
     seen: set[tuple[str, str]] = set()
     per: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
+    surveys: list[tuple[int, str, dict[str, Any]]] = []
     for e in events:
         k = (e["interaction_id"], e["event_id"])
         if k in seen:
@@ -70,14 +71,21 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
             continue
         seen.add(k)
         t = ts_ms(e["ts"])
+        if e["type"] == "feedback":  # SPEC 7.1: no lifecycle, the window of its own time
+            surveys.append((t, e["channel"], e["feedback"]))
+            continue
         per[e["interaction_id"]].append((t, RANK[e["type"]], e["event_id"], e["type"], e["channel"]))
 
     wms = window_s * 1000
     meas: dict[tuple[str, int], dict[str, Any]] = defaultdict(
-        lambda: {"n": defaultdict(int), "fr": [], "rs": []})
+        lambda: {"n": defaultdict(int), "fr": [], "rs": [], "fb": []})
+    first = None
+    for t, ch_, survey in surveys:
+        meas[(ch_, t - t % wms)]["fb"].append(survey)
+        out.accepted[(ch_, "feedback")] = out.accepted.get((ch_, "feedback"), 0) + 1
+        first = t if first is None else min(first, t)
     # valid applied events per interaction, for the backlog replay: (ts, type)
     valid: dict[str, tuple[str, list[tuple[int, str]]]] = {}
-    first = None
     for iid, evs in per.items():
         evs.sort()
         opened = None
@@ -181,7 +189,7 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
                 b.waiting += 1
                 b.oldest_ms = opened_ts if b.oldest_ms is None else min(b.oldest_ms, opened_ts)
         for ch in channels:
-            cell = meas.get((ch, w), {"n": defaultdict(int), "fr": [], "rs": []})
+            cell = meas.get((ch, w), {"n": defaultdict(int), "fr": [], "rs": [], "fb": []})
             n = cell["n"]
             for k, v in n.items():
                 out.measured[ch][k] += v
@@ -216,8 +224,42 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
                 "reopened": n["reopened"], "reopen_rate": ratio(n["reopened"], resolved),
                 "backlog_waiting": wb.waiting, "backlog_open": wb.open,
                 "oldest_wait_s": 0 if wb.oldest_ms is None else (end - wb.oldest_ms) / 1000,
+                **feedback_fields(cell["fb"], n["opened"]),
             }
     return out
+
+
+DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+
+
+def feedback_fields(surveys: list[dict[str, Any]], opened: int) -> dict[str, Any]:
+    """SPEC 7.1's window fields, straight from the surveys' JSON."""
+    csat = [f["csat"] for f in surveys if "csat" in f]
+    nps = [f["nps"] for f in surveys if "nps" in f]
+    promoters = sum(1 for x in nps if x >= 9)
+    detractors = sum(1 for x in nps if x <= 6)
+    complaints = sum(1 for f in surveys if f.get("complaint") is True)
+    servqual: dict[str, Any] = {}
+    for d in DIMENSIONS:
+        pairs = [f["servqual"][d] for f in surveys if d in f.get("servqual", {})]
+        if not pairs:
+            servqual[d] = {"responses": 0, "expected_mean": None, "perceived_mean": None, "gap": None}
+            continue
+        exp = sum(p["expected"] for p in pairs) / len(pairs)
+        per = sum(p["perceived"] for p in pairs) / len(pairs)
+        servqual[d] = {"responses": len(pairs), "expected_mean": exp, "perceived_mean": per,
+                       "gap": per - exp}
+    return {
+        "feedback_responses": len(surveys),
+        "csat_responses": len(csat),
+        "csat_mean": sum(csat) / len(csat) if csat else None,
+        "csat_satisfied_ratio": sum(1 for x in csat if x >= 4) / len(csat) if csat else None,
+        "nps_responses": len(nps),
+        "nps": 100 * (promoters - detractors) / len(nps) if nps else None,
+        "complaints": complaints,
+        "complaint_rate": complaints / opened if opened else None,
+        "servqual": servqual,
+    }
 
 
 QUANTILE_KEYS = ("p50", "p90", "p99")

@@ -7,7 +7,8 @@ breached for ``for_windows`` consecutive counted windows (critical first); ``war
 escalates the same way; ``critical`` de-escalates once critical has been clear for
 ``clear_windows`` while warning still breaches; the alert resolves once neither has breached
 for ``clear_windows``. Every decision depends only on the windows, so a replay decides the same.
-Not wired into the stages yet (issue 9).
+Stage two feeds the window indicators; the quality stage feeds ``quality_index`` per period
+(``evaluate_value``: the same machine, a period in place of a window).
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def volume_of(ind: Indicators, indicator: str) -> int | None:
         return ind.resolved
     if indicator == "first_response_p90_s":
         return ind.answered
+    if indicator == "csat_mean":
+        return ind.csat_responses
+    if indicator == "nps":
+        return ind.nps_responses
     return None  # oldest_wait_s, backlog_waiting, no_data
 
 
@@ -106,12 +111,29 @@ def evaluate(rule: Rule, state: AlertState, ind: Indicators) -> Transition | Non
     else:
         value = value_of(ind, rule.indicator)
         volume = volume_of(ind, rule.indicator)
+    return evaluate_value(rule, state, Span(ind.channel, ind.window_start_ms, ind.window_end_ms),
+                          value, volume)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What a value was measured over: a channel's window (or, for ``quality_index``, period)."""
+
+    channel: str
+    start_ms: int
+    end_ms: int
+
+
+def evaluate_value(rule: Rule, state: AlertState, span: Span, value: float | None,
+                   volume: int | None) -> Transition | None:
+    """Feed one value (in time order) to the alert; None value or a volume under the guard
+    leaves it as it is."""
     if value is None or (volume is not None and volume < rule.min_volume):
-        return None  # leaves the alert as it is
+        return None
     crit = _breaches(rule.op, value, rule.critical)
     warn = crit or _breaches(rule.op, value, rule.warning)
-    _count(state, warn, crit, ind.window_start_ms)
-    return _decide(rule, state, ind, value)
+    _count(state, warn, crit, span.start_ms)
+    return _decide(rule, state, span, value)
 
 
 def _no_data(state: AlertState, ind: Indicators) -> bool:
@@ -134,7 +156,7 @@ def _count(state: AlertState, warn: bool, crit: bool, window_start_ms: int) -> N
     state.crit_clear_run = 0 if crit else state.crit_clear_run + 1
 
 
-def _decide(rule: Rule, state: AlertState, ind: Indicators, value: float | None) -> Transition | None:
+def _decide(rule: Rule, state: AlertState, ind: Span, value: float | None) -> Transition | None:
     """The transition the streaks call for, applied to ``state``."""
     fire_at = rule.for_windows
     if state.severity is None:
@@ -157,17 +179,17 @@ def _decide(rule: Rule, state: AlertState, ind: Indicators, value: float | None)
     return _transition(rule, state, ind, value, "firing")
 
 
-def _resolve(rule: Rule, state: AlertState, ind: Indicators, value: float | None) -> Transition:
+def _resolve(rule: Rule, state: AlertState, ind: Span, value: float | None) -> Transition:
     out = _transition(rule, state, ind, value, "resolved")
     state.severity = None
     state.since_ms = None
     return out
 
 
-def _transition(rule: Rule, state: AlertState, ind: Indicators, value: float | None,
+def _transition(rule: Rule, state: AlertState, ind: Span, value: float | None,
                 what: str) -> Transition:
     assert state.severity is not None and state.since_ms is not None
     threshold = rule.critical if state.severity == CRITICAL else rule.warning
     return Transition(
         ind.channel, rule.indicator, state.severity, what, value, threshold, rule.op,
-        ind.window_start_ms, ind.window_end_ms, state.since_ms)
+        ind.start_ms, ind.end_ms, state.since_ms)

@@ -13,6 +13,8 @@ from typing import Any, Final
 
 import msgspec
 
+from monitor.domain import feedback
+from monitor.domain.feedback import FEEDBACK, Feedback
 from monitor.domain.timefmt import MAX_TS_MS, MIN_TS_MS, parse_rfc3339_ms
 
 OPENED: Final = "opened"
@@ -21,9 +23,10 @@ ABANDONED: Final = "abandoned"
 RESOLVED: Final = "resolved"
 FAILED: Final = "failed"
 REOPENED: Final = "reopened"
-EVENT_TYPES: Final = (OPENED, RESPONDED, ABANDONED, RESOLVED, FAILED, REOPENED)
+EVENT_TYPES: Final = (OPENED, RESPONDED, ABANDONED, RESOLVED, FAILED, REOPENED, FEEDBACK)
 #: Tie-break for equal event times so the applied order never depends on arrival order.
-TYPE_RANK: Final = {OPENED: 0, RESPONDED: 1, ABANDONED: 2, RESOLVED: 3, FAILED: 3, REOPENED: 4}
+TYPE_RANK: Final = {OPENED: 0, RESPONDED: 1, ABANDONED: 2, RESOLVED: 3, FAILED: 3, REOPENED: 4,
+                    FEEDBACK: 5}
 
 REASONS: Final = (
     "malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value", "unknown_type",
@@ -42,6 +45,8 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     channel: str
     type: str
     ts_ms: int
+    #: the survey of a ``feedback`` event (SPEC 7.1); None for the lifecycle types
+    feedback: Feedback | None = None
 
     @property
     def order_key(self) -> tuple[int, int, str]:
@@ -63,6 +68,12 @@ def validate(
     rejection = _shape(obj) or _values(obj, channels)
     if rejection is not None:
         return rejection
+    survey: Feedback | None = None
+    if obj["type"] == FEEDBACK:
+        checked = feedback.validate(obj.get("feedback"))
+        if isinstance(checked, str):
+            return Rejection("bad_value", checked)
+        survey = checked
     ts = obj["ts"]
     ts_ms = event_time_ms(ts)
     if ts_ms is None:
@@ -70,7 +81,7 @@ def validate(
     if ts_ms > now_ms + max_future_skew_ms:
         ahead_s = (ts_ms - now_ms) / 1000
         return Rejection("bad_timestamp", f"ts is {ahead_s:.0f} s ahead of the clock")
-    return Event(obj["event_id"], obj["interaction_id"], obj["channel"], obj["type"], ts_ms)
+    return Event(obj["event_id"], obj["interaction_id"], obj["channel"], obj["type"], ts_ms, survey)
 
 
 def event_time_ms(ts: str | int) -> int | None:

@@ -55,7 +55,9 @@ class Interaction(msgspec.Struct, gc=False):
     reorder buffer), so that its state is not purged under them.
 
     Memory per interaction is the budget (a million may be open): ids in a tuple, and no list at
-    all for the (usually absent) held events."""
+    all for the (usually absent) held events. ``closed_ts`` is the closing time; for a state
+    that only ``feedback`` events made (never opened here), the time of its latest survey,
+    which decides how long the state is kept (``monitor.stage1.expiry.Retention``)."""
 
     channel: str
     opened_ts: int | None = None

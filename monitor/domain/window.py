@@ -22,15 +22,17 @@ def window_start(ts_ms: int, window_ms: int) -> int:
 
 
 class WindowAcc:
-    """Counts, wait and resolution sketches, and end-of-window backlog snapshots.
+    """Counts, wait and resolution sketches, end-of-window backlog snapshots and the window's
+    survey sums (``monitor.domain.feedback``; None until a survey comes, so windows without
+    feedback cost nothing more to merge or log).
 
     ``measured`` counts the events that contributed a measurement (for late accounting).
     The snapshot fields sum over input partitions: each partition contributes its backlog state
     as of the window end exactly once (``snap_parts`` counts the contributions).
     """
 
-    __slots__ = ("counts", "first_response", "measured", "resolution", "snap_min_waiting_ts",
-                 "snap_open", "snap_parts", "snap_waiting")
+    __slots__ = ("counts", "feedback", "first_response", "measured", "resolution",
+                 "snap_min_waiting_ts", "snap_open", "snap_parts", "snap_waiting")
 
     def __init__(self) -> None:
         self.counts: list[int] = [0] * len(COUNT_FIELDS)
@@ -41,6 +43,7 @@ class WindowAcc:
         self.snap_open = 0
         self.snap_min_waiting_ts: int | None = None
         self.snap_parts = 0
+        self.feedback: list[int] | None = None
 
     def count(self, name: str) -> int:
         return self.counts[COUNT_FIELDS.index(name)]
@@ -59,6 +62,10 @@ class WindowAcc:
         self.first_response.merge(other.first_response)
         self.resolution.merge(other.resolution)
         self.measured += other.measured
+        if other.feedback is not None:
+            mine = self.feedback
+            self.feedback = list(other.feedback) if mine is None else [
+                a + b for a, b in zip(mine, other.feedback, strict=True)]
         if other.snap_parts:
             self.snap_waiting += other.snap_waiting
             self.snap_open += other.snap_open

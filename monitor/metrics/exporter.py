@@ -16,10 +16,12 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from monitor.domain import feedback as fb
 from monitor.domain.events import EVENT_TYPES, REASONS
 from monitor.domain.indicators import Indicators
 from monitor.domain.window import COUNT_FIELDS
@@ -55,6 +57,7 @@ class SqmCollector(Collector):
         yield from self._input_counters(s)
         yield from self._measurement_counters(s)
         yield from self._histograms(s)
+        yield from self._feedback(s)
         yield from self._backlog_gauges(s, now_ms)
         yield from self._latest_window_gauges(s)
         yield self._alert_active(s)
@@ -104,6 +107,43 @@ class SqmCollector(Collector):
                 if h is not None:
                     hf.add_metric([ch], _buckets(h), h.sum_ms / 1000)
             yield hf
+
+    def _feedback(self, s: Snapshot) -> Iterator[Metric]:
+        """Survey counters (SPEC 7.4), late ones included like every measurement: means, shares
+        and gaps over any range come from their increases, summed across workers. Promoters,
+        detractors and satisfied scores are exported too, since NPS and the satisfied share
+        cannot be had from a mean."""
+        zero = [0] * fb.SIZE
+        rows = [(ch, s.feedback.get(ch, zero)) for ch in self.channels]
+        for name, i, doc in (
+            ("sqm_feedback", fb.RESPONSES, "Surveys (feedback events) counted"),
+            ("sqm_complaints", fb.COMPLAINTS, "Surveys with complaint true"),
+            ("sqm_csat_satisfied", fb.CSAT_SATISFIED, "CSAT scores of 4 or 5"),
+            ("sqm_nps_promoters", fb.NPS_PROMOTERS, "NPS answers of 9 or 10"),
+            ("sqm_nps_detractors", fb.NPS_DETRACTORS, "NPS answers of 0 to 6"),
+        ):
+            c = CounterMetricFamily(name, doc, labels=["channel"])
+            for ch, f in rows:
+                c.add_metric([ch], f[i])
+            yield c
+        for name, n, total, doc in (
+            ("sqm_csat_score", fb.CSAT_N, fb.CSAT_SUM, "CSAT scores (1-5)"),
+            ("sqm_nps_score", fb.NPS_N, fb.NPS_SUM, "NPS answers (0-10)"),
+        ):
+            sm = SummaryMetricFamily(name, doc, labels=["channel"])
+            for ch, f in rows:
+                sm.add_metric([ch], f[n], f[total])
+            yield sm
+        for name, offset, doc in (
+            ("sqm_servqual_responses", 0, "Surveys that rated a SERVQUAL dimension"),
+            ("sqm_servqual_expected_points", 1, "Sum of SERVQUAL expectations (1-7 each)"),
+            ("sqm_servqual_perceived_points", 2, "Sum of SERVQUAL perceptions (1-7 each)"),
+        ):
+            c = CounterMetricFamily(name, doc, labels=["channel", "dimension"])
+            for ch, f in rows:
+                for k, dim in enumerate(fb.DIMENSIONS):
+                    c.add_metric([ch, dim], f[fb.SQ + 3 * k + offset])
+            yield c
 
     def _backlog_gauges(self, s: Snapshot, now_ms: int) -> Iterator[Metric]:
         """The backlog of this worker's input partitions (no series before it owns one); the

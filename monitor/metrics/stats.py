@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.domain import feedback
 from monitor.domain.indicators import Indicators
 from monitor.domain.window import COUNT_FIELDS
 from monitor.stage1.outputs import BatchResult
@@ -51,6 +52,7 @@ class Snapshot:
     duplicate: dict[str, int] = field(default_factory=dict)
     late: dict[str, int] = field(default_factory=dict)
     measured: dict[str, list[int]] = field(default_factory=dict)  # channel -> COUNT_FIELDS order
+    feedback: dict[str, list[int]] = field(default_factory=dict)  # channel -> survey sums
     first_response: dict[str, Histogram] = field(default_factory=dict)
     resolution: dict[str, Histogram] = field(default_factory=dict)
     backlog_waiting: dict[str, int] = field(default_factory=dict)
@@ -78,6 +80,7 @@ class Stats:
         self.duplicate: Counter[str] = Counter()
         self.late: Counter[str] = Counter()
         self.measured: dict[str, list[int]] = {c: [0] * len(COUNT_FIELDS) for c in channels}
+        self.feedback: dict[str, list[int]] = {c: [0] * feedback.SIZE for c in channels}
         self.first_response = {c: Histogram(FIRST_RESPONSE_BUCKETS_S + tuple(targets_fr_s))
                                for c in channels}
         self.resolution = {c: Histogram(RESOLUTION_BUCKETS_S + tuple(targets_rs_s))
@@ -97,6 +100,10 @@ class Stats:
             m = self.measured[ch]
             for i, n in enumerate(acc.counts):
                 m[i] += n
+            if acc.feedback is not None:
+                f = self.feedback[ch]
+                for i, n in enumerate(acc.feedback):
+                    f[i] += n
         for ch, values in r.first_response_ms.items():
             self.first_response[ch].observe_many(values)
         for ch, values in r.resolution_ms.items():
@@ -109,6 +116,7 @@ class Stats:
         return Snapshot(
             events=dict(self.events), rejected=dict(self.rejected), duplicate=dict(self.duplicate),
             late=dict(self.late), measured={c: list(v) for c, v in self.measured.items()},
+            feedback={c: list(v) for c, v in self.feedback.items()},
             first_response={c: h.copy() for c, h in self.first_response.items()},
             resolution={c: h.copy() for c, h in self.resolution.items()},
             consumed=self.consumed, rekeyed=self.rekeyed, **gauges,

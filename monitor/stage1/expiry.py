@@ -36,14 +36,15 @@ class Orphans:
                 (expired if h.event.ts_ms + timeout <= frontier else keep).append(h)
             s.held = keep or ()
             changed = True
-            if not s.held and not s.unapplied:
+            if not s.held and not s.unapplied and not s.closed_ts:  # closed_ts: kept for surveys
                 del states[iid]
         return expired, changed
 
 
 class Retention:
     """A closed interaction's state is kept for ``reopen_window`` (a reopen or a duplicate may
-    still come), then dropped."""
+    still come), then dropped; so is one never opened here that surveys made, after its latest
+    survey (``closed_ts`` holds that survey's time until an ``opened`` comes)."""
 
     def __init__(self, reopen_window_ms: int) -> None:
         self.window_ms = reopen_window_ms
@@ -61,9 +62,10 @@ class Retention:
             entry = heapq.heappop(heap)
             iid = entry[1]
             s = states.get(iid)
-            if s is None or s.closed == OPEN or s.closed_ts + window >= frontier:
+            if s is None or s.closed_ts + window >= frontier or (
+                    s.closed == OPEN and s.opened_ts is not None):
                 continue
-            if s.unapplied:  # an event still waits to be applied: look again next time
+            if s.unapplied or s.held:  # an event still waits to be applied: look again next time
                 deferred.append(entry)
                 continue
             del states[iid]

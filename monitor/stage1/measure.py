@@ -1,7 +1,10 @@
-"""Adding one measurement to its window's partial (SPEC section 2: targets decide the counts)."""
+"""Adding one measurement to its window's partial (SPEC section 2: targets decide the counts;
+SPEC 7.1: a survey counts in the window of its own time)."""
 
 from __future__ import annotations
 
+from monitor.domain import feedback
+from monitor.domain.events import Event
 from monitor.domain.lifecycle import Measurement
 from monitor.domain.params import ChannelParams
 from monitor.domain.window import COUNT_FIELDS, WindowAcc, window_start
@@ -39,3 +42,17 @@ def measure(out: BatchResult, ch: str, m: Measurement, cp: ChannelParams, window
         out.resolution_ms.setdefault(ch, []).append(value)
     else:  # opened, failed, reopened
         n[_IDX[kind]] += 1
+
+
+def measure_survey(out: BatchResult, e: Event, window_ms: int) -> None:
+    """Count the survey of a ``feedback`` event in the partial of its channel and window."""
+    assert e.feedback is not None
+    key = (e.channel, window_start(e.ts_ms, window_ms))
+    acc = out.partials.get(key)
+    if acc is None:
+        acc = out.partials[key] = WindowAcc()
+    acc.measured += 1
+    sums = acc.feedback
+    if sums is None:
+        sums = acc.feedback = [0] * feedback.SIZE
+    feedback.add(sums, e.feedback)

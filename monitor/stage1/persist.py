@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from monitor.domain.events import Event
+from monitor.domain.feedback import FEEDBACK
 from monitor.stage1.ready import Ready
 from monitor.wire.statelog import (
     LoggedBatch,
@@ -30,14 +31,15 @@ if TYPE_CHECKING:
 
 def batch_records(
     proc: PartitionProcessor, now_ms: int, idle: bool, fresh: list[Ready], kept: list[Ready],
-    held_now: list[tuple[str, str]],
+    held_now: list[tuple[str, str]], surveys: list[Event],
 ) -> list[tuple[bytes, bytes | None]]:
     """Changelog records of one batch: what it ran with and the events it accepted, plus a
     snapshot of the whole state when the log has outgrown it.
 
     ``kept``: the batch's events that went to the reorder buffer; ``held_now``: (interaction
-    id, event id) of events held for their ``opened`` in this batch. Those of the batch's own
-    events that still wait at its end are logged with their source."""
+    id, event id) of events held for their ``opened`` in this batch; ``surveys``: its
+    ``feedback`` events (measured at once, never waiting). Those of the batch's own events that
+    still wait at its end are logged with their source."""
     waiting = {(r.interaction_id, r.event_id): r for r in kept}
     if held_now:  # rare: keep those of this batch that are still held
         batch = {(r.interaction_id, r.event_id): r for r in fresh}
@@ -48,7 +50,7 @@ def batch_records(
             if r is not None and s is not None and s.held and any(
                     h.event.event_id == eid for h in s.held):
                 waiting[(iid, eid)] = r
-    entries = batch_entries(fresh, (r.pending() for r in waiting.values()))
+    entries = batch_entries(fresh, (r.pending() for r in waiting.values()), surveys)
     records = proc.log.write([now_ms, idle, proc.max_ts], entries)
     if proc.log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
         buffered: dict[str, list[list[Any]]] = {}
@@ -92,6 +94,9 @@ def _replay(proc: PartitionProcessor, b: LoggedBatch) -> None:
     """Run one logged batch again: its accepted events, then its watermark advance."""
     fresh: list[Ready] = []
     for e in b.accepted:
+        if e.type == FEEDBACK:
+            proc.accept_logged_survey(Event(e.event_id, e.interaction_id, e.channel, e.type, e.ts_ms))
+            continue
         pend = b.waiting.get((e.interaction_id, e.event_id))
         offset, key, raw = (-1, None, None) if pend is None else (pend.offset, pend.key, pend.raw)
         event = Event(e.event_id, e.interaction_id, e.channel, e.type, e.ts_ms)

@@ -17,6 +17,7 @@ from operator import attrgetter
 
 from monitor.domain import watermark
 from monitor.domain.events import OPENED, TYPE_RANK, DeadLetter, Event, Rejection
+from monitor.domain.feedback import FEEDBACK
 from monitor.domain.lifecycle import OPEN, Interaction, Pending
 from monitor.domain.params import Params
 from monitor.domain.reorder import ReorderBuffer
@@ -26,7 +27,7 @@ from monitor.kafka.partitioner import partition_for
 from monitor.stage1 import persist
 from monitor.stage1.backlog import Backlog
 from monitor.stage1.expiry import Orphans, Retention
-from monitor.stage1.measure import measure
+from monitor.stage1.measure import measure, measure_survey
 from monitor.stage1.outputs import BatchResult, Forward
 from monitor.stage1.ready import Ready, ready
 from monitor.wire.input import Parser
@@ -61,6 +62,7 @@ class PartitionProcessor:
         self._changed = False  # state changed in this batch: the changelog must record it
         self._kept: list[Ready] = []  # events of this batch that went to the reorder buffer
         self._held_now: list[tuple[str, str]] = []  # (iid, event id) held in this batch
+        self._surveys: list[Event] = []  # feedback events accepted in this batch
         self._now_ms = 0  # the wall clock of the batch being run
         self._out = BatchResult()
         self._parse = Parser(params.channels, params.max_future_skew_ms, params.max_event_bytes)
@@ -104,9 +106,12 @@ class PartitionProcessor:
                 out.duplicate[e.channel] += 1
                 continue
             s.seen += (eid,)
+            if e.feedback is not None:
+                self._survey(iid, s, e)
+                continue
             s.unapplied += 1
             fresh.append(Ready(ts, TYPE_RANK[e.type], eid, iid, e, offset, key, value, s))
-        if max_ts != self.max_ts or fresh:
+        if max_ts != self.max_ts or fresh or self._surveys:
             self.max_ts = max_ts
             self._changed = True
         out.consumed += n
@@ -138,9 +143,10 @@ class PartitionProcessor:
             self._changed = False
             if not self.replaying:
                 out.changelog = persist.batch_records(self, now_ms, idle, fresh or [], self._kept,
-                                                      self._held_now)
+                                                      self._held_now, self._surveys)
         self._kept = []
         self._held_now.clear()
+        self._surveys = []
         self._out = BatchResult()
         return out
 
@@ -213,15 +219,36 @@ class PartitionProcessor:
         ch = s.channel
         self._out.events[(ch, e.type)] += 1
         if self.first_ts is None or e.ts_ms < self.first_ts:
-            if self.first_ts is None:
-                self.backlog.next_w = window_start(e.ts_ms, self.p.window_ms)
-            self.first_ts = e.ts_ms
-            self._changed = True
+            self._first_event(e.ts_ms)
         if m is not None:
             measure(self._out, ch, m, self.p.channel_params[ch], self.p.window_ms)
         self.backlog.track(ch, s, was_open, was_waiting)
         if m is not None and s.closed != OPEN:
             self.retention.watch(iid, s.closed_ts)
+
+    def _first_event(self, ts_ms: int) -> None:
+        """The earliest event so far: the first window stage two emits (and the first backlog
+        snapshot) follow it."""
+        if self.first_ts is None:
+            self.backlog.next_w = window_start(ts_ms, self.p.window_ms)
+        self.first_ts = ts_ms
+        self._changed = True
+
+    def _survey(self, iid: str, s: Interaction, e: Event) -> None:
+        """Measure a ``feedback`` event at once (SPEC 7.1). A survey needs no ``opened`` and
+        changes no lifecycle, so it skips the reorder buffer; whether its window is still open
+        is decided in stage two, as for any measurement. Its interaction's state keeps its id
+        for de-duplication; a state that only surveys made (never opened here) is kept for
+        ``reopen_window`` after the latest of them (its ``closed_ts``), then dropped."""
+        self._surveys.append(e)
+        if s.opened_ts is None and e.ts_ms > s.closed_ts:
+            s.closed_ts = e.ts_ms
+            self.retention.watch(iid, e.ts_ms)
+        if self.first_ts is None or e.ts_ms < self.first_ts:
+            self._first_event(e.ts_ms)
+        self._out.events[(e.channel, FEEDBACK)] += 1
+        if e.feedback is not None:  # None: a restore re-running a logged batch (outputs dropped)
+            measure_survey(self._out, e, self.p.window_ms)
 
     def _expire(self, frontier: int) -> None:
         expired, changed = self.orphans.expire(frontier, self.states)
@@ -252,8 +279,8 @@ class PartitionProcessor:
         for pend in s.held:
             self.orphans.watch(iid, pend.event.ts_ms)
         self.pending += len(buffered) + len(s.held)
-        if s.closed != OPEN:
-            self.retention.watch(iid, s.closed_ts)
+        if s.closed != OPEN or (s.opened_ts is None and s.closed_ts):
+            self.retention.watch(iid, s.closed_ts)  # closed, or kept for its surveys
         self.backlog.track(s.channel, s, False, False)
         return [ready(pend, s) for pend in buffered]
 
@@ -267,3 +294,13 @@ class PartitionProcessor:
         s.seen += (e.event_id,)
         s.unapplied += 1
         return Ready(e.ts_ms, rank, e.event_id, iid, e, offset, key, raw, s)
+
+    def accept_logged_survey(self, e: Event) -> None:
+        """A ``feedback`` event as a logged batch accepted it (its survey is not logged: the
+        batch's outputs are dropped, only its state is rebuilt)."""
+        iid = e.interaction_id
+        s = self.states.get(iid)
+        if s is None:
+            s = self.states[iid] = Interaction(e.channel)
+        s.seen += (e.event_id,)
+        self._survey(iid, s, e)

@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from monitor.domain.indicators import Indicators
+from monitor.domain.feedback import DIMENSIONS
+from monitor.domain.indicators import NO_SURVEY, Dimension, Indicators
 from monitor.domain.sketch import EMPTY_SUMMARY, Summary
 from monitor.domain.timefmt import parse_rfc3339_ms
 from monitor.wire.timefmt import format_utc_s
@@ -53,6 +54,17 @@ def record(ind: Indicators) -> dict[str, Any]:
         "backlog_waiting": ind.backlog_waiting,
         "backlog_open": ind.backlog_open,
         "oldest_wait_s": 0 if ind.oldest_wait_ms is None else ind.oldest_wait_ms / 1000,
+        "feedback_responses": ind.feedback_responses,
+        "csat_responses": ind.csat_responses,
+        "csat_mean": ind.csat_mean,
+        "csat_satisfied_ratio": ind.csat_satisfied_ratio,
+        "nps_responses": ind.nps_responses,
+        "nps": ind.nps,
+        "complaints": ind.complaints,
+        "complaint_rate": ind.complaint_rate,
+        "servqual": {d: {"responses": x.responses, "expected_mean": x.expected_mean,
+                         "perceived_mean": x.perceived_mean, "gap": x.gap}
+                     for d, x in zip(DIMENSIONS, ind.servqual, strict=True)},
     }
 
 
@@ -74,6 +86,7 @@ def from_record(d: dict[str, Any]) -> Indicators:
     if start is None or end is None:
         raise ValueError(f"indicator record with bad window bounds: {d['window_start']!r}")
     oldest_s = d["oldest_wait_s"]
+    sq = d.get("servqual") or {}  # (a record of a release before feedback has none)
     return Indicators(
         channel=d["channel"], window_start_ms=start, window_end_ms=end,
         opened=d["opened"], answered=d["answered"],
@@ -87,4 +100,9 @@ def from_record(d: dict[str, Any]) -> Indicators:
         reopen_rate=d["reopen_rate"], backlog_waiting=d["backlog_waiting"],
         backlog_open=d["backlog_open"],
         oldest_wait_ms=None if oldest_s == 0 and isinstance(oldest_s, int) else round(oldest_s * 1000),
+        feedback_responses=d.get("feedback_responses", 0), csat_responses=d.get("csat_responses", 0),
+        csat_mean=d.get("csat_mean"), csat_satisfied_ratio=d.get("csat_satisfied_ratio"),
+        nps_responses=d.get("nps_responses", 0), nps=d.get("nps"),
+        complaints=d.get("complaints", 0), complaint_rate=d.get("complaint_rate"),
+        servqual=tuple(Dimension(**sq[dim]) if dim in sq else NO_SURVEY for dim in DIMENSIONS),
     )

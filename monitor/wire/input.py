@@ -1,9 +1,9 @@
 """Decoding ``sqm.interactions.v1`` record values into events (the rules are in the domain).
 
 The hot path: msgspec decodes a record straight into a typed struct and checks shape, field
-types, id lengths, the event type and the channel in C. Anything it refuses (or a timestamp that
-is invalid or too far ahead) takes the general path: orjson, then every rule of
-``monitor.domain.events.validate`` in order, which names the dead-letter reason.
+types, id lengths, the event type, the channel and a survey's ranges in C. Anything it refuses
+(or a timestamp that is invalid or too far ahead) takes the general path: orjson, then every
+rule of ``monitor.domain.events.validate`` in order, which names the dead-letter reason.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import msgspec
 import orjson
 
 from monitor.domain.events import EVENT_TYPES, MAX_ID_CHARS, Event, Rejection, validate
+from monitor.domain.feedback import FEEDBACK, Feedback, complete
 from monitor.domain.timefmt import MAX_TS_MS, MIN_TS_MS, parse_rfc3339_ms
 
 
@@ -48,7 +49,13 @@ class Parser:
                 else:
                     ts_ms = None
                 if ts_ms is not None and ts_ms <= now_ms + self._skew_ms:
-                    return Event(rec.event_id, rec.interaction_id, rec.channel, rec.type, ts_ms)
+                    etype = rec.type
+                    if etype != FEEDBACK:  # a stray ``feedback`` field is ignored, like attrs
+                        return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms)
+                    fb = rec.feedback
+                    if fb is not None and complete(fb):
+                        return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms,
+                                     fb)
         return _general(raw, self._channels, now_ms, self._skew_ms, self._max_bytes)
 
 
@@ -83,6 +90,7 @@ def _decoder(channels: Collection[str]) -> msgspec.json.Decoder[Any]:
             ("channel", Literal[tuple(channels)]),
             ("type", Literal[EVENT_TYPES]),
             ("ts", str | int), ("attrs", dict[str, Any] | None, None),
+            ("feedback", Feedback | None, None),
         ], gc=False)
         if len(_decoders) > 16:
             _decoders.clear()

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from monitor.domain import feedback
 from monitor.domain.sketch import Sketch
 from monitor.domain.watermark import Mark
 from monitor.domain.window import Partial, WindowAcc
@@ -26,13 +27,16 @@ def sketch_from_json(data: list[Any]) -> Sketch:
 
 
 def acc_to_json(acc: WindowAcc) -> dict[str, Any]:
-    return {
+    out = {
         "n": acc.counts,
         "fr": sketch_to_json(acc.first_response),
         "rs": sketch_to_json(acc.resolution),
         "m": acc.measured,
         "sn": [acc.snap_waiting, acc.snap_open, acc.snap_min_waiting_ts, acc.snap_parts],
     }
+    if acc.feedback is not None:
+        out["fb"] = acc.feedback
+    return out
 
 
 def acc_from_json(data: dict[str, Any]) -> WindowAcc:
@@ -42,6 +46,11 @@ def acc_from_json(data: dict[str, Any]) -> WindowAcc:
     acc.resolution = sketch_from_json(data["rs"])
     acc.measured = int(data["m"])
     acc.snap_waiting, acc.snap_open, acc.snap_min_waiting_ts, acc.snap_parts = data["sn"]
+    fb = data.get("fb")  # absent: no survey (or a partial of a release before feedback)
+    if fb is not None:
+        if len(fb) != feedback.SIZE:
+            raise ValueError(f"feedback sums of {len(fb)} counters, expected {feedback.SIZE}")
+        acc.feedback = [int(x) for x in fb]
     return acc
 
 

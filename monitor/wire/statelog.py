@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from monitor.domain.events import Event
+from monitor.domain.events import TYPE_RANK, Event
 from monitor.domain.lifecycle import Interaction, Pending
 from monitor.stage1.ready import Ready
 from monitor.wire.changelog import last_values
@@ -71,12 +71,16 @@ class LoggedBatch(msgspec.Struct, frozen=True, gc=False):
     waiting: dict[tuple[str, str], Pending]  # by (interaction id, event id)
 
 
-def batch_entries(accepted: Iterable[Ready], waiting: Iterable[Pending]) -> list[Any]:
+def batch_entries(accepted: Iterable[Ready], waiting: Iterable[Pending],
+                  surveys: Iterable[Event] = ()) -> list[Any]:
     """A batch's log entries: ``[ts, rank, event id, interaction id, type, channel]`` per
-    accepted event (``LoggedEvent``), then ``[interaction id, pending]`` per waiting one."""
+    accepted event (``LoggedEvent``; ``feedback`` events too, without their survey), then
+    ``[interaction id, pending]`` per waiting one."""
     entries: list[Any] = [
         (r.ts_ms, r.rank, r.event_id, r.interaction_id, r.event.type, r.event.channel)
         for r in accepted]
+    entries += [(e.ts_ms, TYPE_RANK[e.type], e.event_id, e.interaction_id, e.type, e.channel)
+                for e in surveys]
     entries += [(p.event.interaction_id, pending_to_json(p)) for p in waiting]
     return entries
 

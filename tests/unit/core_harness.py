@@ -85,6 +85,11 @@ def expected(channel: str, w_ms: int, **fields: Any) -> dict[str, Any]:
         "resolved": 0, "failed": 0, "resolution_rate": None, "resolved_within_target": 0,
         "on_time_resolution_rate": None, "resolution_s": dict(NULLS), "reopened": 0, "reopen_rate": None,
         "backlog_waiting": 0, "backlog_open": 0, "oldest_wait_s": 0,
+        "feedback_responses": 0, "csat_responses": 0, "csat_mean": None,
+        "csat_satisfied_ratio": None, "nps_responses": 0, "nps": None, "complaints": 0,
+        "complaint_rate": None,
+        "servqual": {d: {"responses": 0, "expected_mean": None, "perceived_mean": None, "gap": None}
+                     for d in ("reliability", "responsiveness", "assurance", "empathy", "tangibles")},
     }
     unknown = set(fields) - set(rec)
     assert not unknown, unknown

@@ -252,7 +252,7 @@ def test_bad_value(changes: dict[str, object]) -> None:
     assert reason(enc(doc(**changes))) == "bad_value"
 
 
-@pytest.mark.parametrize("etype", ["feedback", "OPENED", "closed", ""])
+@pytest.mark.parametrize("etype", ["Feedback", "OPENED", "closed", ""])
 def test_unknown_type(etype: str) -> None:
     assert reason(enc(doc(type=etype))) == "unknown_type"
 
@@ -319,10 +319,11 @@ def test_parse_dead_letters_through_the_partition_processor() -> None:
         (b"k3", enc(doc(ts=...)), "missing_field"),
         (b"k4", enc(doc(ts=1.5)), "bad_type"),
         (b"k5", enc(doc(event_id="")), "bad_value"),
-        (b"k6", enc(doc(type="feedback")), "unknown_type"),
+        (b"k6", enc(doc(type="closed")), "unknown_type"),
         (b"k7", enc(doc(channel="fax")), "unknown_channel"),
         (b"k8", enc(doc(ts="2026-11-21T10:00:00")), "bad_timestamp"),
         (b"k9", enc(doc(ts=NOW + SKEW_MS + 1)), "bad_timestamp"),
+        (b"k11", enc(doc(type="feedback")), "bad_value"),  # a survey without its feedback object
         (b"k10", big, "too_large"),
     ]
     records = [(100 + i, key, value) for i, (key, value, _) in enumerate(cases)]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from core_harness import final_window
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.config import Config, domain_params
 from monitor.domain.indicators import Indicators
 from monitor.domain.sketch import Summary
 from monitor.metrics.exporter import SqmCollector
-from monitor.metrics.stats import Histogram, Snapshot
+from monitor.metrics.stats import Histogram, Snapshot, Stats
+from monitor.stage1.processor import PartitionProcessor
 
 CHANNELS = ("phone", "chat")
 NOW_S = 1_800_000_000.0
@@ -107,3 +111,47 @@ def test_alert_active_follows_the_snapshot_for_configured_channels() -> None:
         (("channel", "phone"), ("indicator", "service_level"), ("severity", "warning")): 0,
         (("channel", "chat"), ("indicator", "no_data"), ("severity", "warning")): 0,
     }
+
+
+def test_survey_counters_from_a_batch() -> None:
+    """SPEC 7.4's survey metrics, from a real stage-one batch of three phone surveys (two in
+    one window, one in the next: counters sum over windows) and one chat survey."""
+    def fb(eid: str, ts: int, channel: str, **f: object) -> tuple[int, bytes, bytes]:
+        value = {"event_id": eid, "interaction_id": eid.upper(), "channel": channel,
+                 "type": "feedback", "ts": ts, "feedback": f}
+        return (0, eid.upper().encode(), json.dumps(value).encode())
+
+    t0 = 1_799_999_880_000
+    proc = PartitionProcessor(domain_params(Config()), "sqm.interactions.v1", 0)
+    res = proc.process([
+        fb("a", t0, "phone", csat=5, nps=10, servqual={"empathy": {"expected": 6, "perceived": 4}}),
+        fb("b", t0 + 1_000, "phone", csat=2, nps=6, complaint=True),
+        fb("c", t0 + 60_000, "phone", csat=4, nps=8, complaint=False,
+           servqual={"empathy": {"expected": 7, "perceived": 7},
+                     "tangibles": {"expected": 3, "perceived": 5}}),
+        fb("d", t0, "chat", nps=9),
+    ], int(NOW_S * 1000))
+    stats = Stats(CHANNELS, [20, 60], [600, 1800])
+    stats.add_batch(res)
+    m = render(stats.snapshot())
+    phone, chat = (("channel", "phone"),), (("channel", "chat"),)
+    assert m[("sqm_feedback_total", phone)] == 3
+    assert m[("sqm_feedback_total", chat)] == 1
+    assert m[("sqm_events_total", (("channel", "phone"), ("type", "feedback")))] == 3
+    assert m[("sqm_csat_score_count", phone)] == 3
+    assert m[("sqm_csat_score_sum", phone)] == 11
+    assert m[("sqm_csat_score_count", chat)] == 0
+    assert m[("sqm_csat_satisfied_total", phone)] == 2
+    assert m[("sqm_nps_score_count", phone)] == 3
+    assert m[("sqm_nps_score_sum", phone)] == 24
+    assert m[("sqm_nps_promoters_total", phone)] == 1
+    assert m[("sqm_nps_detractors_total", phone)] == 1
+    assert m[("sqm_nps_promoters_total", chat)] == 1
+    assert m[("sqm_complaints_total", phone)] == 1
+    emp = (("channel", "phone"), ("dimension", "empathy"))
+    tan = (("channel", "phone"), ("dimension", "tangibles"))
+    assert m[("sqm_servqual_responses_total", emp)] == 2
+    assert m[("sqm_servqual_expected_points_total", emp)] == 13
+    assert m[("sqm_servqual_perceived_points_total", emp)] == 11
+    assert m[("sqm_servqual_perceived_points_total", tan)] == 5
+    assert m[("sqm_servqual_responses_total", (("channel", "chat"), ("dimension", "empathy")))] == 0

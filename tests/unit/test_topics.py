@@ -53,6 +53,7 @@ def errors(topic: str, value: object) -> list[str]:
     return [e.message for e in validator(topic).iter_errors(value)]
 
 
+NO_DIMENSION = {"responses": 0, "expected_mean": None, "perceived_mean": None, "gap": None}
 INDICATORS: dict[str, Any] = {
     "schema": "sqm.indicators.v1",
     "channel": "phone",
@@ -77,7 +78,14 @@ INDICATORS: dict[str, Any] = {
     "backlog_waiting": 3,
     "backlog_open": 17,
     "oldest_wait_s": 42.5,
-}
+    "feedback_responses": 3, "csat_responses": 3, "csat_mean": 4.0, "csat_satisfied_ratio": 2 / 3,
+    "nps_responses": 2, "nps": 50.0, "complaints": 1, "complaint_rate": 1 / 6,
+    "servqual": {
+        "reliability": {"responses": 2, "expected_mean": 6.5, "perceived_mean": 5.0, "gap": -1.5},
+        "responsiveness": NO_DIMENSION, "assurance": NO_DIMENSION, "empathy": NO_DIMENSION,
+        "tangibles": {"responses": 1, "expected_mean": 4.0, "perceived_mean": 5.0, "gap": 1.0},
+    },
+}  # fmt: skip
 
 EMPTY_INDICATORS: dict[str, Any] = {
     "schema": "sqm.indicators.v1", "channel": "phone",
@@ -90,6 +98,10 @@ EMPTY_INDICATORS: dict[str, Any] = {
     "resolution_s": {"p50": None, "p90": None, "p99": None, "mean": None, "max": None},
     "reopened": 0, "reopen_rate": None, "backlog_waiting": 0, "backlog_open": 0,
     "oldest_wait_s": 0,
+    "feedback_responses": 0, "csat_responses": 0, "csat_mean": None, "csat_satisfied_ratio": None,
+    "nps_responses": 0, "nps": None, "complaints": 0, "complaint_rate": None,
+    "servqual": {d: NO_DIMENSION for d in ("reliability", "responsiveness", "assurance", "empathy",
+                                           "tangibles")},
 }  # fmt: skip
 
 DEADLETTER: dict[str, Any] = {
