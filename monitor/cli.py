@@ -75,6 +75,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"\nrules: job {r.job}, watermark lag > {r.watermark_lag_s:g} s, dead letters > "
           f"{r.deadletter_ratio:.2%}, consumer lag > {r.consumer_lag_records} records, "
           f"runbook {r.runbook_url}")
+    print(f"\n{quality_summary(cfg)}")
     from monitor.rules.document import notes
 
     for note in notes(cfg):
@@ -96,6 +97,23 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for note in notes(cfg):
         print(f"sqm rules: note: {note}", file=sys.stderr)
     return 0
+
+
+def quality_summary(cfg: Config) -> str:
+    """``[quality]``: period, method and the weights in force (AHP with its consistency ratio;
+    entropy weights are computed each period from the data)."""
+    q = cfg.quality
+    head = (f"quality: period {q.period_s} s, method {q.method}, metrics port {q.metrics_port}"
+            + (f", entropy over the last {q.entropy_periods} periods" if q.method == "entropy"
+               else ""))
+    weights = q.static_weights()
+    if weights is None:
+        return head + "\n  weights: entropy, recomputed at the close of each period"
+    lines = [head]
+    if q.method == "ahp" and q.ahp_consistency_ratio is not None:
+        lines.append(f"  AHP consistency ratio {q.ahp_consistency_ratio:.3f} (must stay below 0.1)")
+    lines += [f"  weight {name:<24} {w:.4f}" for name, w in weights.items() if w > 0]
+    return "\n".join(lines)
 
 
 def _fmt(value: object) -> str:
@@ -149,7 +167,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from monitor.metrics.watch import main as watch_main
 
     cfg = _load(args)
-    urls = args.url or [f"http://127.0.0.1:{cfg.metrics_port}/metrics"]
+    urls = args.url or [f"http://127.0.0.1:{cfg.metrics_port}/metrics",
+                        f"http://127.0.0.1:{cfg.quality.metrics_port}/metrics"]
     return watch_main(urls, cfg.channel_names, args.interval, args.once, args.alertmanager)
 
 
@@ -204,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=None, help="lines per second (default: max)")
     p.set_defaults(func=cmd_replay)
     p = sub.add_parser("watch", help="live per-channel summary from workers' /metrics")
-    p.add_argument("--url", action="append", help="metrics URL (repeat for several workers)")
+    p.add_argument("--url", action="append", help="metrics URL (repeat for several workers and "
+                   "the quality stage; default: this config's worker and quality ports)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     p.add_argument("--once", action="store_true", help="print one table and exit")
     p.add_argument("--alertmanager", metavar="URL",

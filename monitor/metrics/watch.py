@@ -1,7 +1,10 @@
-"""``sqm watch``: a live per-channel summary in the terminal, read from workers' ``/metrics``.
+"""``sqm watch``: a live per-channel summary in the terminal, read from workers' ``/metrics``
+and the quality stage's.
 
 It sums counters and backlog across the URLs given (one per worker) and takes the newest window
-gauges, the way a Prometheus query would, so it shows the same numbers as the dashboards.
+gauges, the way a Prometheus query would, so it shows the same numbers as the dashboards. The
+quality index and the SERVQUAL gaps of the latest final period come from the quality stage
+(``sqm quality``); without it those columns show ``-``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def table(samples: Sequence[Samples], channels: Sequence[str]) -> Table:
     latest = _latest_windows(samples)
     t = Table(title="sqm-monitor: latest final window per channel", expand=False)
     for col in ("channel", "opened", "waiting", "open", "oldest wait", "service level",
-                "abandon", "1st resp p90", "resolution", "on time", "late", "dupes", "alerts"):
+                "abandon", "1st resp p90", "resolution", "on time", "late", "dupes", "quality",
+                "largest gap", "alerts"):
         t.add_column(col, justify="left" if col in ("channel", "alerts") else "right")
     for ch in channels:
         t.add_row(*_row(ch, samples, summed, latest))
@@ -102,8 +106,20 @@ def _row(ch: str, samples: Sequence[Samples], summed: Samples, latest: Samples) 
         _fmt(p90, "{:.1f} s"), pct("sqm_resolution_ratio"), pct("sqm_on_time_resolution_ratio"),
         _fmt(summed.get(("sqm_events_late_total", c))),
         _fmt(summed.get(("sqm_events_duplicate_total", c))),
+        _fmt(summed.get(("sqm_quality_index", c)), "{:.1f}"), largest_gap(summed, ch),
         firing(summed, ch),
     )
+
+
+def largest_gap(summed: Samples, channel: str) -> str:
+    """The SERVQUAL dimension whose perception falls furthest short of expectation in the
+    latest final period (``reliability -1.40``); ``-`` when no dimension was rated."""
+    gaps = [(v, dict(labels)["dimension"]) for (name, labels), v in summed.items()
+            if name == "sqm_servqual_gap" and dict(labels).get("channel") == channel]
+    if not gaps:
+        return "-"
+    value, dimension = min(gaps)
+    return f"{dimension} {value:+.2f}"
 
 
 def firing(summed: Samples, channel: str) -> str:
@@ -121,7 +137,10 @@ def _caption(samples: Sequence[Samples], summed: Samples) -> str:
     worst watermark lag (the worker furthest behind holds the windows back)."""
     rejected = sum(v for (n, _l), v in summed.items() if n == "sqm_events_rejected_total")
     lag = max((s.get(("sqm_watermark_lag_seconds", ()), 0.0) for s in samples), default=0.0)
-    return f"dead-lettered {rejected:.0f} · watermark lag {lag:.0f} s · {len(samples)} worker(s)"
+    workers = sum(1 for s in samples if ("sqm_records_consumed_total", ()) in s)
+    quality = "up" if any(n == "sqm_quality_index" for s in samples for n, _l in s) else "no data"
+    return (f"dead-lettered {rejected:.0f} · watermark lag {lag:.0f} s · {workers} worker(s) · "
+            f"quality stage: {quality}")
 
 
 def notified(alerts: Sequence[dict[str, Any]]) -> str:

@@ -169,3 +169,26 @@ def test_state_survives_a_snapshot_and_restore(cut: int) -> None:
     before = run(SL, windows[:cut], st)
     restored = msgspec.json.decode(msgspec.json.encode(st), type=AlertState)
     assert before + run(SL, windows[cut:], restored) == whole
+
+
+# --- customer feedback indicators (SPEC 7.1 in 5.1): volume is the number of answers --------
+
+CSAT = Rule("csat_mean", "<", warning=3.5, critical=3.0)
+NPS = Rule("nps", "<", warning=0.0, critical=-20.0, min_volume=5)
+
+
+def test_csat_mean_fires_on_windows_with_enough_answers_only() -> None:
+    windows = [
+        window(0, csat_mean=2.5, csat_responses=12),  # breaches critical
+        window(1, csat_mean=1.0, csat_responses=9),  # too few answers: leaves it as it is
+        window(2, csat_mean=2.9, csat_responses=10),  # second counted breach: critical fires
+        window(3, csat_mean=None, csat_responses=0),
+        window(4, csat_mean=4.5, csat_responses=30),
+        window(5, csat_mean=4.0, csat_responses=30),  # two clear windows: resolved
+    ]
+    assert run(CSAT, windows) == [(2, "firing", "critical"), (5, "resolved", "critical")]
+
+
+def test_nps_warning_below_zero_with_its_own_volume_guard() -> None:
+    windows = [window(i, nps=-10.0, nps_responses=n) for i, n in enumerate((5, 4, 6))]
+    assert run(NPS, windows) == [(2, "firing", "warning")]

@@ -61,6 +61,11 @@ def test_a_channel_table_defines_the_channel_set_with_default_targets() -> None:
     ({"channels": {"Phone!": {}}}, {}, "channels.Phone!: a channel name is 1..32 of [a-z0-9_-]"),
     ({}, {"SQM_METRICS_PORT": "abc"}, "SQM_METRICS_PORT: expected an integer, got 'abc'"),
     ({"idle_timeout_s": True}, {}, "idle_timeout_s: expected int or float, got bool True"),
+    ({"window_s": 7200}, {}, "quality.period_s: 3600 is not a multiple of window_s (7200)"),
+    ({"alerts": [{"indicator": "csat", "op": "<", "warning": 3}]}, {},
+     "alerts[0].indicator: unknown indicator 'csat' (one of service_level, abandonment_rate, "
+     "resolution_rate, on_time_resolution_rate, reopen_rate, first_response_p90_s, "
+     "oldest_wait_s, backlog_waiting, no_data, csat_mean, nps, quality_index)"),
 ])
 def test_a_bad_value_names_its_key(raw: dict[str, object], env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as exc:
@@ -75,3 +80,27 @@ def test_unreadable_files_are_config_errors(tmp_path: Path) -> None:
     bad.write_text("window_s = = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(bad, env={})
+
+
+def test_an_inconsistent_ahp_matrix_stops_start_up_naming_the_matrix_and_its_ratio() -> None:
+    """A = [[1, 9, 1/9], [1/9, 1, 9], [9, 1/9, 1]]: every row sums the same way, so its
+    principal eigenvalue is 1 + 9 + 1/9 = 91/9 and CR = (91/9 - 3) / 2 / 0.5799 = 6.131."""
+    raw = {"quality": {"method": "ahp", "ahp": {
+        "scores": ["service_level", "csat_mean", "nps"],
+        "matrix": [[1, 9, "1/9"], ["1/9", 1, 9], [9, "1/9", 1]]}}}
+    with pytest.raises(ConfigError) as exc:
+        from_mapping(raw, env={})
+    assert str(exc.value).startswith("quality.ahp.matrix: consistency ratio 6.131 is 0.1 or more")
+
+
+def test_check_config_prints_the_weights_in_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    f = tmp_path / "c.toml"
+    f.write_text('[quality]\nmethod = "expert"\n[quality.weights]\nservice_level = 3\ncsat_mean = 1\n')
+    assert main(["--config", str(f), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "quality: period 3600 s, method expert" in out
+    assert "weight service_level            0.7500" in out
+    assert "weight csat_mean                0.2500" in out
+    assert "weight nps" not in out

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.console import Console
 
-from monitor.metrics.watch import Samples, firing, notified, table
+from monitor.metrics.watch import Samples, firing, largest_gap, notified, table
 
 
 def alert(channel: str, indicator: str, severity: str, value: float) -> tuple[
@@ -50,3 +50,25 @@ def test_alertmanager_line_lists_active_alerts_by_receiver() -> None:
         "Alertmanager: page: - SqmWorkerDown critical · page: chat SqmServiceLevelLow critical · "
         "ticket: chat SqmErrorBudgetBurn ticket")
     assert notified([]) == "Alertmanager: no active alert"
+
+
+def test_quality_index_and_the_largest_servqual_gap_per_channel() -> None:
+    """The quality stage's gauges (a separate scrape): the index, and the dimension whose
+    perception falls furthest below expectation."""
+    worker: Samples = {("sqm_records_consumed_total", ()): 10.0}
+    quality: Samples = {
+        ("sqm_quality_index", (("channel", "chat"),)): 71.25,
+        ("sqm_servqual_gap", (("channel", "chat"), ("dimension", "empathy"))): -0.5,
+        ("sqm_servqual_gap", (("channel", "chat"), ("dimension", "reliability"))): -1.4,
+        ("sqm_servqual_gap", (("channel", "chat"), ("dimension", "tangibles"))): 0.3,
+        ("sqm_servqual_gap", (("channel", "phone"), ("dimension", "tangibles"))): 0.25,
+    }
+    assert largest_gap(quality, "chat") == "reliability -1.40"
+    assert largest_gap(quality, "phone") == "tangibles +0.25"
+    assert largest_gap(quality, "email") == "-"
+    console = Console(width=240, record=True)
+    console.print(table([worker, quality], ["phone", "chat"]))
+    text = console.export_text()
+    chat = next(ln for ln in text.splitlines() if ln.split("│")[1:2] and "chat" in ln.split("│")[1])
+    assert "71.2" in chat and "reliability -1.40" in chat
+    assert "1 worker(s) · quality stage: up" in text
