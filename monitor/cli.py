@@ -59,6 +59,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from monitor.quality.runner import metrics_port, run
+
+    cfg = _load(args)
+    return run(cfg, metrics_port(cfg, args.metrics_port, os.environ), verbose=args.verbose)
+
+
 def cmd_topics(args: argparse.Namespace) -> int:
     from monitor.kafka import topics
 
@@ -75,11 +82,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"\nrules: job {r.job}, watermark lag > {r.watermark_lag_s:g} s, dead letters > "
           f"{r.deadletter_ratio:.2%}, consumer lag > {r.consumer_lag_records} records, "
           f"runbook {r.runbook_url}")
-    print(f"\n{quality_summary(cfg)}")
     from monitor.rules.document import notes
 
     for note in notes(cfg):
         print(f"note: {note}")
+    print(f"\n{quality_summary(cfg)}")
     return 0
 
 
@@ -183,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=None,
                    help="override metrics_port / SQM_METRICS_PORT")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("quality", help="run the quality stage (quality index, SERVQUAL gaps and "
+                       "cross-channel consistency per period; a Faust worker)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="override quality.metrics_port / SQM_QUALITY_METRICS_PORT")
+    # also after the subcommand; SUPPRESS keeps a --config given before it
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("topics", help="create or check the topics defined in monitor/topics/")
     p.add_argument("action", choices=["apply", "check"])

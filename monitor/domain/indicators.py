@@ -105,7 +105,8 @@ def indicators(channel: str, start_ms: int, window_ms: int, acc: WindowAcc) -> I
         backlog_waiting=acc.snap_waiting,
         backlog_open=acc.snap_open,
         oldest_wait_ms=None if oldest is None else max(0, end_ms - oldest),
-        **({} if acc.feedback is None else surveys(acc.feedback, opened)),
+        **({"complaint_rate": ratio(0, opened)} if acc.feedback is None
+           else surveys(acc.feedback, opened)),
     )
 
 

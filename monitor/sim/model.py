@@ -1,21 +1,22 @@
 """Synthetic interaction traffic: a seeded, pure model of a multi-channel contact centre.
 
 No Kafka here: ``TrafficModel`` turns (seed, scenario, rate, channel targets) into the events of
-SPEC section 1; ``monitor.sim.producer`` sends them (``sqm generate``) or writes them to a file.
+SPEC section 1 and the survey answers of SPEC 7.1; ``monitor.sim.producer`` sends them
+(``sqm generate``) or writes them to a file.
 
 Model, per new interaction (times are offsets from its ``opened``; F, R and S are the channel's
 ``first_response_target_s``, ``resolution_target_s`` and ``short_abandon_s`` from the config)::
 
-    channel share  wait median  abandon  short   self-    follow-ups  resolved  reopen
-                   (x F)        p        share   service  (mean)      p         p
-    phone   30 %   0.40         6 %      40 %    3 %      0.3         97 %      4 %
-    chat    25 %   0.40         8 %      35 %    5 %      2.0         97 %      5 %
-    email   15 %   0.40         0 %      -       1 %      1.0         96 %      6 %
-    web     10 %   0.40         3 %      30 %    25 %     0.8         96 %      5 %
-    app     10 %   0.40         3 %      30 %    20 %     0.8         96 %      5 %
-    store    5 %   0.40         5 %      30 %    0 %      0.3         98 %      3 %
-    social   5 %   0.40         2 %      30 %    2 %      1.2         96 %      6 %
-    other    5 %   0.40         3 %      30 %    5 %      0.8         96 %      5 %
+    channel share  wait median  abandon  short   self-    follow-ups  resolved  reopen  survey
+                   (x F)        p        share   service  (mean)      p         p         p
+    phone   30 %   0.40         6 %      40 %    3 %      0.3         97 %      4 %    12 %
+    chat    25 %   0.40         8 %      35 %    5 %      2.0         97 %      5 %    25 %
+    email   15 %   0.40         0 %      -       1 %      1.0         96 %      6 %    10 %
+    web     10 %   0.40         3 %      30 %    25 %     0.8         96 %      5 %     8 %
+    app     10 %   0.40         3 %      30 %    20 %     0.8         96 %      5 %     8 %
+    store    5 %   0.40         5 %      30 %    0 %      0.3         98 %      3 %    15 %
+    social   5 %   0.40         2 %      30 %    2 %      1.2         96 %      6 %     5 %
+    other    5 %   0.40         3 %      30 %    5 %      0.8         96 %      5 %    10 %
 
 Calibration goal: with the shipped alert defaults (SPEC section 5.1) a healthy channel never
 alerts, at any rate, from the first window on; a degraded one pages within three windows.
@@ -44,6 +45,45 @@ alerts, at any rate, from the first window on; a degraded one pages within three
   second closing at lognormal(median 0.2 x R) after the reopen, 90 % resolved.
 * ``attrs``: ``queue`` (per channel), ``segment`` (consumer 75 %, business 20 %, premium 5 %),
   and ``agent`` on events done by an agent (never used as a label by the worker).
+* Surveys (``feedback``, SPEC 7.1): after a contact's final closing (``resolved`` or ``failed``:
+  an agent's, a self-service one or the callback of an abandoned contact; after a reopen, the
+  second closing), its customer answers with probability ``survey p``, independent of the
+  experience so the response rate is the table's. The answer comes at the closing +
+  lognormal(median 3 min, sigma 0.8), drawn again beyond 15 minutes (like a reopen: inside a
+  generated span; a real survey may come days later), same ``interaction_id`` and channel, an
+  event id of the same ``e-<tag>-<n>`` sequence, ``attrs`` queue and segment (no agent: the
+  customer answers). Its draws come from a generator of their own, so surveys leave the
+  lifecycles' random stream alone.
+* What the customer felt, each 0 (fine) .. 1 (bad): ``wait`` = (first reaction / F - 1) / 0.5
+  clipped to [0, 1], the first reaction being the first response, the abandon or a self-service
+  closing (within F: 0; 1.5 x F or longer: 1); ``outcome`` = 1 failed (last closing), 0.8
+  abandoned then called back, 0.5 resolved after a reopen, 0 resolved. Together
+  ``bad`` = 1 - (1 - wait)(1 - outcome).
+* Answers. A latent satisfaction ``z`` = 0.93 - 0.7 x bad + normal(0, 0.1) (the respondent's
+  mood) drives both scores, as real CSAT and NPS answers correlate: ``csat`` (always) =
+  round(1 + 4z + normal(0, 0.4)) in 1..5; ``nps`` (70 % of the answers) = round(10z +
+  normal(0, 1)) in 0..10. ``complaint``: true with probability 0.01 + 0.3 x bad, else false in
+  half of the answers and absent in the others. ``servqual`` (40 % of the answers): 2-5
+  dimensions drawn uniformly, each ``expected`` = round(person + offset + normal(0, 0.5)) with
+  person ~ normal(5.5, 0.5) per respondent, ``perceived`` = round(that expectation + 0.15 -
+  3.2 x bad_d + normal(0, 0.45)), both in 1..7, where bad_d = 1 - (1 - a x wait)(1 - b x
+  outcome)::
+
+      dimension       offset  a (wait)  b (outcome)
+      reliability     +0.4    0.7       1.0
+      responsiveness  +0.2    1.0       0.7
+      assurance        0.0    0.8       0.9
+      empathy         -0.2    0.9       0.9
+      tangibles       -0.4    0.6       0.6
+
+  So a healthy contact (answered within F, resolved) gives csat 4-5 in 98 % of the answers
+  (mean about 4.6), nps 8-10 in 90 %, perception within a point of the expectation (about 5-6,
+  mean gap about +0.1); a bad one (a wait of 1.5 x F or more, or failed) csat 1-3, nps 0-6, a
+  complaint in 31 % and a gap of about -2.4 (-2 when abandoned and called back, -1.2 when
+  resolved after a reopen). A healthy channel (with its few abandons, failures and reopens)
+  comes out at csat about 4.3-4.5, NPS about +40..+55, complaints in 3-5 % of the answers and a
+  mean gap of about -0.3..0; the contacts of a degraded chat (a quarter of them still answered
+  within F, self-service unaffected) at csat about 2.9, NPS about -50 and a gap of about -1.6.
 * ``ts``: RFC 3339 UTC with milliseconds, or integer epoch ms for a fraction ``epoch_ms_ratio``
   (default 0.2) of the events, since both are valid input.
 
@@ -54,13 +94,15 @@ Scenarios (``parse_scenario``):
   ``start_ms``), degraded as a step for the middle half, then recovered. Degraded, the channel's
   queue works 4x slower (``Slowdown``: contacts already waiting at the onset are delayed too, so
   the first responses after it are late at once), long abandons wait 4x longer and are twice as
-  likely. Chat's service level falls from about 0.89 to about 0.3.
+  likely. Chat's service level falls from about 0.89 to about 0.3; its surveys follow (a chat
+  contact closes ~15 minutes after it opened, so its answers lag the onset by about that).
 
-Rate: ``rate`` is the target number of *records per second* over the run, all event types plus
-the optional duplicates and garbage. Lifecycles are long next to a demo run (a phone contact is
-closed ~5 minutes after it opened, an email one ~12 hours), so the arrival rate of new contacts is
-``rate / (mean records per contact that fall inside the run)``, estimated once per model from a
-sample of 4000 lifecycles drawn uniformly over the run. The count over the run matches
+Rate: ``rate`` is the target number of *records per second* over the run, all event types
+(``feedback`` included) plus the optional duplicates and garbage. Lifecycles are long next to a
+demo run (a phone contact is closed ~5 minutes after it opened, an email one ~12 hours), so the
+arrival rate of new contacts is ``rate / (mean records per contact that fall inside the run)``,
+estimated once per model from a sample of 4000 lifecycles (with their surveys) drawn uniformly
+over the run. The count over the run matches
 ``rate x duration_s``; the per-second rate starts lower and ends higher as closings catch up.
 
 Determinism: everything comes from ``random.Random`` instances seeded from ``seed``; the emitted
@@ -69,6 +111,7 @@ sequence does not even depend on how ``events_until`` is stepped.
 
 from __future__ import annotations
 
+import copy
 import functools
 import heapq
 import math
@@ -83,6 +126,7 @@ import orjson
 
 from monitor.config import ChannelConfig
 from monitor.domain.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED, RESPONDED
+from monitor.domain.feedback import DIMENSIONS, FEEDBACK
 
 #: An emitted item: an event object, or raw garbage bytes (``garbage_ratio``).
 Item = dict[str, Any] | bytes
@@ -110,6 +154,41 @@ CALIBRATION_SAMPLES: Final = 4000
 RECENT_FOR_DUPLICATES: Final = 1024
 SEGMENTS: Final = (("consumer", 0.75), ("business", 0.20), ("premium", 0.05))
 
+# Surveys (SPEC 7.1; the model is in the module docstring).
+SURVEY_DELAY_MEDIAN_S: Final = 180.0
+SURVEY_DELAY_SIGMA: Final = 0.8
+SURVEY_DELAY_CAP_S: Final = 900.0  # like a reopen: the answer stays inside a generated span
+WAIT_BAD_FULL: Final = 1.5  # x first_response_target_s: a wait this long spoils the contact
+ABANDONED_BAD: Final = 0.8  # gave up waiting, then called back
+REOPENED_BAD: Final = 0.5  # the first resolution did not hold
+SATISFACTION_TOP: Final = 0.93
+SATISFACTION_DROP: Final = 0.7
+MOOD_SIGMA: Final = 0.1
+CSAT_NOISE: Final = 0.4
+NPS_P: Final = 0.7
+NPS_NOISE: Final = 1.0
+COMPLAINT_P: Final = 0.01
+COMPLAINT_BAD_P: Final = 0.3  # x Experience.bad
+COMPLAINT_NO_P: Final = 0.5  # an explicit "no complaint" among the others
+SERVQUAL_P: Final = 0.4
+SERVQUAL_DIMENSIONS: Final = (2, 5)
+EXPECTED_MEAN: Final = 5.5
+EXPECTED_PERSON_SIGMA: Final = 0.5
+EXPECTED_ITEM_SIGMA: Final = 0.5
+GAP_BAD: Final = 3.2  # points of perception lost on a wholly bad dimension
+GAP_GOOD: Final = 0.15  # a good contact meets the expectation, now and then beats it
+GAP_NOISE: Final = 0.45
+#: dimension: (expectation offset, weight of the wait, weight of the outcome); every dimension
+#: feels both (the halo effect of a bad contact), responsiveness the wait most, reliability the
+#: outcome most, tangibles least.
+SERVQUAL_WEIGHTS: Final[dict[str, tuple[float, float, float]]] = {
+    "reliability": (0.4, 0.7, 1.0),
+    "responsiveness": (0.2, 1.0, 0.7),
+    "assurance": (0.0, 0.8, 0.9),
+    "empathy": (-0.2, 0.9, 0.9),
+    "tangibles": (-0.4, 0.6, 0.6),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -123,21 +202,23 @@ class Profile:
     resolved_p: float
     reopen_p: float
     queues: tuple[str, ...]
+    survey_p: float  # share of closed contacts that answer the post-contact survey
 
 
 PROFILES: Final[dict[str, Profile]] = {
     "phone": Profile(0.30, 0.06, 0.40, 0.03, 0.3, 0.97, 0.04,
-                     ("billing", "technical", "sales", "cancellations")),
+                     ("billing", "technical", "sales", "cancellations"), 0.12),
     "chat": Profile(0.25, 0.08, 0.35, 0.05, 2.0, 0.97, 0.05,
-                    ("billing", "technical", "sales", "orders")),
+                    ("billing", "technical", "sales", "orders"), 0.25),
     "email": Profile(0.15, 0.0, 0.30, 0.01, 1.0, 0.96, 0.06,
-                     ("billing", "technical", "complaints", "orders")),
-    "web": Profile(0.10, 0.03, 0.30, 0.25, 0.8, 0.96, 0.05, ("orders", "account", "returns")),
-    "app": Profile(0.10, 0.03, 0.30, 0.20, 0.8, 0.96, 0.05, ("orders", "account", "payments")),
-    "store": Profile(0.05, 0.05, 0.30, 0.0, 0.3, 0.98, 0.03, ("returns", "repairs", "sales")),
-    "social": Profile(0.05, 0.02, 0.30, 0.02, 1.2, 0.96, 0.06, ("complaints", "general")),
+                     ("billing", "technical", "complaints", "orders"), 0.10),
+    "web": Profile(0.10, 0.03, 0.30, 0.25, 0.8, 0.96, 0.05, ("orders", "account", "returns"), 0.08),
+    "app": Profile(0.10, 0.03, 0.30, 0.20, 0.8, 0.96, 0.05, ("orders", "account", "payments"),
+                   0.08),
+    "store": Profile(0.05, 0.05, 0.30, 0.0, 0.3, 0.98, 0.03, ("returns", "repairs", "sales"), 0.15),
+    "social": Profile(0.05, 0.02, 0.30, 0.02, 1.2, 0.96, 0.06, ("complaints", "general"), 0.05),
 }
-DEFAULT_PROFILE: Final = Profile(0.05, 0.03, 0.30, 0.05, 0.8, 0.96, 0.05, ("general",))
+DEFAULT_PROFILE: Final = Profile(0.05, 0.03, 0.30, 0.05, 0.8, 0.96, 0.05, ("general",), 0.10)
 
 
 # --- scenarios -----------------------------------------------------------------------------
@@ -269,12 +350,12 @@ def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return rng.lognormvariate(math.log(max(median, 1e-6)), sigma)
 
 
-def _capped(rng: random.Random, median: float, cap: float) -> float:
+def _capped(rng: random.Random, median: float, cap: float, sigma: float = WAIT_SIGMA) -> float:
     """A wait: lognormal, drawn again when beyond ``cap``. Agents take the oldest contact first,
     so a queue's waits have a bound; independent lognormal tails would make the oldest wait of a
     busy channel an extreme value and page for a healthy queue."""
     for _ in range(64):
-        x = _lognormal(rng, median, WAIT_SIGMA)
+        x = _lognormal(rng, median, sigma)
         if x <= cap:
             return x
     return cap
@@ -355,6 +436,93 @@ def _reopen(rng: random.Random, big_r: float, out: list[tuple[int, str, bool]]) 
     out.append((close, RESOLVED if rng.random() < REOPEN_RESOLVED else FAILED, True))
 
 
+
+# --- surveys -------------------------------------------------------------------------------
+
+
+class Experience(NamedTuple):
+    """What a contact did to its customer, as a survey answer reflects it (0 fine .. 1 bad)."""
+
+    wait_bad: float  # 0 within F, rising to 1 at WAIT_BAD_FULL x F
+    outcome_bad: float  # 0 resolved, 0.5 resolved after a reopen, 0.8 abandoned, 1 failed
+
+    @property
+    def bad(self) -> float:
+        """Both at once: either one alone spoils the contact."""
+        return 1.0 - (1.0 - self.wait_bad) * (1.0 - self.outcome_bad)
+
+
+def experience(steps: Sequence[tuple[int, str, bool]], first_response_target_s: float
+               ) -> Experience:
+    """The customer's view of one lifecycle: how long the first reaction took against F (the
+    first response, the abandon or a self-service closing), and how the contact ended."""
+    first_at = steps[1][0] / 1000.0
+    ratio = first_at / first_response_target_s if first_response_target_s > 0 else 0.0
+    wait_bad = min(max((ratio - 1.0) / (WAIT_BAD_FULL - 1.0), 0.0), 1.0)
+    types = {etype for _, etype, _ in steps}
+    if steps[-1][1] == FAILED:
+        outcome_bad = 1.0
+    elif ABANDONED in types:
+        outcome_bad = ABANDONED_BAD
+    elif REOPENED in types:
+        outcome_bad = REOPENED_BAD
+    else:
+        outcome_bad = 0.0
+    return Experience(wait_bad, outcome_bad)
+
+
+def survey(
+    rng: random.Random, profile: Profile, channel: ChannelConfig,
+    steps: Sequence[tuple[int, str, bool]],
+) -> tuple[int, dict[str, Any]] | None:
+    """The post-contact survey of a closed lifecycle, if its customer answers one: (offset ms
+    from opened, ``feedback`` object). Sent after the final closing; the answer lands a few
+    minutes later, capped like a reopen so that it stays inside a generated span."""
+    if steps[-1][1] not in (RESOLVED, FAILED) or rng.random() >= profile.survey_p:
+        return None
+    delay_s = _capped(rng, SURVEY_DELAY_MEDIAN_S, SURVEY_DELAY_CAP_S, SURVEY_DELAY_SIGMA)
+    felt = experience(steps, channel.first_response_target_s)
+    return steps[-1][0] + _ms(delay_s), answers(rng, felt)
+
+
+def answers(rng: random.Random, exp: Experience) -> dict[str, Any]:
+    """One respondent's ``feedback`` object (SPEC 7.1). A latent satisfaction (the experience
+    plus the respondent's mood) drives CSAT and NPS together, as real answers correlate."""
+    latent = SATISFACTION_TOP - SATISFACTION_DROP * exp.bad + rng.gauss(0.0, MOOD_SIGMA)
+    out: dict[str, Any] = {"csat": _score(1.0 + 4.0 * latent + rng.gauss(0.0, CSAT_NOISE), 1, 5)}
+    if rng.random() < NPS_P:
+        out["nps"] = _score(10.0 * latent + rng.gauss(0.0, NPS_NOISE), 0, 10)
+    if rng.random() < COMPLAINT_P + COMPLAINT_BAD_P * exp.bad:
+        out["complaint"] = True
+    elif rng.random() < COMPLAINT_NO_P:
+        out["complaint"] = False
+    if rng.random() < SERVQUAL_P:
+        out["servqual"] = _servqual(rng, exp)
+    return out
+
+
+def _servqual(rng: random.Random, exp: Experience) -> dict[str, dict[str, int]]:
+    """2-5 dimensions, in their canonical order: expectation about 5-6 on the 1-7 scale; the
+    perception falls below it by how much the dimension felt the wait and the outcome."""
+    rated = set(rng.sample(DIMENSIONS, rng.randint(*SERVQUAL_DIMENSIONS)))
+    base = rng.gauss(EXPECTED_MEAN, EXPECTED_PERSON_SIGMA)
+    out: dict[str, dict[str, int]] = {}
+    for name in DIMENSIONS:
+        if name not in rated:
+            continue
+        offset, by_wait, by_outcome = SERVQUAL_WEIGHTS[name]
+        expected = base + offset + rng.gauss(0.0, EXPECTED_ITEM_SIGMA)
+        bad = 1.0 - (1.0 - by_wait * exp.wait_bad) * (1.0 - by_outcome * exp.outcome_bad)
+        perceived = expected + GAP_GOOD - GAP_BAD * bad + rng.gauss(0.0, GAP_NOISE)
+        out[name] = {"expected": _score(expected, 1, 7), "perceived": _score(perceived, 1, 7)}
+    return out
+
+
+def _score(x: float, lo: int, hi: int) -> int:
+    """A point on an answer scale: the nearest one, ends included."""
+    return min(max(round(x), lo), hi)
+
+
 # --- garbage -------------------------------------------------------------------------------
 
 _GARBAGE_TEXT: Final = (b"hello kafka", b"<event type='opened'/>", b"opened,phone,2026-11-21",
@@ -431,6 +599,7 @@ class _Pending(NamedTuple):
     queue: str
     segment: str
     agent: str | None
+    feedback: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -511,6 +680,7 @@ class TrafficModel:
         self._rng = random.Random(seed)  # arrivals and lifecycles
         self._noise = random.Random(seed * 1_000_003 + 7)  # duplicates and garbage, in emit order
         self._jitter = random.Random(seed * 1_000_033 + 11)  # disorder: same events, reordered
+        self._surveys = random.Random(seed * 1_000_037 + 13)  # surveys: lifecycles stay as they were
         self._next_arrival: float | None = None
         self._slowdowns: list[Slowdown | None] = []
         self._seq = 0
@@ -576,6 +746,8 @@ class TrafficModel:
             events = lifecycle(rng, self._profiles[i], self.channels[i], position * span_ms,
                                slowdown)
             total += sum(1 for at, _, _ in events if at <= left)
+            answer = survey(rng, self._profiles[i], self.channels[i], events)
+            total += int(answer is not None and answer[0] <= left)
         return max(total / CALIBRATION_SAMPLES, 1.0)
 
     def _arrivals_until(self, now_ms: int) -> None:
@@ -609,16 +781,26 @@ class TrafficModel:
         agent = f"{ch.name}-{rng.randrange(1, self._agents[i] + 1):03d}"
         last = -1
         for offset, etype, by_agent in steps:
-            ts_ms = max(opened_ms + offset, last + 1)  # strictly increasing per contact
-            last = ts_ms
-            as_epoch = rng.random() < self.epoch_ms_ratio
-            emit_ms = ts_ms + (self._jitter.randint(0, self.disorder_ms) if self.disorder_ms else 0)
-            # The event object is built when it is emitted: many closings lie beyond the run.
-            pending = _Pending(self._n_event, interaction_id, ch.name, etype, as_epoch,
-                               queue, segment, agent if by_agent else None)
-            heapq.heappush(self._heap, (emit_ms, self._seq, ts_ms, pending))
-            self._n_event += 1
-            self._seq += 1
+            last = self._push(opened_ms + offset, last, _Pending(
+                self._n_event, interaction_id, ch.name, etype, rng.random() < self.epoch_ms_ratio,
+                queue, segment, agent if by_agent else None))
+        answer = survey(self._surveys, profile, ch, steps)
+        if answer is not None:  # the customer answers, not an agent: no agent attribute
+            as_epoch = self._surveys.random() < self.epoch_ms_ratio
+            self._push(opened_ms + answer[0], last, _Pending(
+                self._n_event, interaction_id, ch.name, FEEDBACK, as_epoch, queue, segment, None,
+                answer[1]))
+
+    def _push(self, at_ms: int, last_ms: int, pending: _Pending) -> int:
+        """Schedule one event of a contact (``pending.n`` is its number) at ``at_ms``, strictly
+        after the contact's previous one at ``last_ms``; returns its event time."""
+        ts_ms = max(at_ms, last_ms + 1)
+        emit_ms = ts_ms + (self._jitter.randint(0, self.disorder_ms) if self.disorder_ms else 0)
+        # The event object is built when it is emitted: many closings lie beyond the run.
+        heapq.heappush(self._heap, (emit_ms, self._seq, ts_ms, pending))
+        self._n_event += 1
+        self._seq += 1
+        return ts_ms
 
     def _emit(self, entry: tuple[int, int, int, _Pending], out: list[Item]) -> None:
         emit_ms, _, ts_ms, p = entry
@@ -631,21 +813,31 @@ class TrafficModel:
             "channel": p.channel,
             "type": p.type,
             "ts": ts_ms if p.as_epoch else format_ts(ts_ms),
-            "attrs": attrs,
         }
+        if p.feedback is not None:
+            event["feedback"] = p.feedback
+        event["attrs"] = attrs
         out.append(event)
         self.stats.events += 1
         self._recent.append(event)
         noise = self._noise
         if self.duplicate_ratio and noise.random() < self.duplicate_ratio:
             original = noise.choice(self._recent)
-            out.append({**original, "attrs": dict(original["attrs"])})
+            out.append(_copy(original))
             self.stats.duplicates += 1
         if self.garbage_ratio and noise.random() < self.garbage_ratio:
             ch = self.channels[self._channel_index(noise)].name
             out.append(garbage(noise, self.tag, self._n_garbage, emit_ms, ch))
             self._n_garbage += 1
             self.stats.garbage += 1
+
+
+def _copy(event: dict[str, Any]) -> dict[str, Any]:
+    """An independent copy of an emitted event (a duplicate shares no mutable part with it)."""
+    out = {**event, "attrs": dict(event["attrs"])}
+    if "feedback" in event:
+        out["feedback"] = copy.deepcopy(event["feedback"])
+    return out
 
 
 def history(

@@ -218,20 +218,22 @@ class PartitionProcessor:
             return
         ch = s.channel
         self._out.events[(ch, e.type)] += 1
-        if self.first_ts is None or e.ts_ms < self.first_ts:
-            self._first_event(e.ts_ms)
+        if self.first_ts is None or e.ts_ms < self.first_ts or self.backlog.next_w is None:
+            self._first_event(e.ts_ms, lifecycle=True)
         if m is not None:
             measure(self._out, ch, m, self.p.channel_params[ch], self.p.window_ms)
         self.backlog.track(ch, s, was_open, was_waiting)
         if m is not None and s.closed != OPEN:
             self.retention.watch(iid, s.closed_ts)
 
-    def _first_event(self, ts_ms: int) -> None:
-        """The earliest event so far: the first window stage two emits (and the first backlog
-        snapshot) follow it."""
-        if self.first_ts is None:
+    def _first_event(self, ts_ms: int, lifecycle: bool) -> None:
+        """The earliest event so far: the first window stage two emits follows it. Backlog
+        snapshots start at the first lifecycle event applied (in event-time order); a survey,
+        measured before the buffered events older than it are applied, must not start them."""
+        if lifecycle and self.backlog.next_w is None:
             self.backlog.next_w = window_start(ts_ms, self.p.window_ms)
-        self.first_ts = ts_ms
+        if self.first_ts is None or ts_ms < self.first_ts:
+            self.first_ts = ts_ms
         self._changed = True
 
     def _survey(self, iid: str, s: Interaction, e: Event) -> None:
@@ -245,7 +247,7 @@ class PartitionProcessor:
             s.closed_ts = e.ts_ms
             self.retention.watch(iid, e.ts_ms)
         if self.first_ts is None or e.ts_ms < self.first_ts:
-            self._first_event(e.ts_ms)
+            self._first_event(e.ts_ms, lifecycle=False)
         self._out.events[(e.channel, FEEDBACK)] += 1
         if e.feedback is not None:  # None: a restore re-running a logged batch (outputs dropped)
             measure_survey(self._out, e, self.p.window_ms)

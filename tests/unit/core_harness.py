@@ -94,6 +94,8 @@ def expected(channel: str, w_ms: int, **fields: Any) -> dict[str, Any]:
     unknown = set(fields) - set(rec)
     assert not unknown, unknown
     rec.update(fields)
+    if "complaint_rate" not in fields and rec["opened"]:
+        rec["complaint_rate"] = rec["complaints"] / rec["opened"]  # SPEC 7.1: per opened contact
     return rec
 
 

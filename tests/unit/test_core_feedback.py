@@ -219,6 +219,20 @@ def test_a_survey_only_state_is_kept_for_the_reopen_window_then_dropped() -> Non
         assert "T" in p.states
 
 
+def test_a_survey_ahead_of_buffered_events_does_not_skip_their_backlog() -> None:
+    """In one batch, a survey of 10:01:30 is measured at once while an ``opened`` of 10:00:05
+    still waits in the reorder buffer: the 10:00 window keeps its backlog."""
+    pipe = Pipeline()
+    pipe.send(survey("f1", "A", at("10:01:30"), csat=4), ev("o1", "Z", "opened", at("10:00:05")))
+    pipe.flush_through(W01)
+    pipe.assert_records([W00, W01], {
+        ("phone", W00): dict(opened=1, backlog_waiting=1, backlog_open=1, oldest_wait_s=55.0),
+        ("phone", W01): dict(backlog_waiting=1, backlog_open=1, oldest_wait_s=115.0,
+                             feedback_responses=1, csat_responses=1, csat_mean=4.0,
+                             csat_satisfied_ratio=1.0),
+    })
+
+
 def test_an_opened_after_its_survey_starts_a_normal_lifecycle() -> None:
     pipe = Pipeline()
     pipe.send(survey("f1", "A", at("10:00:05"), csat=5))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
+import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import reference
+from jsonschema import Draft202012Validator
 
 from monitor.config import ChannelConfig, Config
 from monitor.sim.model import (
@@ -29,8 +33,16 @@ CFG = Config()
 CHANNELS = CFG.channels
 NAMES = CFG.channel_names
 START = 1_763_719_200_000  # 2025-11-21T10:00:00Z
-TYPES = {"opened", "responded", "abandoned", "resolved", "failed", "reopened"}
+TYPES = {"opened", "responded", "abandoned", "resolved", "failed", "reopened", "feedback"}
 CLOSINGS = {"resolved", "failed"}
+INPUT_SCHEMA = (Path(__file__).resolve().parents[2] / "monitor" / "topics" / "schemas"
+                / "sqm.interactions.v1.schema.json")
+DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+#: The survey response rates of the model's docstring table, restated here on purpose.
+SURVEY_P = {"phone": 0.12, "chat": 0.25, "email": 0.10, "web": 0.08, "app": 0.08, "store": 0.15,
+            "social": 0.05, "kiosk": 0.10}  # kiosk: a channel outside the table, the "other" row
+SURVEY_LAG_MAX_MS = 900_000  # a survey answer comes at most 15 minutes after the closing
+REOPEN_AFTER_MAX_MS = 900_000  # and a reopen at most 15 minutes after it
 
 
 @functools.cache
@@ -175,7 +187,8 @@ def test_event_format_follows_the_spec() -> None:
     assert len({e["event_id"] for e in evs}) == len(evs)
     epoch = 0
     for e in evs:
-        assert list(e) == ["event_id", "interaction_id", "channel", "type", "ts", "attrs"]
+        survey = ["feedback"] if e["type"] == "feedback" else []
+        assert list(e) == ["event_id", "interaction_id", "channel", "type", "ts", *survey, "attrs"]
         assert e["channel"] in NAMES and e["type"] in TYPES
         assert e["event_id"].startswith("e-7-") and e["interaction_id"].startswith("i-7-")
         assert {"queue", "segment"} <= set(e["attrs"])
@@ -206,6 +219,8 @@ def test_lifecycles_are_valid_in_event_time() -> None:
         if "abandoned" in types:
             assert "responded" not in types, types  # an abandon replaces the first response
         last_closing: str | None = None
+        if types[-1] == "feedback":  # a survey answer follows the final closing (tested below)
+            types.pop()
         for t in types[1:]:
             if t == "reopened":
                 assert last_closing == "resolved", types
@@ -370,3 +385,224 @@ def test_degraded_channel_pages_within_three_windows_and_only_it() -> None:
     assert ts_ms({"ts": page["window_end"]}) <= onset_ms + 3 * 60_000
     resolved = [a for a in got if a["indicator"] == "service_level" and a["state"] == "resolved"]
     assert resolved and ts_ms({"ts": resolved[-1]["window_end"]}) > START + 900_000
+
+
+# --- surveys (SPEC 7.1) --------------------------------------------------------------------
+
+
+@functools.cache
+def input_validator() -> Draft202012Validator:
+    schema = json.loads(INPUT_SCHEMA.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_errors(value: object) -> list[str]:
+    return [e.message for e in input_validator().iter_errors(value)]
+
+
+def by_contact(evs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each contact's events in event-time order (ties keep the emitted order)."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in evs:
+        out[e["interaction_id"]].append(e)
+    for contact in out.values():
+        contact.sort(key=ts_ms)
+    return out
+
+
+def survey_figures(surveys: Sequence[dict[str, Any]]) -> tuple[float, float, float]:
+    """(CSAT mean, NPS = % promoters (9-10) - % detractors (0-6), mean SERVQUAL gap
+    perceived - expected over every rated dimension) of ``feedback`` objects."""
+    csat = [f["csat"] for f in surveys]
+    nps = [f["nps"] for f in surveys if "nps" in f]
+    gaps = [d["perceived"] - d["expected"] for f in surveys for d in f.get("servqual", {}).values()]
+    assert len(csat) >= 100 and len(nps) >= 60 and len(gaps) >= 60, "too few answers to measure"
+    promoters = sum(1 for x in nps if x >= 9)
+    detractors = sum(1 for x in nps if x <= 6)
+    return (sum(csat) / len(csat), 100.0 * (promoters - detractors) / len(nps),
+            sum(gaps) / len(gaps))
+
+
+def test_feedback_events_are_schema_valid_and_follow_their_closing() -> None:
+    evs = events(run(scenario="degrade:chat", seed=5, rate=40.0, duration_s=3600.0))
+    surveys = [e for e in evs if e["type"] == "feedback"]
+    assert len(surveys) > 1000
+    assert {e["channel"] for e in surveys} >= {"phone", "chat", "web", "app", "store"}
+    for e in surveys:
+        assert schema_errors(e) == [], e
+        assert e["event_id"].startswith("e-5-") and "agent" not in e["attrs"]
+    # The other events of the run validate too (the schema gained a type, it lost none).
+    assert [e for e in evs[::25] if schema_errors(e)] == []
+    assert len({e["event_id"] for e in evs}) == len(evs)
+    for iid, contact in by_contact(evs).items():
+        types = [e["type"] for e in contact]
+        if "feedback" not in types:
+            continue
+        assert types.count("feedback") == 1 and types[-1] == "feedback", (iid, types)
+        closing, answer = contact[-2], contact[-1]
+        assert closing["type"] in CLOSINGS, (iid, types)  # the final closing: no reopen after it
+        assert types[0] == "opened", (iid, types)
+        assert {e["channel"] for e in contact} == {contact[0]["channel"]}
+        assert 0 < ts_ms(answer) - ts_ms(closing) <= SURVEY_LAG_MAX_MS
+
+
+def test_survey_answers_have_the_documented_shape() -> None:
+    surveys = [e["feedback"] for e in events(run(scenario="degrade:chat", seed=5, rate=40.0,
+                                                 duration_s=3600.0)) if e["type"] == "feedback"]
+    n = len(surveys)
+    assert all("csat" in f for f in surveys)
+    assert 0.66 < sum("nps" in f for f in surveys) / n < 0.74
+    assert 0.36 < sum("servqual" in f for f in surveys) / n < 0.44
+    complaints = sum(f.get("complaint") is True for f in surveys)
+    assert 0.02 < complaints / n < 0.15  # a small share, more on the degraded channel
+    without = n - complaints
+    assert 0.45 < sum(f.get("complaint") is False for f in surveys) / without < 0.55
+    rated = Counter(len(f["servqual"]) for f in surveys if "servqual" in f)
+    assert set(rated) == {2, 3, 4, 5}
+    for f in surveys:
+        for dim in f.get("servqual", {}):
+            assert dim in DIMENSIONS
+        assert list(f.get("servqual", {})) == [d for d in DIMENSIONS if d in f.get("servqual", {})]
+    expected = [d["expected"] for f in surveys for d in f.get("servqual", {}).values()]
+    assert 5.0 < sum(expected) / len(expected) < 6.0
+
+
+def test_same_seed_same_surveys() -> None:
+    def surveys(seed: int) -> list[dict[str, Any]]:
+        return [e for e in events(list(history(CHANNELS, "degrade:phone", seed, 10.0, START,
+                                               1800.0))) if e["type"] == "feedback"]
+
+    first = surveys(21)
+    assert len(first) > 50
+    assert first == surveys(21)
+    assert first != surveys(22)
+
+
+SHORT_RUN_S = 7200.0
+SHORT_RUN_RATE = 60.0
+
+
+@functools.cache
+def short_targets_run() -> tuple[Item, ...]:
+    """Two hours of steady traffic with short targets (and a channel outside the table), so that
+    every channel, email and social included, closes thousands of contacts inside the run."""
+    short = [ChannelConfig(c.name, min(c.first_response_target_s, 60),
+                           min(c.resolution_target_s, 600), c.short_abandon_s) for c in CHANNELS]
+    channels = [*short, ChannelConfig("kiosk", 60, 600, 5)]
+    return tuple(history(channels, "steady", 17, SHORT_RUN_RATE, START, SHORT_RUN_S))
+
+
+def test_surveys_count_toward_the_rate() -> None:
+    """The calibration counts the answers: without them these runs come out ~4 % above."""
+    for items, expected in ((short_targets_run(), SHORT_RUN_RATE * SHORT_RUN_S),
+                            (run(scenario="degrade:chat", seed=5, rate=40.0, duration_s=3600.0),
+                             40.0 * 3600.0)):
+        assert sum(1 for e in events(items) if e["type"] == "feedback") > 0.02 * len(items)
+        assert 0.98 * expected <= len(items) <= 1.02 * expected
+
+
+def test_survey_response_rate_per_channel() -> None:
+    """Every closed contact answers with its channel's probability. A closing counts when its
+    reopen and its answer would both fall inside the run."""
+    evs = events(short_targets_run())
+    last_counted = START + SHORT_RUN_S * 1000 - SURVEY_LAG_MAX_MS - REOPEN_AFTER_MAX_MS
+    closed: Counter[str] = Counter()
+    answered: Counter[str] = Counter()
+    for contact in by_contact(evs).values():
+        lifecycle = [e for e in contact if e["type"] != "feedback"]
+        if lifecycle[-1]["type"] not in CLOSINGS or ts_ms(lifecycle[-1]) > last_counted:
+            continue
+        closed[contact[0]["channel"]] += 1
+        answered[contact[0]["channel"]] += contact[-1]["type"] == "feedback"
+    assert set(closed) == set(SURVEY_P)
+    for channel, p in SURVEY_P.items():
+        n = closed[channel]
+        assert n >= 1500, channel
+        tolerance = 4 * math.sqrt(p * (1 - p) / n)  # four standard errors of a seeded draw
+        assert abs(answered[channel] / n - p) <= tolerance, (channel, answered[channel], n)
+
+
+def test_degraded_channel_surveys_fall_while_healthy_ones_hold() -> None:
+    """``degrade:chat`` over an hour: degraded from 15 to 45 minutes. A chat contact closes
+    ~15 minutes after it opened, so the answers are grouped by when their contact opened (was
+    served): healthy first quarter against degraded middle half."""
+    evs = events(run(scenario="degrade:chat", seed=5, rate=40.0, duration_s=3600.0))
+    opened = {e["interaction_id"]: ts_ms(e) for e in evs if e["type"] == "opened"}
+    quarter = 900_000
+
+    def answers(channel: str, lo: int, hi: int) -> list[dict[str, Any]]:
+        return [e["feedback"] for e in evs if e["type"] == "feedback" and e["channel"] == channel
+                and START + lo <= opened[e["interaction_id"]] < START + hi]
+
+    csat_ok, nps_ok, gap_ok = survey_figures(answers("chat", 0, quarter))
+    csat_bad, nps_bad, gap_bad = survey_figures(answers("chat", quarter, 3 * quarter))
+    assert csat_ok >= 4.0 and nps_ok >= 20 and gap_ok > -0.5
+    assert csat_bad <= csat_ok - 0.8
+    assert nps_bad <= nps_ok - 50
+    assert gap_bad < -1.0
+    for channel in ("phone", "web", "app", "store"):  # the healthy channels, whole run
+        csat, nps, gap = survey_figures(answers(channel, 0, 4 * quarter))
+        assert csat >= 4.0 and nps >= 20 and -0.5 < gap <= 0.1, channel
+    # What a dashboard shows, by the answers' own time: chat answers given in the second half of
+    # the degraded span (mostly, not only, from contacts served while degraded) are low too.
+    late = [e["feedback"] for e in evs if e["type"] == "feedback" and e["channel"] == "chat"
+            and START + 2 * quarter <= ts_ms(e) < START + 3 * quarter]
+    csat_late, nps_late, gap_late = survey_figures(late)
+    assert csat_late <= csat_ok - 0.5 and nps_late <= nps_ok - 30 and gap_late < -0.75
+
+
+FEEDBACK_EVENT: dict[str, Any] = {
+    "event_id": "e-f", "interaction_id": "i-f", "channel": "chat", "type": "feedback",
+    "ts": "2026-12-02T10:00:00.123Z",
+    "feedback": {"csat": 4, "nps": 9, "complaint": False,
+                 "servqual": {"reliability": {"expected": 6, "perceived": 5},
+                              "empathy": {"expected": 5, "perceived": 6}}},
+    "attrs": {"queue": "orders"},
+}
+
+
+def with_feedback(**changes: Any) -> dict[str, Any]:
+    """FEEDBACK_EVENT with its ``feedback`` object changed (``...`` drops a key)."""
+    fb = {**FEEDBACK_EVENT["feedback"], **changes}
+    return {**FEEDBACK_EVENT, "feedback": {k: v for k, v in fb.items() if v is not ...}}
+
+
+@pytest.mark.parametrize("event", [
+    FEEDBACK_EVENT,
+    {**FEEDBACK_EVENT, "feedback": {"csat": 1}},
+    {**FEEDBACK_EVENT, "feedback": {"nps": 0}},
+    {**FEEDBACK_EVENT, "feedback": {"complaint": True}},
+    {**FEEDBACK_EVENT, "feedback": {"servqual": {"tangibles": {"expected": 7, "perceived": 1}}}},
+    {**FEEDBACK_EVENT, "ts": 1_795_251_618_000},
+    {**FEEDBACK_EVENT, "type": "opened", "feedback": "not read on other types"},
+], ids=["full", "csat-only", "nps-only", "complaint-only", "servqual-only", "epoch-ms", "stray"])
+def test_schema_accepts_good_feedback(event: dict[str, Any]) -> None:
+    assert schema_errors(event) == []
+
+
+@pytest.mark.parametrize("event", [
+    with_feedback(csat=6),
+    with_feedback(csat=0),
+    with_feedback(csat=4.5),
+    with_feedback(csat="4"),
+    with_feedback(nps=-1),
+    with_feedback(nps=11),
+    with_feedback(nps=True),
+    with_feedback(complaint="yes"),
+    with_feedback(comment="great"),
+    with_feedback(servqual={"speed": {"expected": 5, "perceived": 5}}),
+    with_feedback(servqual={"empathy": {"expected": 0, "perceived": 5}}),
+    with_feedback(servqual={"empathy": {"expected": 5, "perceived": 8}}),
+    with_feedback(servqual={"empathy": {"expected": 5}}),
+    with_feedback(servqual={"empathy": {"expected": 5, "perceived": 5, "weight": 1}}),
+    with_feedback(servqual={}),
+    {**FEEDBACK_EVENT, "feedback": {}},
+    {**FEEDBACK_EVENT, "feedback": None},
+    {k: v for k, v in FEEDBACK_EVENT.items() if k != "feedback"},
+], ids=["csat-6", "csat-0", "csat-float", "csat-string", "nps-minus-1", "nps-11", "nps-bool",
+        "complaint-string", "unknown-key", "unknown-dimension", "expected-0", "perceived-8",
+        "perceived-missing", "dimension-extra-key", "servqual-empty", "feedback-empty",
+        "feedback-null", "feedback-missing"])
+def test_schema_refuses_bad_feedback(event: dict[str, Any]) -> None:
+    assert schema_errors(event) != []
