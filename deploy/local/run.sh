@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The local demo: a real Kafka broker, the topics, one worker, live synthetic traffic, and
-# Prometheus (with the rules `sqm rules` generates) and Alertmanager (deploy/alertmanager/), with
-# a live per-channel summary in the terminal. Alertmanager's notifications go to a webhook that
-# writes them to .run/notifications.log. Ctrl-C stops everything.
+# The local demo: a real Kafka broker, the topics, one worker, the quality stage, live synthetic
+# traffic (with customer surveys), and Prometheus (with the rules `sqm rules` generates) and
+# Alertmanager (deploy/alertmanager/), with a live per-channel summary in the terminal.
+# Alertmanager's notifications go to a webhook that writes them to .run/notifications.log.
+# Ctrl-C stops everything.
 #
-#   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_PROMETHEUS_PORT (9090)
+#   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_QUALITY_METRICS_PORT (9311)
+#   SQM_PROMETHEUS_PORT (9090)
 #   SQM_ALERTMANAGER_PORT (9093)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat)
 #   SQM_DURATION s of traffic (1200)  SQM_CLEAN=1 (start from empty)
+#   SQM_CONFIG (deploy/local/sqm.toml: the shipped alerts plus CSAT, NPS and quality index)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export SQM_CONFIG=${SQM_CONFIG:-deploy/local/sqm.toml}
 KAFKA_PORT=${SQM_KAFKA_PORT:-9092}
 export SQM_METRICS_PORT=${SQM_METRICS_PORT:-9310}
+export SQM_QUALITY_METRICS_PORT=${SQM_QUALITY_METRICS_PORT:-9311}
 export SQM_BROKER_URL="kafka://127.0.0.1:${KAFKA_PORT}"
 RUN_DIR=.run
 mkdir -p "$RUN_DIR"
@@ -38,6 +43,8 @@ trap cleanup EXIT INT TERM
 sqm topics apply
 sqm worker >"$RUN_DIR/worker.log" 2>&1 &
 pids+=($!)
+sqm quality >"$RUN_DIR/quality.log" 2>&1 &
+pids+=($!)
 
 # Prometheus with the rules generated from the same config, and Alertmanager with the example
 # routing; the example's receivers post to 127.0.0.1:9095, where the notification log listens.
@@ -53,6 +60,8 @@ alerting:
 scrape_configs:
   - job_name: sqm-worker
     static_configs: [{targets: ["127.0.0.1:${SQM_METRICS_PORT}"]}]
+  - job_name: sqm-quality
+    static_configs: [{targets: ["127.0.0.1:${SQM_QUALITY_METRICS_PORT}"]}]
 YML
 python3 deploy/local/webhook_log.py --port 9095 --log "$RUN_DIR/notifications.log" \
   >"$RUN_DIR/webhook.log" 2>&1 &
@@ -73,16 +82,19 @@ pids+=($!)
 cat <<MSG
 
   broker        127.0.0.1:${KAFKA_PORT}
-  metrics       http://127.0.0.1:${SQM_METRICS_PORT}/metrics
+  metrics       http://127.0.0.1:${SQM_METRICS_PORT}/metrics (worker)
+                http://127.0.0.1:${SQM_QUALITY_METRICS_PORT}/metrics (quality stage: index, gaps)
   prometheus    http://127.0.0.1:${PROM_PORT}/alerts (rules: ${RUN_DIR}/sqm-rules.yml)
   alertmanager  http://127.0.0.1:${AM_PORT} (notifications: ${RUN_DIR}/notifications.log)
   dashboards    ${RUN_DIR}/dashboards/*.json for Grafana 11+ (import them, or provision them
                 with grafana/provisioning/; their datasource: this Prometheus)
   logs          ${RUN_DIR}/*.log
   records       indicators on sqm.indicators.v1 (first ones ~1-2 min after start: window 60 s
-                + grace), alerts on sqm.alerts.v1; ${SQM_SCENARIO:-degrade:chat}: see the first
-                line of ${RUN_DIR}/generate.log for when the channel degrades
+                + grace), alerts on sqm.alerts.v1, quality index per 5-minute period on
+                sqm.quality.v1; ${SQM_SCENARIO:-degrade:chat}: see the first line of
+                ${RUN_DIR}/generate.log for when the channel degrades
 
 MSG
 sqm watch --url "http://127.0.0.1:${SQM_METRICS_PORT}/metrics" \
+  --url "http://127.0.0.1:${SQM_QUALITY_METRICS_PORT}/metrics" \
   --alertmanager "http://127.0.0.1:${AM_PORT}" --interval 2

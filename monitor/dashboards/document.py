@@ -13,6 +13,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from monitor.config import Config
 from monitor.dashboards.overview import overview
 from monitor.dashboards.pipeline import pipeline
+from monitor.dashboards.servqual import servqual
 from monitor.dashboards.slo import slos
 
 #: file name -> builder
@@ -20,6 +21,7 @@ DASHBOARDS: dict[str, Callable[[Config], dashboard.Dashboard]] = {
     "sqm-overview.json": overview,
     "sqm-slos.json": slos,
     "sqm-pipeline.json": pipeline,
+    "sqm-servqual.json": servqual,
 }
 
 

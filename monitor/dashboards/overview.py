@@ -13,7 +13,7 @@ from typing import NamedTuple
 from grafana_foundation_sdk.builders import common, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.models import common as cm
 
-from monitor.config import Config, domain_params
+from monitor.config import Config, domain_params, period_rules
 from monitor.dashboards.panels import (
     DATASOURCE,
     by_name,
@@ -59,12 +59,14 @@ def expr_of(tile: Tile) -> str:
 
 
 def rules_by_indicator(cfg: Config) -> dict[str, dict[str, Rule]]:
-    """Indicator -> channel -> its alert rule: the very rules the stream evaluates
-    (``domain_params``), thresholds resolved (``"Nx"``)."""
+    """Indicator -> channel -> its alert rule: the very rules the stream (``domain_params``) and
+    the quality stage (``period_rules``: ``quality_index``) evaluate, thresholds resolved
+    (``"Nx"``)."""
     out: dict[str, dict[str, Rule]] = {}
-    for ch, rules in domain_params(cfg).alert_rules.items():
-        for r in rules:
-            out.setdefault(r.indicator, {})[ch] = r
+    for per_channel in (domain_params(cfg).alert_rules, period_rules(cfg)):
+        for ch, rules in per_channel.items():
+            for r in rules:
+                out.setdefault(r.indicator, {})[ch] = r
     return out
 
 

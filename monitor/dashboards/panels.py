@@ -3,6 +3,9 @@ steps from an alert rule, and the datasource every panel reads (a dashboard vari
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol, Self, TypeVar
+
 from grafana_foundation_sdk.builders import dashboard, prometheus
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
@@ -58,6 +61,21 @@ def by_name(name: str, rule: Rule | None) -> tuple[dm.MatcherConfig, list[dm.Dyn
     # schema does not allow
     matcher = dm.MatcherConfig(id_val="byNames", options={"mode": "include", "names": [name]})
     return matcher, [dm.DynamicConfigValue(id_val="thresholds", value=value)]
+
+
+class _Overridable(Protocol):
+    def with_override(self, matcher: dm.MatcherConfig,
+                      properties: list[dm.DynamicConfigValue]) -> Self: ...
+
+
+P = TypeVar("P", bound=_Overridable)
+
+
+def per_channel(panel: P, rules: Mapping[str, Rule]) -> P:
+    """``panel`` with each channel's series (named after the channel) coloured by its rule."""
+    for ch, r in sorted(rules.items()):
+        panel = panel.with_override(*by_name(ch, r))
+    return panel
 
 
 def datasource_variable() -> dashboard.DatasourceVariable:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from monitor.config import Config
+from monitor.rules.feedback import feedback_rules
 from monitor.rules.names import DASHBOARD_WINDOWS, RATIOS
 from monitor.rules.pipeline import pipeline_rules
 from monitor.rules.recording import ratio_rules
@@ -27,9 +28,11 @@ HEADER_CR = """\
 
 
 def rule_groups(cfg: Config) -> dict[str, Any]:
-    """The rule file as data: indicator ratios, one group per SLO, thresholds, pipeline."""
+    """The rule file as data: indicator ratios, customer feedback (whatever the config: they
+    depend on no ``[[alerts]]``), one group per SLO, thresholds, pipeline."""
     ratio_windows = {r: DASHBOARD_WINDOWS for r in RATIOS}
-    groups: list[dict[str, Any]] = [{"name": "sqm-indicators", "rules": ratio_rules(ratio_windows)}]
+    groups: list[dict[str, Any]] = [{"name": "sqm-indicators", "rules": ratio_rules(ratio_windows)},
+                                    {"name": "sqm-feedback", "rules": feedback_rules()}]
     groups.extend({"name": f"sqm-slo-{slo.name}", "rules": slo_rules(cfg, slo)}
                   for slo in cfg.slos)
     groups.append({"name": "sqm-threshold-alerts", "rules": threshold_rules(cfg)})

@@ -21,6 +21,9 @@ SLO_RATIO = {"service_level": "service_level", "on_time_resolution": "on_time_re
              "resolution": "resolution"}
 #: How long a threshold alert holds its last state through a scrape gap (a worker restarting).
 HOLD = "10m"
+#: The Prometheus job that scrapes the quality stage (``sqm quality``, ``[quality] metrics_port``),
+#: as in deploy/prometheus/prometheus.yml and deploy/compose/prometheus.yml.
+QUALITY_JOB = "sqm-quality"
 
 
 def ratio_record(ratio: str, window: str) -> str:

@@ -4,13 +4,17 @@ The stream evaluates SPEC 5.1 exactly, in event time; Prometheus only routes wha
 the two never disagree. One alerting rule per ``[[alerts]]`` entry and severity. Through a scrape
 gap (a worker restarting) the last state holds for ``HOLD``: a SIGKILL must not resolve a page and
 fire it again. Once any worker exports the series again, its value decides at once.
+
+``quality_index`` (``PERIOD_INDICATORS``) is decided the same way by the quality stage
+(``sqm quality``) on each final quality period, and exported under the same name from its own
+port: the rule is the same, only the descriptions count periods instead of windows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from monitor.alert_config import AlertConfig, Threshold, multiple
+from monitor.alert_config import PERIOD_INDICATORS, AlertConfig, Threshold, multiple
 from monitor.config import Config
 from monitor.rules.names import HOLD, alert_name, anchor, selector
 
@@ -23,6 +27,8 @@ VOLUME = {
     "on_time_resolution_rate": "resolved",
     "reopen_rate": "resolved",
     "first_response_p90_s": "answered",
+    "csat_mean": "csat_responses",
+    "nps": "nps_responses",
 }
 WORDS = {
     "service_level": "service level",
@@ -34,6 +40,9 @@ WORDS = {
     "oldest_wait_s": "oldest wait",
     "backlog_waiting": "waiting backlog",
     "no_data": "input",
+    "csat_mean": "CSAT mean",
+    "nps": "NPS",
+    "quality_index": "quality index",
 }
 
 
@@ -85,24 +94,42 @@ def _summary(a: AlertConfig, severity: str) -> str:
     return f"{CHANNEL}: {WORDS[a.indicator]} {_condition(a, threshold)} ({severity})"
 
 
+def _streak(n: int, unit: str) -> str:
+    """``2 consecutive 60 s windows``; ``the last 3600 s quality period`` for one."""
+    return f"the last {unit}" if n == 1 else f"{n} consecutive {unit}s"
+
+
+def _healthy(n: int, unit: str) -> str:
+    return f"one healthy {unit}" if n == 1 else f"{n} healthy {unit}s"
+
+
 def _description(cfg: Config, a: AlertConfig, severity: str) -> str:
-    window = f"{cfg.window_s} s windows"
+    period = a.indicator in PERIOD_INDICATORS
+    unit = "period" if period else "window"
+    span = f"{cfg.quality.period_s} s quality {unit}" if period else f"{cfg.window_s} s {unit}"
     key = f"{{{{ $labels.channel }}}}/{a.indicator}"
     if a.indicator == "no_data":
         head = (f"{{{{ $labels.channel }}}} had opened events in the previous 60 windows but none "
-                f"in {a.for_windows} consecutive {window}: the source may be down or the "
-                "channel closed.")
+                f"in {_streak(a.for_windows, span)}: the source may be down or the channel "
+                "closed.")
     else:
-        threshold = a.critical if severity == "critical" else a.warning
-        other = a.warning if severity == "critical" else a.critical
-        head = (f"The {WORDS[a.indicator]} of {{{{ $labels.channel }}}} has been "
-                f"{_condition(a, threshold)} in {a.for_windows} consecutive {window}")
-        if a.indicator in VOLUME:
-            head += (f" with at least {a.min_volume} ({VOLUME[a.indicator]}) each; smaller "
-                     "windows leave the alert as it is")
-        head += "."
-        if other is not None:
-            head += f" The {'warning' if severity == 'critical' else 'critical'} threshold: "
-            head += f"{_condition(a, other)}."
-    return (f"{head} It resolves after {a.clear_windows} healthy windows. Decided in the stream "
-            f"in event time; the episode is on sqm.alerts.v1, key {key}.")
+        head = _breach(a, severity, _streak(a.for_windows, span))
+    who = "by the quality stage (sqm quality) on each final period," if period else "in the stream"
+    return (f"{head} It resolves after {_healthy(a.clear_windows, unit)}. Decided {who} in "
+            f"event time; the episode is on sqm.alerts.v1, key {key}.")
+
+
+def _breach(a: AlertConfig, severity: str, streak: str) -> str:
+    """What has breached for how long, the volume guard and the other severity's threshold."""
+    threshold = a.critical if severity == "critical" else a.warning
+    other = a.warning if severity == "critical" else a.critical
+    head = (f"The {WORDS[a.indicator]} of {{{{ $labels.channel }}}} has been "
+            f"{_condition(a, threshold)} in {streak}")
+    if a.indicator in VOLUME:
+        head += (f" with at least {a.min_volume} ({VOLUME[a.indicator]}) each; smaller "
+                 "windows leave the alert as it is")
+    head += "."
+    if other is not None:
+        head += f" The {'warning' if severity == 'critical' else 'critical'} threshold: "
+        head += f"{_condition(a, other)}."
+    return head

@@ -86,6 +86,9 @@ def test_a_channels_warning_is_inhibited_while_its_critical_fires(tmp_path: Path
 # --- the whole chain ---------------------------------------------------------------------------
 
 WINDOW_S = 10
+#: Queries of what only the quality stage (`sqm quality`, not run here) exports.
+QUALITY_STAGE = re.compile(r"\b(sqm_quality_index|sqm_quality_weight|sqm_servqual_gap|"
+                           r'sqm_channel_consistency_cv)\b|job="sqm-quality"')
 CONFIG = """\
 broker_url = "kafka://{bootstrap}"
 group_id = "{group}"
@@ -171,7 +174,12 @@ def test_degraded_channel_pages_through_prometheus_and_alertmanager_once(
                                "dashboards", "--out", str(boards)], capture_output=True,
                               text=True, timeout=60, check=False)
         assert made.returncode == 0, made.stderr
-        queries = dashboard_queries(boards)
+        # The scenario runs the worker only: the SERVQUAL dashboard's quality-stage panels (its
+        # gauges and its `up`) have nothing to show here. They are excluded by name, and
+        # tests/integration/test_servqual_dashboard.py checks them with a quality stage running.
+        # The survey panels stay: their records give NaN (0/0) rather than nothing while no
+        # survey has been counted, as the worker exports its survey counters from the start.
+        queries = [q for q in dashboard_queries(boards) if not QUALITY_STAGE.search(q)]
         assert len(queries) > 20
         empty = [q for q in queries if not prom.query(q)]
         assert not empty, f"panels without data: {empty}"

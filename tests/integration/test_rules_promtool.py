@@ -3,6 +3,7 @@ and the committed rule tests fire and resolve every kind of alert it holds."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,19 @@ def test_the_committed_rule_file_passes_promtool_check() -> None:
 def test_the_committed_rule_tests_pass(test_file: Path) -> None:
     r = promtool("test", "rules", test_file)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_default_configs_rule_file_passes_promtool_check(tmp_path: Path) -> None:
+    """The committed file comes from the example config; the built-in defaults' file (no
+    [[alerts]], no config at all) loads too."""
+    rules = tmp_path / "default-rules.yml"
+    env = {k: v for k, v in os.environ.items() if k != "SQM_CONFIG"}
+    gen = subprocess.run([sys.executable, "-m", "monitor.cli", "rules", "--out", str(rules)],
+                         capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert gen.returncode == 0, gen.stderr
+    r = promtool("check", "rules", rules)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "sqm:csat:mean_rate1h" in rules.read_text(encoding="utf-8")
 
 
 def test_a_strict_slo_pages_and_its_guard_holds(tmp_path: Path) -> None:

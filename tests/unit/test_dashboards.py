@@ -1,6 +1,7 @@
-"""`sqm dashboards`: the committed dashboards are what the command generates (golden files), their
-thresholds are the config's alert thresholds, and every query names only series the product
-produces (the exporter's metrics, the rule file's records, Prometheus' `up`)."""
+"""`sqm dashboards`: the committed dashboards are what the command generates from the example
+config (golden files), their thresholds are the config's alert thresholds, and every query names
+only series the product produces (the worker's and the quality stage's metrics, the rule file's
+records, Prometheus' `up`)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import cli
-from monitor.config import Config, from_mapping
+from monitor.config import Config, from_mapping, load
 from monitor.dashboards.document import DASHBOARDS, as_dict, render
 from monitor.metrics.exporter import SqmCollector
 from monitor.metrics.stats import Snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "grafana" / "dashboards"
+#: The config the committed dashboards come from (Grafana in deploy/compose mounts them).
+EXAMPLE = ROOT / "deploy" / "compose" / "sqm.toml"
 
 
 def panels(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,11 +41,13 @@ def exprs(d: dict[str, Any]) -> list[str]:
 
 
 def test_committed_dashboards_are_what_sqm_dashboards_writes(tmp_path: Path) -> None:
-    assert cli.main(["dashboards", "--out", str(tmp_path)]) == 0
+    assert cli.main(["--config", str(EXAMPLE), "dashboards", "--out", str(tmp_path)]) == 0
     written = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.iterdir()}
     committed = {p.name: p.read_text(encoding="utf-8") for p in COMMITTED.iterdir()}
-    assert written == committed, ("grafana/dashboards is stale: run `sqm dashboards`")
+    assert written == committed, ("grafana/dashboards is stale: run "
+                                  "`sqm --config deploy/compose/sqm.toml dashboards`")
     assert set(written) == set(DASHBOARDS)
+    assert "sqm-servqual.json" in written
 
 
 def _expected_steps(op: str, warning: float | None, critical: float | None) -> list[Any]:
@@ -113,9 +118,22 @@ def test_thresholds_follow_a_changed_config() -> None:
     assert _overrides(by_title["Oldest wait"]) == {}
 
 
+#: The quality stage's gauges (SPEC 7.4), exported by `sqm quality` on its own port.
+QUALITY_STAGE_SERIES = {"sqm_quality_index", "sqm_quality_weight", "sqm_servqual_gap",
+                        "sqm_channel_consistency_cv"}
+#: The worker's survey metrics (SPEC 7.4 and monitor/metrics/exporter.py), to be sure the
+#: rendered exporter does have them.
+SURVEY_SERIES = {"sqm_feedback_total", "sqm_complaints_total", "sqm_csat_satisfied_total",
+                 "sqm_nps_promoters_total", "sqm_nps_detractors_total", "sqm_csat_score_sum",
+                 "sqm_csat_score_count", "sqm_nps_score_sum", "sqm_nps_score_count",
+                 "sqm_servqual_responses_total", "sqm_servqual_expected_points_total",
+                 "sqm_servqual_perceived_points_total"}
+
+
 def _product_series() -> set[str]:
-    """Every metric name the exporter exposes (rendered from a snapshot with one of each kind),
-    every record of the committed rule file, and Prometheus' own `up`."""
+    """Every metric name the worker's exporter exposes (rendered from a snapshot with one of each
+    kind), the quality stage's gauges, every record of the committed rule file, and Prometheus'
+    own `up`."""
     reg = CollectorRegistry()
     reg.register(SqmCollector(("phone",), lambda: Snapshot(watermark_ms=0)))
     names = {s.name for fam in text_string_to_metric_families(generate_latest(reg).decode())
@@ -123,7 +141,8 @@ def _product_series() -> set[str]:
     names |= {fam.name for fam in text_string_to_metric_families(generate_latest(reg).decode())}
     rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "sqm-rules.yml").read_text())
     names |= {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
-    return names | {"up"}
+    assert names >= SURVEY_SERIES
+    return names | QUALITY_STAGE_SERIES | {"up"}
 
 
 _FUNCTIONS = {"sum", "max", "min", "count", "rate", "by", "without", "on", "and", "or",
@@ -181,3 +200,117 @@ def test_the_schema_refuses_a_broken_dashboard() -> None:
     d["panels"][0]["gridPos"] = {"h": "tall"}
     del d["schemaVersion"]
     assert len(list(validator.iter_errors(d))) >= 2
+
+
+# --- the SERVQUAL dashboard ----------------------------------------------------------------------
+
+def _servqual(cfg: Config | None = None) -> dict[str, dict[str, Any]]:
+    """Title -> panel of the SERVQUAL dashboard (the committed one by default)."""
+    if cfg is None:
+        d = json.loads((COMMITTED / "sqm-servqual.json").read_text(encoding="utf-8"))
+    else:
+        d = as_dict(cfg, "sqm-servqual.json")
+    return {p["title"]: p for p in panels(d)}
+
+
+ALL = tuple(TARGET_S)
+
+
+def test_servqual_colours_follow_the_alert_thresholds_of_the_example_config() -> None:
+    """quality_index < 70 / 60, csat_mean < 3.5 / 3.0, nps < 0 / -20 in deploy/compose/sqm.toml:
+    red below critical, orange below warning, green from warning up, for every channel."""
+    by_title = _servqual()
+    expected = {
+        ("Quality index", "Quality index trend"): [[None, "red"], [60, "orange"], [70, "green"]],
+        ("CSAT (last hour)", "CSAT mean"): [[None, "red"], [3.0, "orange"], [3.5, "green"]],
+        ("NPS (last hour)", "NPS"): [[None, "red"], [-20, "orange"], [0, "green"]],
+    }
+    for titles, steps in expected.items():
+        for title in titles:
+            assert _overrides(by_title[title]) == dict.fromkeys(ALL, steps), title
+    for title in ("CSAT satisfied share", "Complaint rate", "Surveys in the last hour",
+                  "Weights in use", "Cross-channel consistency over time"):
+        assert _overrides(by_title[title]) == {}, title
+
+
+def test_servqual_colours_follow_a_changed_config() -> None:
+    cfg = from_mapping({"alerts": [
+        {"indicator": "quality_index", "op": "<", "critical": 50, "channels": ["chat"]},
+        {"indicator": "nps", "op": ">", "warning": 90, "channels": ["phone", "web"]},
+    ]}, env={})
+    by_title = _servqual(cfg)
+    assert _overrides(by_title["Quality index"]) == {"chat": [[None, "red"], [50, "green"]]}
+    assert _overrides(by_title["Quality index trend"]) == {"chat": [[None, "red"], [50, "green"]]}
+    assert _overrides(by_title["NPS"]) == {ch: [[None, "green"], [90, "orange"]]
+                                            for ch in ("phone", "web")}
+    assert _overrides(by_title["CSAT mean"]) == {}
+    # the shipped defaults have none of them: every tile neutral
+    for title in ("Quality index", "CSAT (last hour)", "NPS (last hour)"):
+        assert _overrides(_servqual(Config())[title]) == {}, title
+
+
+def test_the_gap_grid_is_a_channel_by_dimension_matrix_coloured_by_the_gap() -> None:
+    grid = _servqual()["SERVQUAL gap by channel and dimension"]
+    assert grid["type"] == "table"
+    (target,) = grid["targets"]
+    assert target["expr"] == 'max by (channel, dimension) (sqm_servqual_gap{channel=~"$channel"})'
+    assert target["format"] == "table" and target["instant"] is True
+    matrix, organize = grid["transformations"]
+    assert matrix == {"id": "groupingToMatrix", "options": {
+        "rowField": "channel", "columnField": "dimension", "valueField": "Value"}}
+    # the corner column first, then the dimensions in SERVQUAL's order
+    order = organize["options"]["indexByName"]
+    assert sorted(order, key=order.__getitem__) == [
+        "channel\\dimension", "reliability", "responsiveness", "assurance", "empathy",
+        "tangibles"]
+    defaults = grid["fieldConfig"]["defaults"]
+    assert defaults["custom"]["cellOptions"]["type"] == "color-background"
+    gap_steps = [[None, "red"], [-1.0, "orange"], [-0.5, "green"]]
+    assert [[t["value"], t["color"]] for t in defaults["thresholds"]["steps"]] == gap_steps
+    (corner,) = grid["fieldConfig"]["overrides"]  # channel names are not coloured
+    assert corner["matcher"]["options"]["names"] == ["channel\\dimension"]
+    assert corner["properties"] == [{"id": "custom.cellOptions", "value": {"type": "auto"}}]
+    history = _servqual()["SERVQUAL gap over time (last hour's surveys)"]
+    assert history["type"] == "status-history"
+    assert [[t["value"], t["color"]] for t in history["fieldConfig"]["defaults"]["thresholds"][
+        "steps"]] == gap_steps
+
+
+def test_servqual_panels_and_their_sources() -> None:
+    """Quality-stage panels read its gauges (and its `up`), the others the feedback records."""
+    by_title = _servqual()
+    sources = {title: [t["expr"] for t in p.get("targets", [])] for title, p in by_title.items()
+               if p["type"] != "row"}
+    assert sources == {
+        "Quality index": ['max by (channel) (sqm_quality_index{channel=~"$channel"})'],
+        "Quality stage up": ['sum(up{job="sqm-quality"})'],
+        "Quality index trend": ['max by (channel) (sqm_quality_index{channel=~"$channel"})'],
+        "Weights in use": ["max by (score) (sqm_quality_weight)"],
+        "SERVQUAL gap by channel and dimension": [
+            'max by (channel, dimension) (sqm_servqual_gap{channel=~"$channel"})'],
+        "SERVQUAL gap over time (last hour's surveys)": [
+            'sqm:servqual_gap:mean_rate1h{channel=~"$channel"}'],
+        "CSAT (last hour)": ['sqm:csat:mean_rate1h{channel=~"$channel"}'],
+        "NPS (last hour)": ['sqm:nps:score_rate1h{channel=~"$channel"}'],
+        "CSAT mean": ['sqm:csat:mean_rate1h{channel=~"$channel"}'],
+        "NPS": ['sqm:nps:score_rate1h{channel=~"$channel"}'],
+        "CSAT satisfied share": ['sqm:csat_satisfied:ratio_rate1h{channel=~"$channel"}'],
+        "Complaint rate": ['sqm:complaints:ratio_rate1h{channel=~"$channel"}'],
+        "Surveys in the last hour": ['sqm:feedback:increase1h{channel=~"$channel"}'],
+        "Cross-channel consistency (latest period)": [
+            "max by (score) (sqm_channel_consistency_cv)"],
+        "Cross-channel consistency over time": ["max by (score) (sqm_channel_consistency_cv)"],
+    }
+    d = json.loads((COMMITTED / "sqm-servqual.json").read_text(encoding="utf-8"))
+    ids = [p["id"] for p in panels(d)]
+    assert len(set(ids)) == len(ids)  # several rows: Grafana needs distinct ids
+
+
+def test_the_quality_stage_job_is_the_one_prometheus_scrapes() -> None:
+    for path in (ROOT / "deploy" / "prometheus" / "prometheus.yml",
+                 ROOT / "deploy" / "compose" / "prometheus.yml"):
+        jobs = {j["job_name"]: j for j in yaml.safe_load(path.read_text())["scrape_configs"]}
+        assert set(jobs) == {"sqm-worker", "sqm-quality"}, path
+        (targets,) = [c["targets"] for c in jobs["sqm-quality"]["static_configs"]]
+        assert [t.rsplit(":", 1)[1] for t in targets] == [
+            str(load(EXAMPLE, env={}).quality.metrics_port)], path

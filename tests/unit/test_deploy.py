@@ -1,12 +1,14 @@
 """The deployment files validate offline: the Dockerfile (hadolint), the Compose file (the
 Compose specification's schema, via check-jsonschema), the Kubernetes manifests (their schemas,
 via kubernetes-validate), the custom resources (prometheus-operator's CRD schemas, vendored),
-and the PrometheusRule is what `sqm rules --format prometheusrule` prints (golden file)."""
+the PrometheusRule is what `sqm rules --format prometheusrule` prints from the ConfigMap's config
+(golden file), and the three copies of the example config (make run, Compose, Kubernetes) agree."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +115,15 @@ def test_custom_resources_validate_against_their_crds(name: str, crd: str,
     assert list(validator.iter_errors(bad))
 
 
-def test_the_prometheusrule_is_what_sqm_rules_prints(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["rules", "--format", "prometheusrule"]) == 0
+def test_the_prometheusrule_is_what_sqm_rules_prints(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    """From the config the pods mount (the ConfigMap's sqm.toml)."""
+    cfg = tmp_path / "sqm.toml"
+    cfg.write_text(load("configmap.yaml")["data"]["sqm.toml"], encoding="utf-8")
+    assert cli.main(["--config", str(cfg), "rules", "--format", "prometheusrule"]) == 0
     assert capsys.readouterr().out == (K8S / "prometheusrule.yaml").read_text(encoding="utf-8"), (
-        "deploy/k8s/prometheusrule.yaml is stale: run `sqm rules --format prometheusrule "
-        "--out deploy/k8s/prometheusrule.yaml`")
+        "deploy/k8s/prometheusrule.yaml is stale: run `sqm --config deploy/compose/sqm.toml "
+        "rules --format prometheusrule --out deploy/k8s/prometheusrule.yaml`")
     groups = load("prometheusrule.yaml")["spec"]["groups"]
     file_groups = yaml.safe_load((ROOT / "deploy" / "prometheus" / "sqm-rules.yml").read_text())
     assert groups == file_groups["groups"]
@@ -138,3 +144,41 @@ def test_workers_are_probed_limited_and_restricted() -> None:
     labels = load("deployment.yaml")["spec"]["selector"]["matchLabels"]
     assert load("pdb.yaml")["spec"]["selector"]["matchLabels"] == labels
     assert load("podmonitor.yaml")["spec"]["selector"]["matchLabels"] == labels
+
+
+def _configs() -> dict[str, dict[str, Any]]:
+    return {
+        "deploy/local/sqm.toml": tomllib.loads(
+            (ROOT / "deploy" / "local" / "sqm.toml").read_text(encoding="utf-8")),
+        "deploy/compose/sqm.toml": tomllib.loads(
+            (ROOT / "deploy" / "compose" / "sqm.toml").read_text(encoding="utf-8")),
+        "deploy/k8s/configmap.yaml": tomllib.loads(load("configmap.yaml")["data"]["sqm.toml"]),
+    }
+
+
+def test_make_run_compose_and_kubernetes_use_the_same_config() -> None:
+    """One example config in three places: the committed rules and dashboards, generated from
+    the Compose copy, hold for the other two. Only Kubernetes names its broker in the file
+    (make run and Compose set SQM_BROKER_URL), and only make run shortens the quality period."""
+    configs = _configs()
+    assert configs["deploy/k8s/configmap.yaml"].pop("broker_url") == \
+        "kafka://kafka-bootstrap.kafka:9092"
+    local = configs.pop("deploy/local/sqm.toml")
+    # the 20-minute demo closes a quality period every 5 minutes; production keeps the hour
+    assert local.pop("quality") == {"period_s": 300}
+    for name, raw in configs.items():
+        assert raw == local, f"{name} differs from deploy/local/sqm.toml"
+    assert [a["indicator"] for a in local["alerts"]] == [
+        "service_level", "abandonment_rate", "resolution_rate", "oldest_wait_s", "no_data",
+        "csat_mean", "nps", "quality_index"]
+    run = (ROOT / "deploy" / "local" / "run.sh").read_text(encoding="utf-8")
+    assert "SQM_CONFIG=${SQM_CONFIG:-deploy/local/sqm.toml}" in run
+
+
+def test_compose_runs_the_quality_stage_that_prometheus_scrapes() -> None:
+    services = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
+    assert services["quality"]["command"] == ["quality"]
+    assert services["quality"]["environment"]["SQM_CONFIG"] == "/etc/sqm/sqm.toml"
+    prom = yaml.safe_load((COMPOSE.parent / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in prom["scrape_configs"]}
+    assert jobs["sqm-quality"] == ["quality:9311"]

@@ -1,5 +1,6 @@
-"""`sqm rules`: the committed rule file is what the command generates (golden file), and the
-pieces a reader relies on (names, channel matchers, notes, the [rules] table) are right."""
+"""`sqm rules`: the committed rule file is what the command generates from the example config
+(golden file), and the pieces a reader relies on (names, channel matchers, notes, the [rules]
+table, the feedback records) are right."""
 
 from __future__ import annotations
 
@@ -10,20 +11,35 @@ import pytest
 import yaml
 
 from monitor import cli
-from monitor.config import Config, ConfigError, from_mapping
+from monitor.config import Config, ConfigError, from_mapping, load
 from monitor.rules.document import notes, render, rule_groups
 from monitor.rules.names import alert_name
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "deploy" / "prometheus" / "sqm-rules.yml"
+#: The config the committed rules and dashboards come from (deploy/compose mounts both); the
+#: local and Kubernetes copies are kept equal to it by tests/unit/test_deploy.py.
+EXAMPLE = ROOT / "deploy" / "compose" / "sqm.toml"
+#: SPEC 7's threshold alerts in the example config: alert name -> (indicator, op, warning,
+#: critical, for, clear)
+FEEDBACK_ALERTS = {
+    "SqmCsatMeanLow": ("csat_mean", "<", 3.5, 3.0, 2, 2),
+    "SqmNpsLow": ("nps", "<", 0.0, -20.0, 2, 2),
+    "SqmQualityIndexLow": ("quality_index", "<", 70.0, 60.0, 1, 1),
+}
+#: Every feedback record, whatever the config (monitor/rules/feedback.py)
+FEEDBACK_RECORDS = {f"sqm:{what}:{op}{w}" for what, op in (
+    ("feedback", "increase"), ("csat", "mean_rate"), ("csat_satisfied", "ratio_rate"),
+    ("nps", "score_rate"), ("complaints", "ratio_rate"), ("servqual_gap", "mean_rate"))
+    for w in ("1h", "1d")}
 
 
 def test_committed_rule_file_is_what_sqm_rules_prints(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["rules"]) == 0
+    assert cli.main(["--config", str(EXAMPLE), "rules"]) == 0
     printed = capsys.readouterr().out
     assert printed == GOLDEN.read_text(encoding="utf-8"), (
-        "deploy/prometheus/sqm-rules.yml is stale: run `sqm rules --out "
-        "deploy/prometheus/sqm-rules.yml`")
+        "deploy/prometheus/sqm-rules.yml is stale: run `sqm --config deploy/compose/sqm.toml "
+        "rules --out deploy/prometheus/sqm-rules.yml`")
 
 
 def rules_of(cfg: Config) -> list[dict[str, Any]]:
@@ -37,6 +53,16 @@ def test_alert_names_follow_the_spec() -> None:
     assert alert_name("oldest_wait_s", ">") == "SqmOldestWaitHigh"
     assert alert_name("first_response_p90_s", ">") == "SqmFirstResponseP90High"
     assert alert_name("no_data", ">") == "SqmNoData"
+    assert alert_name("csat_mean", "<") == "SqmCsatMeanLow"
+    assert alert_name("nps", "<") == "SqmNpsLow"
+    assert alert_name("nps", ">") == "SqmNpsHigh"
+    assert alert_name("quality_index", "<") == "SqmQualityIndexLow"
+
+
+def _runbook_sections() -> set[str]:
+    runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
+    return {line.lstrip("#").strip().lower() for line in runbook.splitlines()
+            if line.startswith("#")}
 
 
 def test_default_file_has_every_kind_and_every_alert_links_its_runbook_section() -> None:
@@ -48,9 +74,7 @@ def test_default_file_has_every_kind_and_every_alert_links_its_runbook_section()
         "SqmWatermarkLagHigh", "SqmDeadLetterRateHigh", "SqmConsumerLagHigh"}
     assert sorted(a["labels"]["severity"] for a in alerts if a["alert"] == "SqmErrorBudgetBurn") \
         == ["page", "ticket"]
-    runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
-    headings = {line.lstrip("#").strip().lower() for line in runbook.splitlines()
-                if line.startswith("#")}
+    headings = _runbook_sections()
     for a in alerts:
         assert set(a["annotations"]) == {"summary", "description", "runbook_url"}
         section = a["annotations"]["runbook_url"].rsplit("#", 1)[1]
@@ -58,6 +82,84 @@ def test_default_file_has_every_kind_and_every_alert_links_its_runbook_section()
     records = {r["record"] for r in rules if "record" in r}
     assert "sqm:service_level:ratio_rate5m" in records
     assert "sqm:slo_error_budget:remaining_ratio" in records
+    assert records >= FEEDBACK_RECORDS
+
+
+def test_the_example_config_is_the_shipped_defaults_plus_the_feedback_alerts() -> None:
+    """When [[alerts]] is present the defaults no longer apply: the example writes them out."""
+    example = load(EXAMPLE, env={})
+    defaults = Config().alerts
+    assert example.alerts[:len(defaults)] == defaults
+    added = {alert_name(a.indicator, a.op): (a.indicator, a.op, a.warning, a.critical,
+                                             a.for_windows, a.clear_windows)
+             for a in example.alerts[len(defaults):]}
+    assert added == FEEDBACK_ALERTS
+    assert all(a.channels == example.channel_names for a in example.alerts)
+    assert example.slos == Config().slos
+
+
+def test_the_committed_file_is_the_default_one_plus_the_feedback_alerts() -> None:
+    """What the golden file does not show directly: the default config's file is the committed
+    one without the three added alerts (two severities each)."""
+    committed = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))
+    default = rule_groups(Config())
+    for group in committed["groups"]:
+        group["rules"] = [r for r in group["rules"] if r.get("alert") not in FEEDBACK_ALERTS]
+    assert committed == default
+    added = [r for r in rules_of(load(EXAMPLE, env={})) if r.get("alert") in FEEDBACK_ALERTS]
+    assert sorted((r["alert"], r["labels"]["severity"]) for r in added) == sorted(
+        (name, sev) for name in FEEDBACK_ALERTS for sev in ("warning", "critical"))
+    headings = _runbook_sections()
+    for r in added:
+        assert r["annotations"]["runbook_url"].endswith(f"#{r['alert'].lower()}")
+        assert r["alert"].lower() in headings, f"docs/runbook.md has no section {r['alert']}"
+
+
+def test_feedback_alerts_follow_the_stream_and_the_quality_stage() -> None:
+    rules = {(r["alert"], r["labels"]["severity"]): r for r in rules_of(load(EXAMPLE, env={}))
+             if r.get("alert") in FEEDBACK_ALERTS}
+    csat = rules[("SqmCsatMeanLow", "critical")]
+    assert 'sqm_alert_active{indicator="csat_mean", severity="critical"}' in csat["expr"]
+    assert csat["annotations"]["summary"] == "{{ $labels.channel }}: CSAT mean below 3 (critical)"
+    assert "with at least 10 (csat_responses) each" in csat["annotations"]["description"]
+    assert "Decided in the stream" in csat["annotations"]["description"]
+    nps = rules[("SqmNpsLow", "warning")]
+    assert nps["annotations"]["summary"] == "{{ $labels.channel }}: NPS below 0 (warning)"
+    assert "(nps_responses)" in nps["annotations"]["description"]
+    quality = rules[("SqmQualityIndexLow", "warning")]
+    assert 'sqm_alert_active{indicator="quality_index", severity="warning"}' in quality["expr"]
+    assert quality["annotations"]["description"] == (
+        "The quality index of {{ $labels.channel }} has been below 70 in the last 3600 s quality "
+        "period. The critical threshold: below 60. It resolves after one healthy period. "
+        "Decided by the quality stage (sqm quality) on each final period, in event time; the "
+        "episode is on sqm.alerts.v1, key {{ $labels.channel }}/quality_index.")
+
+
+def test_a_quality_index_alert_counts_the_configured_periods() -> None:
+    cfg = from_mapping({"quality": {"period_s": 1800}, "alerts": [
+        {"indicator": "quality_index", "op": "<", "critical": 55, "for_windows": 3,
+         "channels": ["store"]}]}, env={})
+    (rule,) = [r for r in rules_of(cfg) if r.get("alert") == "SqmQualityIndexLow"]
+    assert 'channel=~"store"' in rule["expr"]
+    description = rule["annotations"]["description"]
+    assert "below 55 in 3 consecutive 1800 s quality periods." in description
+    assert "It resolves after 2 healthy periods." in description
+    assert "window" not in description
+
+
+def test_feedback_records_do_not_depend_on_the_alerts() -> None:
+    only_one = from_mapping({"alerts": [
+        {"indicator": "backlog_waiting", "op": ">", "warning": 50}]}, env={})
+    for cfg in (Config(), only_one, load(EXAMPLE, env={})):
+        groups = {g["name"]: g["rules"] for g in rule_groups(cfg)["groups"]}
+        assert {r["record"] for r in groups["sqm-feedback"]} == FEEDBACK_RECORDS
+    feedback = {r["record"]: r["expr"] for r in rule_groups(Config())["groups"][1]["rules"]}
+    gap = feedback["sqm:servqual_gap:mean_rate1h"]
+    assert gap.count("sum by (channel, dimension)") == 3
+    assert "rate(sqm_servqual_responses_total[1h])" in gap
+    nps = feedback["sqm:nps:score_rate1d"]
+    assert nps.startswith("100 * (") and "rate(sqm_nps_score_count[1d])" in nps
+    assert "rate(sqm_opened_total[1h])" in feedback["sqm:complaints:ratio_rate1h"]
 
 
 def test_an_alert_for_some_channels_matches_only_them() -> None:
