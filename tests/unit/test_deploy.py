@@ -24,7 +24,8 @@ K8S = ROOT / "deploy" / "k8s"
 COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
 BIN = Path(sys.executable).parent
 CRDS = ROOT / "tests" / "schemas" / "prometheus-operator"
-CORE = ["configmap.yaml", "deployment.yaml", "service.yaml", "pdb.yaml", "topics-job.yaml"]
+CORE = ["configmap.yaml", "deployment.yaml", "service.yaml", "pdb.yaml", "topics-job.yaml",
+        "quality.yaml"]
 
 
 def load(name: str) -> dict[str, Any]:
@@ -104,6 +105,7 @@ def crd_validator(name: str) -> Draft7Validator:
 
 @pytest.mark.parametrize(("name", "crd", "list_field"), [
     ("podmonitor.yaml", "monitoring.coreos.com_podmonitors.yaml", "podMetricsEndpoints"),
+    ("quality-podmonitor.yaml", "monitoring.coreos.com_podmonitors.yaml", "podMetricsEndpoints"),
     ("prometheusrule.yaml", "monitoring.coreos.com_prometheusrules.yaml", "groups"),
 ])
 def test_custom_resources_validate_against_their_crds(name: str, crd: str,
@@ -182,3 +184,20 @@ def test_compose_runs_the_quality_stage_that_prometheus_scrapes() -> None:
     prom = yaml.safe_load((COMPOSE.parent / "prometheus.yml").read_text(encoding="utf-8"))
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in prom["scrape_configs"]}
     assert jobs["sqm-quality"] == ["quality:9311"]
+
+
+def test_kubernetes_runs_the_quality_stage_that_its_podmonitor_scrapes_as_sqm_quality() -> None:
+    from monitor.rules.names import QUALITY_JOB
+
+    pod = load("quality.yaml")
+    labels = pod["spec"]["selector"]["matchLabels"]
+    assert labels["app.kubernetes.io/component"] == "quality"
+    (c,) = pod["spec"]["template"]["spec"]["containers"]
+    assert c["args"] == ["quality"]
+    assert c["ports"] == [{"name": "metrics", "containerPort": 9311}]
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]  # Faust's data directory
+    monitor = load("quality-podmonitor.yaml")
+    assert monitor["spec"]["selector"]["matchLabels"] == labels
+    assert monitor["spec"]["podMetricsEndpoints"][0]["relabelings"][0]["replacement"] == QUALITY_JOB
+    workers = load("podmonitor.yaml")["spec"]["selector"]["matchLabels"]
+    assert workers != labels  # the worker PodMonitor does not scrape it as sqm-worker
