@@ -24,17 +24,19 @@ from monitor.kafka.topics import (
     load_definitions,
     schema_path,
 )
+from monitor.wire.quality import TOPIC as TOPIC_QUALITY
 
 SPEC_NAMES = [
     "sqm.interactions.v1",
     "sqm.indicators.v1",
     "sqm.alerts.v1",
     "sqm.deadletter.v1",
+    "sqm.quality.v1",
     "sqm.internal.partials.v1",
     "sqm.internal.interactions-changelog.v1",
     "sqm.internal.windows-changelog.v1",
 ]
-PUBLIC = [TOPIC_INPUT, TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_DEADLETTER]
+PUBLIC = [TOPIC_INPUT, TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_QUALITY]
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +141,25 @@ ALERT: dict[str, Any] = {
 }
 
 
+QUALITY_SCORES = ("service_level", "abandonment_rate", "resolution_rate",
+                  "on_time_resolution_rate", "reopen_rate", "csat_mean", "nps", "servqual_gap")
+QUALITY: dict[str, Any] = {
+    "schema": "sqm.quality.v1", "kind": "channel", "period_start": "2026-11-21T10:00:00Z",
+    "period_end": "2026-11-21T11:00:00Z", "channel": "phone", "quality_index": 72.5,
+    "scores": {**dict.fromkeys(QUALITY_SCORES, 0.7), "nps": None},
+    "weights": dict.fromkeys(QUALITY_SCORES, 0.125), "method": "entropy",
+    "servqual_gap": {"reliability": -1.5, "responsiveness": None, "assurance": None,
+                     "empathy": None, "tangibles": 1.0},
+}  # fmt: skip
+QUALITY_CONSISTENCY: dict[str, Any] = {
+    "schema": "sqm.quality.v1", "kind": "consistency", "period_start": "2026-11-21T10:00:00Z",
+    "period_end": "2026-11-21T11:00:00Z",
+    "scores": {**dict.fromkeys((*QUALITY_SCORES, "quality_index")),
+               "quality_index": {"mean": 70.0, "stddev": 5.0, "cv": 5 / 70,
+                                 "best_channel": "chat", "worst_channel": "phone"}},
+}  # fmt: skip
+
+
 def changed(base: dict[str, Any], path: str, value: object) -> dict[str, Any]:
     """A deep copy of ``base`` with ``a.b`` set to ``value`` (or removed for ``...``)."""
     out = copy.deepcopy(base)
@@ -156,7 +177,7 @@ def changed(base: dict[str, Any], path: str, value: object) -> dict[str, Any]:
 # --- definitions ---------------------------------------------------------------------------
 
 
-def test_seven_topics_with_the_spec_names() -> None:
+def test_the_topics_with_the_spec_names() -> None:
     names = [d.name for d in load_definitions()]
     assert names == SPEC_NAMES
     constants = [
@@ -164,6 +185,7 @@ def test_seven_topics_with_the_spec_names() -> None:
         TOPIC_INDICATORS,
         TOPIC_ALERTS,
         TOPIC_DEADLETTER,
+        TOPIC_QUALITY,
         TOPIC_PARTIALS,
         TOPIC_INTERACTIONS_CHANGELOG,
         TOPIC_WINDOWS_CHANGELOG,
@@ -177,6 +199,7 @@ def test_partitions_and_policies(defs: dict[str, TopicDef]) -> None:
         TOPIC_INDICATORS: (4, "delete", "2592000000"),
         TOPIC_ALERTS: (1, "delete", "2592000000"),
         TOPIC_DEADLETTER: (4, "delete", "1209600000"),
+        TOPIC_QUALITY: (1, "delete", "2592000000"),
         TOPIC_PARTIALS: (4, "delete", "86400000"),
     }
     for name, (partitions, policy, retention) in expected.items():
@@ -228,6 +251,28 @@ def test_indicators_record_validates(record: dict[str, Any]) -> None:
 
 def test_deadletter_record_validates() -> None:
     assert errors(TOPIC_DEADLETTER, DEADLETTER) == []
+
+
+def test_quality_records_validate() -> None:
+    assert errors(TOPIC_QUALITY, QUALITY) == []
+    assert errors(TOPIC_QUALITY, QUALITY_CONSISTENCY) == []
+    assert errors(TOPIC_QUALITY, changed(QUALITY, "quality_index", None)) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("kind", "consistency"),
+        ("quality_index", 101),
+        ("scores.csat_mean", -0.1),
+        ("weights", ...),
+        ("method", "ahp2"),
+        ("servqual_gap.tangibles", ...),
+        ("period_end", "tomorrow"),
+    ],
+)
+def test_invalid_quality_record(path: str, value: object) -> None:
+    assert errors(TOPIC_QUALITY, changed(QUALITY, path, value)) != []
 
 
 def test_alert_record_validates() -> None:
