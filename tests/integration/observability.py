@@ -17,6 +17,8 @@ import yaml
 from harness import poll, stop_process
 from kafka_broker import free_port
 
+from monitor.rules.names import QUALITY_JOB
+
 ROOT = Path(__file__).resolve().parents[2]
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
@@ -131,19 +133,23 @@ class Alertmanager(_Process):
 
 
 class Prometheus(_Process):
-    """Scrapes the workers every second, evaluates ``rules`` every second, sends alerts to
-    ``alertmanager``."""
+    """Scrapes the workers (and a quality stage) every second, evaluates ``rules`` every
+    second, sends alerts to ``alertmanager``."""
 
     def __init__(self, workdir: Path, rules: Path, worker_ports: list[int],
-                 alertmanager: Alertmanager, job: str = "sqm-worker") -> None:
-        cfg = {
+                 alertmanager: Alertmanager | None, job: str = "sqm-worker",
+                 quality_port: int | None = None) -> None:
+        """``quality_port``: also scrape a quality stage, as job ``sqm-quality``."""
+        jobs = {job: worker_ports, **({} if quality_port is None else {QUALITY_JOB: [quality_port]})}
+        cfg: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(rules)],
-            "alerting": {"alertmanagers": [
-                {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager.port}"]}]}]},
-            "scrape_configs": [{"job_name": job, "static_configs": [
-                {"targets": [f"127.0.0.1:{p}" for p in worker_ports]}]}],
+            "scrape_configs": [{"job_name": name, "static_configs": [
+                {"targets": [f"127.0.0.1:{p}" for p in ports]}]} for name, ports in jobs.items()],
         }
+        if alertmanager is not None:
+            cfg["alerting"] = {"alertmanagers": [
+                {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager.port}"]}]}]}
         path = workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
         self.port = free_port()

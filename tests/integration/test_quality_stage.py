@@ -17,11 +17,7 @@ its key, every expected record must be there, and no alert transition may be rep
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -30,7 +26,15 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from harness import WorkerProcess, poll, produce, read_json, read_topic, reset_topics
+from harness import (
+    QualityProcess,
+    WorkerProcess,
+    poll,
+    produce,
+    read_json,
+    read_topic,
+    reset_topics,
+)
 from kafka_broker import free_port
 from reference_quality import (
     DIMENSIONS,
@@ -42,7 +46,7 @@ from reference_quality import (
 
 from monitor.domain.alerts import Transition
 from monitor.kafka.partitioner import partition_for
-from monitor.metrics.watch import Samples, scrape
+from monitor.metrics.watch import Samples
 from monitor.quality import sink
 from monitor.wire import alerts as alerts_wire
 
@@ -160,47 +164,6 @@ class Scenario:
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-class QualityProcess:
-    """``sqm quality`` as a real child process."""
-
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        self._fh = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "quality", "--config", str(config),
-             "--metrics-port", str(port)],
-            stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def metrics(self) -> Samples | None:
-        try:
-            return scrape(f"http://127.0.0.1:{self.port}/metrics", timeout_s=5)
-        except OSError:
-            return None
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._fh.close()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
-        return self.proc.returncode
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 def write_config(path: Path, bootstrap: str, group: str, method: str, warning: float,
