@@ -77,10 +77,10 @@ def validate(value: Any) -> Feedback | str:
 
 
 def _detail(message: str) -> str:
-    """msgspec's ``Expected `int` <= 5 - at `$.csat``` as ``feedback.csat: expected `int` <= 5``."""
+    """msgspec's ``Expected `int` <= 5 - at `$.csat``` as ``feedback.csat: expected int <= 5``."""
     what, _, where = message.rpartition(" - at `")
     path = "feedback" + where.rstrip("`")[1:] if what else "feedback"
-    what = what or message
+    what = (what or message).replace("`", "")
     return f"{path}: {what[:1].lower()}{what[1:200]}"
 
 

@@ -249,3 +249,13 @@ def test_deadletter_detail_of_a_missing_feedback_object() -> None:
     ((_, _, dl),) = pipe.deadletters
     assert dl["reason"] == "bad_value"
     assert dl["detail"].startswith("feedback is missing")
+
+
+def test_the_detail_of_a_bad_survey_reads_as_a_sentence() -> None:
+    pipe = Pipeline()
+    pipe.send(survey("x1", "X", at("10:00:05"), servqual=sq(empathy=(0, 3))),
+              survey("x2", "Y", at("10:00:05"), csat=4, comment="slow"))
+    assert [d["detail"] for _, _, d in pipe.deadletters] == [
+        "feedback.servqual.empathy.expected: expected int >= 1",
+        "feedback: object contains unknown field comment",
+    ]
