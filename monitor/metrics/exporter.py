@@ -179,14 +179,7 @@ class SqmCollector(Collector):
 
     def _alert_active(self, s: Snapshot) -> Metric:
         """The stream's alert decisions (SPEC 5.1), which Prometheus' threshold rules follow."""
-        g = GaugeMetricFamily("sqm_alert_active", "1 for the severity of a threshold alert now "
-                              "firing, 0 for every other configured one",
-                              labels=["channel", "indicator", "severity"])
-        configured = set(self.channels)
-        for (ch, indicator, severity), value in sorted(s.alerts.items()):
-            if ch in configured:
-                g.add_metric([ch, indicator, severity], value)
-        return g
+        return alert_active(self.channels, s.alerts)
 
     def _worker_metrics(self, s: Snapshot, now_ms: int) -> Iterator[Metric]:
         """This worker's own progress and load: how far event time trails the wall clock, what it
@@ -207,6 +200,19 @@ class SqmCollector(Collector):
         yield CounterMetricFamily("sqm_events_rekeyed", "Records forwarded to the partition that "
                                   "owns their interaction (key was not the interaction_id)",
                                   value=s.rekeyed)
+
+
+def alert_active(channels: tuple[str, ...], alerts: dict[tuple[str, str, str], int]) -> Metric:
+    """``sqm_alert_active``: 1 for the severity firing, 0 for every other configured one, of
+    the configured channels only (the worker's window alerts, the quality stage's period ones)."""
+    g = GaugeMetricFamily("sqm_alert_active", "1 for the severity of a threshold alert now "
+                          "firing, 0 for every other configured one",
+                          labels=["channel", "indicator", "severity"])
+    configured = set(channels)
+    for (ch, indicator, severity), value in sorted(alerts.items()):
+        if ch in configured:
+            g.add_metric([ch, indicator, severity], value)
+    return g
 
 
 def _per_stage(name: str, doc: str, values: dict[str, int]) -> Metric:

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from monitor.domain.quality import DIMENSIONS
+from monitor.metrics.exporter import alert_active
 from monitor.quality.combine import PeriodResult
 from monitor.wire.quality import CONSISTENCY_NAMES, REASONS
 
@@ -37,14 +38,7 @@ class QualityCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         s = self._snapshot()
         yield from _period_gauges(self.channels, s.latest)
-        g = GaugeMetricFamily("sqm_alert_active", "1 for the severity of a threshold alert now "
-                              "firing, 0 for every other configured one",
-                              labels=["channel", "indicator", "severity"])
-        configured = set(self.channels)
-        for (ch, indicator, severity), value in sorted(s.alerts.items()):
-            if ch in configured:
-                g.add_metric([ch, indicator, severity], value)
-        yield g
+        yield alert_active(self.channels, s.alerts)
         c = CounterMetricFamily("sqm_quality_records_rejected", "sqm.indicators.v1 records the "
                                 "quality stage could not use", labels=["reason"])
         for reason in REASONS:

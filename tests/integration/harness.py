@@ -86,15 +86,17 @@ def stop_process(proc: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float
     return proc.returncode
 
 
-class WorkerProcess:
-    """``sqm worker`` as a real child process with its own metrics port."""
+class SqmProcess:
+    """An ``sqm`` command as a real child process with its own metrics port."""
+
+    command = "worker"
 
     def __init__(self, config: Path, port: int, log: Path) -> None:
         self.port = port
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "--config", str(config), "worker",
+            [sys.executable, "-m", "monitor.cli", "--config", str(config), self.command,
              "--metrics-port", str(port)],
             stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
@@ -177,34 +179,14 @@ def read_json(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     return [orjson.loads(v) for _k, v in read_topic(bootstrap, topic)]
 
 
-class QualityProcess:
-    """``sqm quality`` as a real child process."""
+class WorkerProcess(SqmProcess):
+    """``sqm worker``."""
 
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        self._fh = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "quality", "--config", str(config),
-             "--metrics-port", str(port)],
-            stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
-    def metrics(self) -> Samples | None:
-        try:
-            return scrape(f"http://127.0.0.1:{self.port}/metrics", timeout_s=5)
-        except OSError:
-            return None
+class QualityProcess(SqmProcess):
+    """``sqm quality``; ``metrics`` is None while it does not answer."""
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
+    command = "quality"
 
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._fh.close()
-
-    def stop(self) -> int:
-        return stop_process(self.proc, self._fh, 60)
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+    def metrics(self) -> Samples | None:  # type: ignore[override]
+        return self.try_metrics()

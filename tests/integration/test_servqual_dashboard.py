@@ -1,7 +1,7 @@
 """The SERVQUAL dashboard end to end: the real worker and the real quality stage on synthetic
-traffic with surveys (ten minutes of history, then live), a real Prometheus scraping both (jobs ``sqm-worker`` and
-``sqm-quality``) with the generated rules. Every panel query of the generated dashboard returns
-data, and the quality stage's ``quality_index`` alert reaches Prometheus as
+traffic with surveys (ten minutes of history, then live), a real Prometheus scraping both (jobs
+``sqm-worker`` and ``sqm-quality``) with the generated rules. Every panel query of the generated
+dashboard returns data, and the quality stage's ``quality_index`` alert reaches Prometheus as
 ``SqmQualityIndexLow`` (its threshold is set so that any index breaches it)."""
 
 from __future__ import annotations
