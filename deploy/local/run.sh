@@ -7,7 +7,7 @@
 #
 #   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_QUALITY_METRICS_PORT (9311)
 #   SQM_PROMETHEUS_PORT (9090)
-#   SQM_ALERTMANAGER_PORT (9093)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat)
+#   SQM_ALERTMANAGER_PORT (9094)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat)
 #   SQM_DURATION s of traffic (1200)  SQM_CLEAN=1 (start from empty)
 #   SQM_CONFIG (deploy/local/sqm.toml: the shipped alerts plus CSAT, NPS and quality index)
 set -euo pipefail
@@ -49,7 +49,8 @@ pids+=($!)
 # Prometheus with the rules generated from the same config, and Alertmanager with the example
 # routing; the example's receivers post to 127.0.0.1:9095, where the notification log listens.
 PROM_PORT=${SQM_PROMETHEUS_PORT:-9090}
-AM_PORT=${SQM_ALERTMANAGER_PORT:-9093}
+# (not Alertmanager's usual 9093: the local broker's KRaft controller listens there)
+AM_PORT=${SQM_ALERTMANAGER_PORT:-9094}
 sqm rules --out "$RUN_DIR/sqm-rules.yml" 2>/dev/null
 sqm dashboards --out "$RUN_DIR/dashboards" >/dev/null
 cat >"$RUN_DIR/prometheus.yml" <<YML
