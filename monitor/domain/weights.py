@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-import numpy as np
-from numpy.typing import NDArray
-from pymcdm.weights.subjective import AHP  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 from monitor.domain.quality import SCORES
 
@@ -104,6 +105,11 @@ def ahp(names: Sequence[str], matrix: Sequence[Sequence[float]]) -> Ahp:
     _check_shape(n, matrix)
     _check_entries(matrix)
     _check_reciprocal(matrix)
+    np = _np()
+    # imported here: pymcdm brings numpy, scipy and matplotlib, which every other command
+    # (the worker among them) would carry for nothing: about 100 MiB and a second at start-up
+    from pymcdm.weights.subjective import AHP  # type: ignore[import-untyped]
+
     m = np.ones((n, n))
     for i in range(n):
         for j in range(i + 1, n):
@@ -119,6 +125,13 @@ def ahp(names: Sequence[str], matrix: Sequence[Sequence[float]]) -> Ahp:
     return Ahp({name: by_name.get(name, 0.0) for name in SCORES}, cr)
 
 
+def _np() -> Any:
+    """numpy, imported on first use (see ``ahp``)."""
+    import numpy
+
+    return numpy
+
+
 def _diversification(x: NDArray[np.float64]) -> float:
     """``1 - e`` of one score's present values; 0 when fewer than 2 or all zero."""
     n = x.size
@@ -126,7 +139,7 @@ def _diversification(x: NDArray[np.float64]) -> float:
     if n < 2 or total <= 0:
         return 0.0
     p = x[x > 0] / total  # 0 ln 0 = 0: zeros add nothing to the entropy
-    e = -float(np.sum(p * np.log(p))) / math.log(n)
+    e = -float((p * _np().log(p)).sum()) / math.log(n)
     d = 1.0 - e
     return d if d > _NOISE else 0.0
 
@@ -148,6 +161,7 @@ def entropy(rows: Sequence[Mapping[str, float | None]]) -> dict[str, float]:
     and by the 0 ln 0 = 0 convention simply contributes nothing. On a complete, zero-free matrix
     both agree (tested).
     """
+    np = _np()
     d: dict[str, float] = {}
     present: list[str] = []
     for name in SCORES:

@@ -61,3 +61,19 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import orjson\nfrom monitor.config import Config\n", encoding="utf-8")
     assert {"orjson", "monitor.config", "monitor.config.Config"} <= imports(module)
+
+
+def test_the_worker_loads_neither_faust_nor_the_numerics_of_the_quality_index() -> None:
+    """Only the quality stage needs Faust, and only AHP and entropy weights need numpy and
+    pymcdm (which brings scipy and matplotlib): the worker and the other commands would carry
+    about 100 MiB and a second of start-up for nothing."""
+    import subprocess
+    import sys
+
+    code = ("import sys, monitor.cli, monitor.config, monitor.kafka.worker; "
+            "monitor.config.load(None, env={}); "
+            "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'pymcdm', 'faust') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "[]"
