@@ -201,3 +201,12 @@ def test_kubernetes_runs_the_quality_stage_that_its_podmonitor_scrapes_as_sqm_qu
     assert monitor["spec"]["podMetricsEndpoints"][0]["relabelings"][0]["replacement"] == QUALITY_JOB
     workers = load("podmonitor.yaml")["spec"]["selector"]["matchLabels"]
     assert workers != labels  # the worker PodMonitor does not scrape it as sqm-worker
+
+
+def test_compose_health_checks_read_the_port_each_service_serves() -> None:
+    """The image's HEALTHCHECK reads the worker's /metrics (9310): the quality stage overrides
+    it with its own port, and the generator, which serves none, turns it off."""
+    services = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
+    assert "127.0.0.1:9311/metrics" in " ".join(services["quality"]["healthcheck"]["test"])
+    assert services["generator"]["healthcheck"] == {"disable": True}
+    assert "healthcheck" not in services["worker-1"]  # the image's own check
