@@ -184,9 +184,6 @@ class WorkerProcess(SqmProcess):
 
 
 class QualityProcess(SqmProcess):
-    """``sqm quality``; ``metrics`` is None while it does not answer."""
+    """``sqm quality``."""
 
     command = "quality"
-
-    def metrics(self) -> Samples | None:  # type: ignore[override]
-        return self.try_metrics()

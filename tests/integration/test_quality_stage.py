@@ -379,7 +379,7 @@ def _alert_order(a: dict[str, Any]) -> tuple[str, str]:
 
 
 def _final_gauges(quality: QualityProcess, last: int) -> Samples | None:
-    s = quality.metrics()
+    s = quality.try_metrics()
     end = None if s is None else s.get(("sqm_quality_period_end_timestamp_seconds", ()))
     return s if s is not None and end == (last + PERIOD_MS) / 1000 else None
 
