@@ -1,0 +1,204 @@
+"""The period figures of the report from alerts and the quality stage (SPEC section 8): alert
+episodes, the quality index trend, SERVQUAL gaps, consistency over the period and "what to look
+at", against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from monitor.domain.alerts import Transition
+from monitor.domain.quality import Spread, Sums
+from monitor.domain.review import (
+    ANCHOR_ALERTS,
+    ANCHOR_ATTAINMENT,
+    ANCHOR_GAPS,
+    DAY_MS,
+    Episode,
+    Finding,
+    Gap,
+    QualityPoint,
+    alert_time_by_channel,
+    episodes,
+    gaps,
+    period_scores,
+    quality_trend,
+    spread,
+    what_to_look_at,
+)
+
+M = 60_000  # one minute
+FROM, TO = 100 * M, 200 * M
+H = 3_600_000
+
+
+def _t(channel: str, indicator: str, severity: str, state: str, end_min: int,
+       since_min: int) -> Transition:
+    """A record of a five-minute window ending at ``end_min``."""
+    return Transition(channel, indicator, severity, state, 0.5, 0.8, "<", (end_min - 5) * M,
+                      end_min * M, since_min * M)
+
+
+# A: within the range; escalates at 130, de-escalates at 145, resolves at 155.
+A = [_t("voice", "service_level", "warning", "firing", 120, 110),
+     _t("voice", "service_level", "critical", "firing", 130, 110),
+     _t("voice", "service_level", "warning", "firing", 145, 110),
+     _t("voice", "service_level", "warning", "resolved", 155, 110)]
+# B: fires at 190 and is still open at the range end.
+B = [_t("chat", "abandonment_rate", "warning", "firing", 190, 180)]
+# C: started before the range (since 90, fired at 100), resolved at 120.
+C = [_t("voice", "resolution_rate", "critical", "firing", 100, 90),
+     _t("voice", "resolution_rate", "critical", "resolved", 120, 90)]
+# D: over before the range starts.
+D = [_t("voice", "oldest_wait_s", "warning", "firing", 60, 50),
+     _t("voice", "oldest_wait_s", "warning", "resolved", 80, 50)]
+# E: fired at 195, resolved at 210, after the range end: open at the range end.
+E = [_t("email", "oldest_wait_s", "warning", "firing", 195, 190),
+     _t("email", "oldest_wait_s", "critical", "firing", 205, 190),
+     _t("email", "oldest_wait_s", "critical", "resolved", 210, 190)]
+# F: starts after the range.
+F = [_t("email", "service_level", "warning", "firing", 205, 200)]
+
+EXPECTED = [
+    Episode("voice", "resolution_rate", "critical", 90 * M, 120 * M, 20 * M, 30 * M, 0, 0),
+    Episode("voice", "service_level", "critical", 110 * M, 155 * M, 45 * M, 45 * M, 1, 1),
+    Episode("chat", "abandonment_rate", "warning", 180 * M, None, 20 * M, None, 0, 0),
+    Episode("email", "oldest_wait_s", "warning", 190 * M, None, 10 * M, None, 0, 0),
+]
+
+
+def test_episodes_escalation_open_before_range_and_after() -> None:
+    assert episodes([*A, *B, *C, *D, *E, *F], FROM, TO) == EXPECTED
+
+
+def test_duplicates_and_order_change_nothing() -> None:
+    records = [*A, *B, *C, *D, *E, *F]
+    twice = [*records, A[1], A[3], B[0], C[0], *records]  # a worker re-emitting after a crash
+    random.Random(7).shuffle(twice)
+    assert episodes(twice, FROM, TO) == EXPECTED
+    assert alert_time_by_channel(episodes(twice, FROM, TO)) == {
+        "chat": 20 * M, "email": 10 * M, "voice": 65 * M}
+
+
+def test_resolved_record_without_its_firing_one() -> None:
+    # the firing record lies before what the reader read: the resolved one alone makes the episode
+    only = [_t("chat", "nps", "critical", "resolved", 130, 70)]
+    assert episodes(only, FROM, TO) == [
+        Episode("chat", "nps", "critical", 70 * M, 130 * M, 30 * M, 60 * M, 0, 0)]
+
+
+def test_no_records_no_episodes() -> None:
+    assert episodes([], FROM, TO) == []
+    assert alert_time_by_channel([]) == {}
+
+
+def _p(channel: str, start_h: int, index: float | None) -> QualityPoint:
+    return QualityPoint(channel, start_h * H, (start_h + 12) * H, index)
+
+
+def test_quality_trend_slope_by_hand() -> None:
+    # voice, 12-hour periods: x = 0, (1 without index), 1, 1.5 days; y = 80, 86, 83.
+    # mean x = 5/6, mean y = 83; Sxx = 25/36 + 1/36 + 16/36 = 7/6; Sxy = 15/6 + 3/6 + 0 = 3
+    # slope = 3 / (7/6) = 18/7 points per day.
+    points = [_p("voice", 36, 83.0), _p("voice", 0, 80.0), _p("voice", 12, None),
+              _p("voice", 24, 86.0), _p("voice", 24, 86.0),  # re-emitted
+              _p("chat", 0, 70.0), _p("email", 0, None)]
+    trend = quality_trend(points)
+    assert list(trend) == ["chat", "email", "voice"]
+    voice = trend["voice"]
+    assert [p.period_start_ms for p in voice.periods] == [0, 12 * H, 24 * H, 36 * H]
+    assert voice.mean == pytest.approx(83.0)
+    assert (voice.first, voice.last) == (80.0, 83.0)
+    assert voice.slope_per_day == pytest.approx(18 / 7)
+    chat = trend["chat"]
+    assert (chat.mean, chat.first, chat.last, chat.slope_per_day) == (70.0, 70.0, 70.0, None)
+    email = trend["email"]
+    assert (email.mean, email.first, email.last, email.slope_per_day) == (None, None, None, None)
+
+
+def test_two_points_a_day_apart() -> None:
+    trend = quality_trend([QualityPoint("a", 0, H, 80.0), QualityPoint("a", DAY_MS, DAY_MS + H, 78.5)])
+    assert trend["a"].slope_per_day == pytest.approx(-1.5)
+
+
+VOICE_SQ = Sums(servqual_responses=[2, 2, 0, 0, 0], servqual_expected_sum=[12, 10, 0, 0, 0],
+                servqual_perceived_sum=[9, 11, 0, 0, 0])
+CHAT_SQ = Sums(servqual_responses=[1, 0, 0, 4, 0], servqual_expected_sum=[6, 0, 0, 20, 0],
+               servqual_perceived_sum=[6, 0, 0, 12, 0])
+
+
+def test_gaps_table() -> None:
+    table = gaps({"voice": VOICE_SQ, "chat": CHAT_SQ, "email": Sums()})
+    n = None
+    assert table.per_channel == {
+        "chat": {"reliability": 0.0, "responsiveness": n, "assurance": n, "empathy": -2.0,
+                 "tangibles": n},
+        "email": dict.fromkeys(("reliability", "responsiveness", "assurance", "empathy",
+                                "tangibles")),
+        "voice": {"reliability": -1.5, "responsiveness": 0.5, "assurance": n, "empathy": n,
+                  "tangibles": n},
+    }
+    # pooled: reliability (9 + 6 - 12 - 6) / 3 = -1
+    assert table.overall == {"reliability": -1.0, "responsiveness": 0.5, "assurance": n,
+                             "empathy": -2.0, "tangibles": n}
+    assert table.largest_by_channel == {"chat": Gap("chat", "empathy", -2.0), "email": None,
+                                        "voice": Gap("voice", "reliability", -1.5)}
+    assert table.largest == Gap("chat", "empathy", -2.0)
+    assert VOICE_SQ.servqual_responses == [2, 2, 0, 0, 0]  # inputs left alone
+
+
+def test_gaps_without_responses() -> None:
+    assert gaps({}).largest is None
+    assert gaps({"a": Sums()}).largest_by_channel == {"a": None}
+
+
+def _is(got: Spread | None, mean: float, stddev: float, cv: float, best: str, worst: str) -> None:
+    assert got is not None
+    assert (got.mean, got.stddev, got.cv) == pytest.approx((mean, stddev, cv))
+    assert (got.best_channel, got.worst_channel) == (best, worst)
+
+
+def test_spread_over_the_period() -> None:
+    voice = Sums(answered=8, answered_within_target=6, abandoned=2)  # sl 0.6, 1-abandon 0.8
+    chat = Sums(answered=10, answered_within_target=9)  # sl 0.9, 1-abandon 1.0
+    by_channel = {"voice": voice, "chat": chat, "email": Sums()}  # email: no volume, left out
+    weights = {"service_level": 1.0}
+    per = period_scores(by_channel, weights)
+    assert list(per) == ["chat", "voice"]
+    assert per["voice"]["quality_index"] == pytest.approx(60.0)
+    assert per["chat"]["quality_index"] == pytest.approx(90.0)
+    out = spread(by_channel, weights)
+    _is(out["service_level"], 0.75, 0.15, 0.2, "chat", "voice")
+    _is(out["quality_index"], 75.0, 15.0, 0.2, "chat", "voice")
+    _is(out["abandonment_rate"], 0.9, 0.1, 0.1 / 0.9, "chat", "voice")
+    assert out["resolution_rate"] is None
+
+
+ROWS = [("voice", "service_level", 0.9), ("chat", "abandonment_rate", 0.7),
+        ("email", "resolution_rate", None), ("chat", "service_level", 0.7)]
+
+
+def test_what_to_look_at_order() -> None:
+    found = what_to_look_at(Gap("chat", "empathy", -2.0), ROWS, {"chat": 20 * M, "voice": 65 * M})
+    assert found == [Finding(ANCHOR_GAPS, "chat", "empathy", -2.0),
+                     Finding(ANCHOR_ATTAINMENT, "chat", "abandonment_rate", 0.7),
+                     Finding(ANCHOR_ALERTS, "voice", "", 65 * M)]
+    assert [f.anchor for f in found] == ["gaps", "attainment", "alerts"]
+
+
+def test_what_to_look_at_leaves_out_empty_items() -> None:
+    met = [("voice", "service_level", 1.0), ("chat", "service_level", None)]
+    assert what_to_look_at(Gap("a", "empathy", 0.5), met, {"a": 0}) == []
+    assert what_to_look_at(None, [], {}) == []
+    assert what_to_look_at(None, ROWS, {}) == [
+        Finding(ANCHOR_ATTAINMENT, "chat", "abandonment_rate", 0.7)]
+    # a tie in alert time goes to the channel first in name order
+    assert what_to_look_at(None, met, {"b": 5, "a": 5}) == [Finding(ANCHOR_ALERTS, "a", "", 5)]
+
+
+def test_figures_chain_from_episodes_and_gaps() -> None:
+    table = gaps({"voice": VOICE_SQ, "chat": CHAT_SQ})
+    totals = alert_time_by_channel(episodes([*A, *B, *C], FROM, TO))
+    assert what_to_look_at(table.largest, [], totals) == [
+        Finding(ANCHOR_GAPS, "chat", "empathy", -2.0), Finding(ANCHOR_ALERTS, "voice", "", 65 * M)]
