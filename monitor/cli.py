@@ -179,6 +179,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return watch_main(urls, cfg.channel_names, args.interval, args.once, args.alertmanager)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitor.report.command import report_main
+
+    return report_main(_load(args), args.from_time, args.to_time, args.channel or (), args.format,
+                       args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqm", description="Streaming service-quality monitor")
     parser.add_argument("--config", type=Path, default=None,
@@ -245,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alertmanager", metavar="URL",
                    help="also show the alerts Alertmanager has active, by receiver")
     p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("report", help="write a period report (targets, SLA attainment, error "
+                       "budgets, alerts, quality index, SERVQUAL gaps) read from the output topics")
+    p.add_argument("--from", dest="from_time", required=True, metavar="T",
+                   help="start (inclusive): RFC 3339 with offset, a date (UTC midnight), now, or "
+                        "relative like now-7d (write --from=-7d for the short form)")
+    p.add_argument("--to", dest="to_time", required=True, metavar="T",
+                   help="end (exclusive), same forms as --from")
+    p.add_argument("--channel", action="append", metavar="C",
+                   help="report this channel (repeat for several; default: all)")
+    p.add_argument("--format", choices=["html", "md"], default="html",
+                   help="a self-contained HTML file (default) or Markdown")
+    p.add_argument("--out", metavar="FILE",
+                   help="output file (default: sqm-report-<from>-<to>.<html|md> here)")
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

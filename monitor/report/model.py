@@ -1,0 +1,39 @@
+"""What a period report holds: the figures of ``monitor.domain.attainment`` and
+``monitor.domain.review`` for one time range, assembled by ``build`` and written by the
+renderers. Plain data: a renderer never computes a figure, so HTML and Markdown always agree."""
+
+from __future__ import annotations
+
+import msgspec
+
+from monitor.domain.attainment import Attainment, Budget, Counts, Hour, Target
+from monitor.domain.quality import Spread
+from monitor.domain.review import Episode, Finding, GapTable, Trend
+
+
+class Report(msgspec.Struct, frozen=True):
+    """One report. Times are epoch ms (UTC); ``to_ms`` is exclusive."""
+
+    from_ms: int
+    to_ms: int
+    generated_at_ms: int
+    channels: tuple[str, ...]  # the channels reported, in config order
+    window_s: int
+    period_s: int  # the quality period
+    method: str  # the quality index's weighting method
+    windows: int  # final windows read per channel (the range's coverage)
+    sums: dict[str, Counts]  # per channel, the range's sums
+    overall: Counts  # every reported channel summed
+    targets: list[Target]
+    attainment: list[Attainment]
+    budgets: list[Budget]
+    episodes: list[Episode]
+    alert_time_ms: dict[str, int]  # per channel, time with an alert firing in the range
+    trends: dict[str, Trend]  # quality index per channel and period
+    gaps: GapTable  # SERVQUAL gaps per channel and dimension, and overall
+    spread: dict[str, Spread | None]  # cross-channel consistency per score over the range
+    worst_hours: list[Hour]
+    findings: list[Finding]  # "what to look at", each linking to its section's anchor
+    #: per channel the service level of each window, in order, for the time-series chart:
+    #: (window start ms, value or None)
+    series: dict[str, list[tuple[int, float | None]]]
