@@ -18,12 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-setup: $(STAMP) kafka-fetch packages ## create .venv with the package and dev tools, fetch the Kafka jars, install Prometheus and Alertmanager
+setup: $(STAMP) kafka-fetch packages ## create .venv with the package and dev tools, fetch the Kafka jars, install Prometheus, Alertmanager and Chromium
 
 kafka-fetch: ## fetch Apache Kafka jars from Maven Central into ~/.cache/sqm-monitor
 	bash deploy/local/kafka.sh fetch
 
-packages: ## install Debian's prometheus and prometheus-alertmanager (promtool, amtool) if missing
+packages: ## install Debian's prometheus, prometheus-alertmanager (promtool, amtool) and chromium if missing
 	bash deploy/local/packages.sh
 
 lint: $(STAMP) ## ruff and mypy --strict

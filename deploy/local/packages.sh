@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the project runs for real: Prometheus (with promtool) and Alertmanager
-# (with amtool), for the rule and alerting tests and for `make run`. Installs what is missing
+# (with amtool), for the rule and alerting tests and for `make run`, and Chromium, which opens the
+# period report's HTML headless in tests/integration/test_report_browser.py. Installs what is missing
 # with apt-get (as root, or through passwordless sudo); does nothing when all are there.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ need=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null \
   || need+=(prometheus-alertmanager)
+command -v chromium >/dev/null || need+=(chromium)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -eq 0 ]]; then
@@ -33,4 +35,4 @@ trap '[[ $added_policy == 1 ]] && "${as_root[@]}" rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-command -v promtool >/dev/null && command -v amtool >/dev/null
+command -v promtool >/dev/null && command -v amtool >/dev/null && command -v chromium >/dev/null
