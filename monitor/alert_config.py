@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.domain.attainment import SLO_INDICATORS
+
 INDICATORS = ("service_level", "abandonment_rate", "resolution_rate", "on_time_resolution_rate",
               "reopen_rate", "first_response_p90_s", "oldest_wait_s", "backlog_waiting", "no_data",
               "csat_mean", "nps", "quality_index")
 #: evaluated by the quality stage on each final period, not by stage two on each window
 PERIOD_INDICATORS = ("quality_index",)
-SLO_INDICATORS = ("service_level", "on_time_resolution", "resolution")
 _ALERT_KEYS = frozenset({"indicator", "channels", "op", "warning", "critical", "for_windows",
                          "clear_windows", "min_volume"})
 _SLO_KEYS = frozenset({"name", "indicator", "channels", "objective", "period_days", "min_events"})

@@ -97,7 +97,9 @@ def volume_of(ind: Indicators, indicator: str) -> int | None:
     return None  # oldest_wait_s, backlog_waiting, no_data
 
 
-def _breaches(op: str, value: float, threshold: float | None) -> bool:
+def breaches(op: str, value: float, threshold: float | None) -> bool:
+    """``value`` is on the wrong side of ``threshold`` (never when there is none); the report
+    judges windows and periods with this same rule."""
     if threshold is None:
         return False
     return value < threshold if op == "<" else value > threshold
@@ -130,8 +132,8 @@ def evaluate_value(rule: Rule, state: AlertState, span: Span, value: float | Non
     leaves it as it is."""
     if value is None or (volume is not None and volume < rule.min_volume):
         return None
-    crit = _breaches(rule.op, value, rule.critical)
-    warn = crit or _breaches(rule.op, value, rule.warning)
+    crit = breaches(rule.op, value, rule.critical)
+    warn = crit or breaches(rule.op, value, rule.warning)
     _count(state, warn, crit, span.start_ms)
     return _decide(rule, state, span, value)
 

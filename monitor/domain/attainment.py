@@ -18,7 +18,7 @@ from typing import Final
 
 import msgspec
 
-from monitor.domain.alerts import CRITICAL, WARNING, Rule, value_of, volume_of
+from monitor.domain.alerts import CRITICAL, WARNING, Rule, breaches, value_of, volume_of
 from monitor.domain.indicators import Indicators
 from monitor.domain.params import ChannelParams
 
@@ -167,10 +167,6 @@ class Target(msgspec.Struct, frozen=True, gc=False):
     volume: int
 
 
-def _breaches(op: str, value: float, threshold: float) -> bool:
-    return value < threshold if op == "<" else value > threshold
-
-
 def rule_threshold(rule: Rule) -> tuple[str, float]:
     """The threshold a period or a window is judged against: warning, else critical."""
     if rule.warning is not None:
@@ -200,7 +196,7 @@ def _slo_target(s: Slo, c: Counts) -> Target:
 def _rule_target(channel: str, rule: Rule, c: Counts) -> Target:
     _, threshold = rule_threshold(rule)
     actual, volume = period_value(c, rule.indicator)
-    met = None if actual is None else not _breaches(rule.op, actual, threshold)
+    met = None if actual is None else not breaches(rule.op, actual, threshold)
     return Target(channel, "threshold", rule.indicator, rule.indicator, threshold, None, rule.op,
                   actual, met, volume)
 
@@ -260,7 +256,7 @@ def _attain(channel: str, rule: Rule, windows: Sequence[Indicators]) -> Attainme
         if value is None or (volume is not None and volume < rule.min_volume):
             continue
         counted += 1
-        met += not _breaches(rule.op, value, threshold)
+        met += not breaches(rule.op, value, threshold)
         total_volume += volume or 0
     return Attainment(channel, rule.indicator, severity, threshold, rule.op, counted, met,
                       len(windows) - counted, _ratio(met, counted),

@@ -14,8 +14,11 @@ from typing import Final
 
 import msgspec
 
-#: The SERVQUAL dimensions, in the order of the per-dimension lists of ``Sums``.
-DIMENSIONS: Final = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+from monitor.domain import feedback
+
+#: The SERVQUAL dimensions (``monitor.domain.feedback``), in the order of the per-dimension lists
+#: of ``Sums``.
+DIMENSIONS: Final = feedback.DIMENSIONS
 #: Score names = the indicator each comes from; every score is oriented so that higher is better,
 #: on 0..1.
 SCORES: Final = ("service_level", "abandonment_rate", "resolution_rate", "on_time_resolution_rate",

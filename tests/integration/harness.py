@@ -17,11 +17,26 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.kafka import topics
+from monitor.kafka.partitioner import partition_for
 from monitor.metrics.watch import Samples, scrape
 
 T = TypeVar("T")
 
 #: A ``/metrics`` scrape: ``{(sample name, sorted labels): value}``.
+
+
+def ticks(name: str, t: int, partitions: int, channel: str = "phone") -> list[dict[str, Any]]:
+    """An ``opened`` at ``t`` in every one of ``partitions`` input partitions (ids found by the
+    partitioner), so that every partition's watermark reaches ``t``."""
+    out: list[dict[str, Any]] = []
+    for part in range(partitions):
+        i = 0
+        while partition_for(f"{name}-{part}-{i}", partitions) != part:
+            i += 1
+        iid = f"{name}-{part}-{i}"
+        out.append({"event_id": iid, "interaction_id": iid, "channel": channel,
+                    "type": "opened", "ts": t})
+    return out
 
 
 def poll(check: Callable[[], T | None], deadline_s: float, what: str, every_s: float = 0.25) -> T:

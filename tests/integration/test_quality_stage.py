@@ -34,6 +34,7 @@ from harness import (
     read_json,
     read_topic,
     reset_topics,
+    ticks,
 )
 from kafka_broker import free_port
 from reference_quality import (
@@ -45,7 +46,6 @@ from reference_quality import (
 )
 
 from monitor.domain.alerts import Transition
-from monitor.kafka.partitioner import partition_for
 from monitor.metrics.watch import Samples
 from monitor.quality import sink
 from monitor.wire import alerts as alerts_wire
@@ -143,23 +143,12 @@ class Scenario:
         return {"event_id": sid, "interaction_id": sid, "channel": ch, "type": "feedback",
                 "ts": t, "feedback": fb}
 
-    def ticks(self, name: str, t: int) -> list[Event]:
-        """An ``opened`` at ``t`` in every input partition: the watermark reaches ``t``."""
-        out: list[Event] = []
-        for part in range(INPUT_PARTITIONS):
-            i = 0
-            while partition_for(f"{name}-{part}-{i}", INPUT_PARTITIONS) != part:
-                i += 1
-            iid = f"{name}-{part}-{i}"
-            out.append({"event_id": iid, "interaction_id": iid, "channel": "phone",
-                        "type": "opened", "ts": t})
-        return out
-
     def parts(self) -> tuple[list[Event], list[Event]]:
         events = sorted(self.events, key=lambda e: (e["ts"], e["event_id"]))
-        one = [e for e in events if e["ts"] < self.split] + self.ticks("tick1", self.split + 30_000)
+        one = ([e for e in events if e["ts"] < self.split]
+               + ticks("tick1", self.split + 30_000, INPUT_PARTITIONS))
         two = ([e for e in events if e["ts"] >= self.split]
-               + self.ticks("tick2", self.periods[3] + PERIOD_MS + 30_000))
+               + ticks("tick2", self.periods[3] + PERIOD_MS + 30_000, INPUT_PARTITIONS))
         return one, two
 
 

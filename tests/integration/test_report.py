@@ -20,10 +20,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import orjson
-from harness import QualityProcess, WorkerProcess, poll, produce, read_json, reset_topics
+from harness import QualityProcess, WorkerProcess, poll, produce, read_json, reset_topics, ticks
 from kafka_broker import free_port
 from reference import DIMENSIONS, iso
 from reference_report import (
@@ -43,8 +42,6 @@ from reference_report import (
     summary_row,
 )
 
-from monitor.kafka.partitioner import partition_for
-
 INPUT_PARTITIONS = 4
 CHARTS = 4
 Row = dict[str, str]
@@ -52,19 +49,6 @@ Tables = dict[str, list[list[Row]]]
 
 
 # --- running -------------------------------------------------------------------------------------
-
-
-def ticks(t: int) -> list[dict[str, Any]]:
-    """An ``opened`` at ``t`` in every input partition: the watermark reaches ``t``."""
-    out: list[dict[str, Any]] = []
-    for part in range(INPUT_PARTITIONS):
-        i = 0
-        while partition_for(f"tick-{part}-{i}", INPUT_PARTITIONS) != part:
-            i += 1
-        iid = f"tick-{part}-{i}"
-        out.append({"event_id": iid, "interaction_id": iid, "channel": "phone",
-                    "type": "opened", "ts": t})
-    return out
 
 
 def write_config(path: Path, bootstrap: str) -> Path:
@@ -205,7 +189,7 @@ def test_report_against_the_reference(kafka_bootstrap: str, tmp_path: Path) -> N
     worker = WorkerProcess(cfg, free_port(), tmp_path / "worker.log")
     quality = QualityProcess(cfg, free_port(), tmp_path / "quality.log")
     try:
-        events = [*sc.events, *ticks(sc.end + 30_000)]
+        events = [*sc.events, *ticks("tick", sc.end + 30_000, INPUT_PARTITIONS)]
         produce(bootstrap, [(e["interaction_id"].encode(), orjson.dumps(e)) for e in events])
         wait_until_done(bootstrap, sc, want, [worker, quality])
     finally:
