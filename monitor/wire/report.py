@@ -105,7 +105,7 @@ def window(d: Mapping[str, Any], channels: frozenset[str],
     raw = orjson.dumps(d)
     try:
         sums = quality_wire.decode_window(raw, channels, window_ms)
-        ind = msgspec.json.decode(msgspec.json.encode(indicators_wire.from_record(orjson.loads(raw))),
+        ind = msgspec.json.decode(msgspec.json.encode(indicators_wire.from_record(dict(d))),
                                   type=Indicators)
     except quality_wire.BadRecord as exc:
         raise ValueError(str(exc)) from None
