@@ -110,13 +110,30 @@ def episodes(transitions: Iterable[Transition], from_ms: int, to_ms: int) -> lis
     return out
 
 
-def alert_time_by_channel(found: Iterable[Episode]) -> dict[str, int]:
-    """Per channel, the summed in-range duration of its episodes (alert-time, not wall time: two
-    indicators alerting at once count twice, as two problems do), channels in name order."""
-    totals: dict[str, int] = {}
+def alert_time_by_channel(found: Iterable[Episode], from_ms: int, to_ms: int) -> dict[str, int]:
+    """Per channel, the time in [from_ms, to_ms) during which at least one of its alerts was active:
+    the union of its episodes' in-range intervals, so two indicators alerting at once count once
+    (the channel was in trouble for that long, not twice as long). Channels in name order."""
+    spans: dict[str, list[tuple[int, int]]] = {}
     for e in found:
-        totals[e.channel] = totals.get(e.channel, 0) + e.duration_ms
-    return dict(sorted(totals.items()))
+        start = max(e.since_ms, from_ms)
+        end = min(to_ms if e.resolved_ms is None else e.resolved_ms, to_ms)
+        if end > start:
+            spans.setdefault(e.channel, []).append((start, end))
+    return {ch: _covered(spans[ch]) for ch in sorted(spans)}
+
+
+def _covered(spans: list[tuple[int, int]]) -> int:
+    """The length of the union of half-open intervals."""
+    total, reach = 0, None
+    for start, end in sorted(spans):
+        if reach is None or start >= reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total
 
 
 # --- quality index trend -----------------------------------------------------------------------
@@ -142,7 +159,10 @@ class Trend(msgspec.Struct, frozen=True):
     #: the index of the first and of the last period that has one
     first: float | None
     last: float | None
+    #: last - first: the change over the range; None under 2 indexed periods
+    change: float | None
     #: least-squares slope, index points per day, by period start; None under 2 indexed periods
+    #: or over a range shorter than a day (a slope per day would extrapolate a few hours' drift)
     slope_per_day: float | None
 
 
@@ -161,20 +181,22 @@ def _slope_per_day(xy: Sequence[tuple[int, float]]) -> float | None:
     return math.fsum((x - mx) * (y - my) for x, (_, y) in zip(xs, xy, strict=True)) / sxx
 
 
-def _trend(channel: str, periods: list[QualityPoint]) -> Trend:
+def _trend(channel: str, periods: list[QualityPoint], range_ms: int) -> Trend:
     xy = [(p.period_start_ms, p.quality_index) for p in periods if p.quality_index is not None]
     values = [y for _, y in xy]
     return Trend(channel, periods, math.fsum(values) / len(values) if values else None,
-                 values[0] if values else None, values[-1] if values else None, _slope_per_day(xy))
+                 values[0] if values else None, values[-1] if values else None,
+                 values[-1] - values[0] if len(values) >= 2 else None,
+                 _slope_per_day(xy) if range_ms >= DAY_MS else None)
 
 
-def quality_trend(points: Iterable[QualityPoint]) -> dict[str, Trend]:
-    """Per channel (in name order), its ``Trend``. A period recorded twice counts once (the first
-    record kept: a re-emitted one carries the same values)."""
+def quality_trend(points: Iterable[QualityPoint], range_ms: int) -> dict[str, Trend]:
+    """Per channel (in name order), its ``Trend`` over a range of ``range_ms``. A period recorded
+    twice counts once (the first record kept: a re-emitted one carries the same values)."""
     by_channel: dict[str, dict[int, QualityPoint]] = {}
     for p in points:
         by_channel.setdefault(p.channel, {}).setdefault(p.period_start_ms, p)
-    return {ch: _trend(ch, [periods[k] for k in sorted(periods)])
+    return {ch: _trend(ch, [periods[k] for k in sorted(periods)], range_ms)
             for ch, periods in sorted(by_channel.items())}
 
 

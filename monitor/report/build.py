@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
+import msgspec
 import orjson
 
 from monitor.config import Config, domain_params
@@ -60,6 +61,10 @@ WORST_HOURS: Final = 5
 #: an hour with fewer offered contacts is not a "worst hour" (the alerts' default ``min_volume``)
 WORST_HOUR_MIN_VOLUME: Final = 10
 
+#: alert records are read from this event time on (the topic's start): an episode that began
+#: before the range and has no record inside it still counts (its firing record is older)
+ALERTS_SINCE_MS: Final = 0
+
 #: ``progress(topic, done, total)``: offsets read so far and to read of one topic
 TopicProgress = Callable[[str, int, int], None]
 
@@ -69,8 +74,13 @@ TopicProgress = Callable[[str, int, int], None]
 
 def read_inputs(cfg: Config, from_ms: int, to_ms: int, progress: TopicProgress | None = None
                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The indicator, alert and quality records whose event time (``window_start``, or
-    ``period_start`` for quality) is in ``[from_ms, to_ms)``, as parsed JSON objects.
+    """The indicator and quality records whose event time (``window_start``, or ``period_start``
+    for quality) is in ``[from_ms, to_ms)``, and the alert records whose event time is before
+    ``to_ms``, as parsed JSON objects.
+
+    ``sqm.alerts.v1`` is read from its first retained record: an episode that fired before the
+    range and is resolved inside it or after it has its firing record before ``from_ms``, however
+    long ago. The topic holds only transitions, a few records per episode, so this stays small.
 
     Raises ``monitor.kafka.reader.ReadError`` when a topic is missing or the broker stalls."""
     out: list[list[dict[str, Any]]] = []
@@ -79,10 +89,13 @@ def read_inputs(cfg: Config, from_ms: int, to_ms: int, progress: TopicProgress |
             if progress is not None:
                 progress(topic, done, total)
 
+        alerts = topic == TOPIC_ALERTS
         records = read_range_sync(cfg.bootstrap_servers, topic, from_ms, to_ms,
-                                  slack_ms=slack_ms_for(cfg), progress=report)
+                                  slack_ms=slack_ms_for(cfg), from_beginning=alerts,
+                                  progress=report)
+        since_ms = ALERTS_SINCE_MS if alerts else from_ms
         # in_event_range only keeps JSON objects with an event time, so each loads to a dict
-        out.append([orjson.loads(r.value) for r in in_event_range(records, from_ms, to_ms)])
+        out.append([orjson.loads(r.value) for r in in_event_range(records, since_ms, to_ms)])
     return out[0], out[1], out[2]
 
 
@@ -203,18 +216,24 @@ def _rules(rules: Mapping[str, Sequence[Rule]], channels: Sequence[str]) -> dict
     return {ch: rules.get(ch, ()) for ch in channels}
 
 
+def _ordered(by_channel: Mapping[str, T], channels: Sequence[str]) -> dict[str, T]:
+    """``by_channel`` in the report's channel order (config order), as every section lists them."""
+    return {ch: by_channel[ch] for ch in channels if ch in by_channel}
+
+
 def build_report(cfg: Config, indicators: list[dict[str, Any]], alerts: list[dict[str, Any]],
                  quality: list[dict[str, Any]], from_ms: int, to_ms: int, channels: Iterable[str],
                  now_ms: int) -> Report:
     """The report of ``[from_ms, to_ms)`` for ``channels`` (none: all configured) from the
-    topics' decoded JSON records; records out of range or of other channels are ignored."""
+    topics' decoded JSON records; records out of range or of other channels are ignored (alert
+    records before the range are used: they give the episodes that began before it)."""
     chans = report_channels(cfg, channels)
     if not chans:
         raise ValueError("no configured channel to report")
     windows, quality_sums = _windows(
         _dedupe(_keep(indicators, "window_start", chans, from_ms, to_ms), _window_id), cfg, chans)
     transitions: list[Transition] = _decode(
-        _dedupe(_keep(alerts, "window_start", chans, from_ms, to_ms), _alert_id),
+        _dedupe(_keep(alerts, "window_start", chans, ALERTS_SINCE_MS, to_ms), _alert_id),
         report_wire.transition, "alerts")
     q_records = _dedupe(_keep(quality, "period_start", chans, from_ms, to_ms), _quality_id)
     points: list[QualityPoint] = _decode(q_records, report_wire.quality_point, "quality")
@@ -225,15 +244,19 @@ def build_report(cfg: Config, indicators: list[dict[str, Any]], alerts: list[dic
     slos = _slos(cfg, chans)
     attained = attainment(windows, rules)
     found = episodes(transitions, from_ms, to_ms)
-    alert_time = alert_time_by_channel(found)
+    alert_time = alert_time_by_channel(found, from_ms, to_ms)
     gap_table = gaps(quality_sums)
+    gap_table = msgspec.structs.replace(
+        gap_table, per_channel=_ordered(gap_table.per_channel, chans),
+        largest_by_channel=_ordered(gap_table.largest_by_channel, chans))
     return Report(
         from_ms=from_ms, to_ms=to_ms, generated_at_ms=now_ms, channels=chans,
         window_s=cfg.window_s, period_s=cfg.quality.period_s, method=cfg.quality.method,
         windows=len({w.window_start_ms for w in windows}), sums=sums, overall=_overall(sums),
         targets=targets(sums, {ch: params.channel_params[ch] for ch in chans}, rules, slos),
         attainment=attained, budgets=error_budget(sums, slos), episodes=found,
-        alert_time_ms=alert_time, trends=quality_trend(points), gaps=gap_table,
+        alert_time_ms=_ordered(alert_time, chans),
+        trends=_ordered(quality_trend(points, to_ms - from_ms), chans), gaps=gap_table,
         spread=spread(quality_sums, _weights(cfg, q_records)),
         worst_hours=_worst(windows, chans),
         findings=what_to_look_at(gap_table.largest,

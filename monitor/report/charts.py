@@ -136,7 +136,7 @@ def quality(r: Report) -> bytes | None:
     return _png(fig)
 
 
-#: chart key (``fmt.Section.chart``) -> its drawing and its alt text
+#: chart key (``sections.Section.chart``) -> its drawing and its alt text
 CHARTS: Final[dict[str, tuple[Callable[[Report], bytes | None], str]]] = {
     "service_level": (service_level, "Service level per channel and window, targets dashed"),
     "attainment": (attainment, "Share of windows that met each threshold"),

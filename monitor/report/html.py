@@ -12,8 +12,9 @@ import html
 from typing import Final
 
 from monitor.report import charts
-from monitor.report.fmt import NA, NO_DATA, Section, Table, finding_text, sections, when
+from monitor.report.fmt import NA, NO_DATA, finding_text, when
 from monitor.report.model import Report
+from monitor.report.sections import Section, Table, sections
 
 #: the cell texts coloured as verdicts
 _STATUS: Final = {"met": "ok", "missed": "bad", "open": "bad", "critical": "bad",

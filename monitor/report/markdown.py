@@ -1,13 +1,14 @@
 """The report as Markdown: the same sections and cells as the HTML variant (both come from
-``fmt.sections``), for a wiki, a ticket or a terminal. No charts: each section that has one says
+``sections.sections``), for a wiki, a ticket or a terminal. No charts: each section that has one says
 so, since a Markdown file cannot carry them without external files.
 """
 
 from __future__ import annotations
 
 from monitor.report import charts
-from monitor.report.fmt import NA, NO_DATA, Section, Table, finding_text, sections, when
+from monitor.report.fmt import NA, NO_DATA, finding_text, when
 from monitor.report.model import Report
+from monitor.report.sections import Section, Table, sections
 
 
 def md_escape(text: str) -> str:

@@ -250,7 +250,12 @@ def wait_for(bootstrap: str, keys: set[tuple[str, str, str]], processes: list[An
         recs = quality_records(bootstrap)
         return recs if keys <= {record_key(r) for _k, r in recs} else None
 
-    return poll(check, deadline_s, f"{len(keys)} quality records", every_s=0.1)
+    try:
+        return poll(check, deadline_s, f"{len(keys)} quality records", every_s=0.1)
+    except AssertionError as exc:  # say which records and what the processes were doing
+        missing = sorted(keys - {record_key(r) for _k, r in quality_records(bootstrap)})
+        logs = "\n".join(f"--- {type(p).__name__}:\n{p.log_tail()}" for p in processes)
+        raise AssertionError(f"{exc}; missing {missing[:6]}\n{logs}") from None
 
 
 def assert_records(expected: Expected, recs: Records) -> None:
@@ -317,10 +322,11 @@ def test_quality_stage_against_the_reference(kafka_bootstrap: str, tmp_path: Pat
             quality = QualityProcess(cfg, port, tmp_path / "quality.log")
             # and again as soon as the second period is out, the last ones maybe not yet
             second = {k for k in expected if k[2] == _iso(sc.periods[1:2])[0]}
-            wait_for(bootstrap, second, [worker, quality], 90)
+            # a restart waits out the killed member's session (10 s) and restores the tables
+            wait_for(bootstrap, second, [worker, quality], 150)
             quality.kill()
             quality = QualityProcess(cfg, port, tmp_path / "quality.log")
-        recs = wait_for(bootstrap, set(expected), [worker, quality], 120)
+        recs = wait_for(bootstrap, set(expected), [worker, quality], 150)
         assert_records(expected, recs)
         if not kill:
             assert len(recs) == len(expected), "a record was published twice without a crash"

@@ -2,7 +2,8 @@
 
 A seeded scenario of two channels over three quality periods (period_s 300, window_s 60), with
 surveys, and phone answering late for four windows so that the shipped ``service_level`` rule
-fires and resolves, is produced to the real broker and processed by the real ``sqm worker`` and
+fires and resolves, is written to a JSON-lines file and replayed with ``sqm replay`` to the real
+broker and processed by the real ``sqm worker`` and
 ``sqm quality``; "tick" events in every input partition move the worker's watermark past the
 end. Once the last period's quality records are out, ``sqm report`` runs as a subprocess over the
 scenario's range, in Markdown and in HTML, and its figures are compared with
@@ -22,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import orjson
-from harness import QualityProcess, WorkerProcess, poll, produce, read_json, reset_topics, ticks
+from harness import QualityProcess, WorkerProcess, poll, read_json, reset_topics, ticks
 from kafka_broker import free_port
 from reference import DIMENSIONS, iso
 from reference_report import (
@@ -82,6 +83,14 @@ def wait_until_done(bootstrap: str, sc: Scenario, want: Expected,
         return len(in_range) >= want.transitions
 
     poll(check, 60, "the last period's quality records and the range's alerts", every_s=0.2)
+
+
+def replay(cfg: Path, events: list[dict[str, object]], path: Path) -> None:
+    """The scenario as a JSON-lines file, produced by ``sqm replay`` as an operator would."""
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    proc = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(cfg), "replay",
+                           str(path)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def run_report(cfg: Path, sc: Scenario, fmt: str, out: Path) -> str:
@@ -189,8 +198,8 @@ def test_report_against_the_reference(kafka_bootstrap: str, tmp_path: Path) -> N
     worker = WorkerProcess(cfg, free_port(), tmp_path / "worker.log")
     quality = QualityProcess(cfg, free_port(), tmp_path / "quality.log")
     try:
-        events = [*sc.events, *ticks("tick", sc.end + 30_000, INPUT_PARTITIONS)]
-        produce(bootstrap, [(e["interaction_id"].encode(), orjson.dumps(e)) for e in events])
+        replay(cfg, [*sc.events, *ticks("tick", sc.end + 30_000, INPUT_PARTITIONS)],
+               tmp_path / "scenario.jsonl")
         wait_until_done(bootstrap, sc, want, [worker, quality])
     finally:
         quality.stop()

@@ -1,6 +1,6 @@
 """``monitor.report.build.read_inputs`` on the real broker: from the three output topics it returns
-exactly the records whose event time is in the range, a late (backfilled) one included, and
-reports progress for each topic."""
+exactly the records whose event time is in the range, a late (backfilled) one included (alerts:
+every record before the range end, however old), and reports progress for each topic."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def _scenario(frm: int, to: int) -> list[tuple[str, dict[str, Any], int]]:
         (TOPIC_INDICATORS, _window("backfill", frm + 2 * M), to + 10 * M),
         (TOPIC_INDICATORS, _window("at-end", to), to + 70_000),
         (TOPIC_ALERTS, _alert("old", frm - 5 * M), frm - 5 * M + 70_000),
+        (TOPIC_ALERTS, _alert("long-ago", frm - 30 * H), frm - 30 * H + 70_000),
         (TOPIC_ALERTS, _alert("firing", frm + M), frm + M + 70_000),
+        (TOPIC_ALERTS, _alert("after", to), to + 70_000),
         (TOPIC_QUALITY, _quality("period", frm), frm + H + 70_000),
         (TOPIC_QUALITY, _quality("next", to), to + H + 70_000),
     ]
@@ -74,7 +76,8 @@ def test_read_inputs_returns_exactly_the_in_range_records(kafka_bootstrap: str) 
     cfg = Config(broker_url=f"kafka://{kafka_bootstrap}")
     indicators, alerts, quality = read_inputs(cfg, frm, to, lambda t, d, n: calls.append((t, d, n)))
     assert sorted(d["tag"] for d in indicators) == ["backfill", "first", "second"]
-    assert [d["tag"] for d in alerts] == ["firing"]
+    # alerts from the topic's start: an episode may have fired long before the range
+    assert [d["tag"] for d in alerts] == ["old", "long-ago", "firing"]  # produce order
     assert [d["tag"] for d in quality] == ["period"]
     topics = [t for t, _, _ in calls]
     assert sorted(set(topics)) == sorted({TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_QUALITY})

@@ -140,11 +140,24 @@ def test_alert_episode_once_despite_the_duplicate(report: Any) -> None:
     assert report.alert_time_ms == {"phone": 5 * M}
 
 
+def test_an_episode_that_fired_before_the_range_counts() -> None:
+    # chat fired at 09:30 and is still open; email fired at 09:00 and resolved at 09:10
+    before = [alert("chat", "firing", FROM - 30 * M, FROM - 30 * M, 0.1),
+              alert("email", "firing", FROM - 60 * M, FROM - 60 * M, 0.1),
+              alert("email", "resolved", FROM - 50 * M, FROM - 60 * M, 0.9)]
+    r = build_report(CFG, INDICATORS, [*ALERTS, *before], QUALITY, FROM, TO, (), NOW)
+    chat = [e for e in r.episodes if e.channel == "chat"]
+    assert [(e.since_ms, e.resolved_ms, e.duration_ms) for e in chat] == [(FROM - 30 * M, None, TO - FROM)]
+    assert not [e for e in r.episodes if e.channel == "email"]
+    assert r.alert_time_ms == {"chat": TO - FROM, "phone": 5 * M}
+
+
 def test_quality_trend(report: Any) -> None:
     trend = report.trends["phone"]
     assert [p.quality_index for p in trend.periods] == [80.0, 70.0]
     assert (trend.mean, trend.first, trend.last) == (75.0, 80.0, 70.0)
-    assert trend.slope_per_day == pytest.approx(-10 * 24)  # -10 points in 1/24 day
+    # two hours: the change over the range, no slope per day (it would read -240 points a day)
+    assert (trend.change, trend.slope_per_day) == (-10.0, None)
     assert set(report.trends) == {"phone"}
 
 

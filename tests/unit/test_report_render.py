@@ -20,7 +20,7 @@ from monitor.domain.review import (
     QualityPoint,
     Trend,
 )
-from monitor.report import charts, fmt
+from monitor.report import charts, fmt, sections
 from monitor.report.html import esc, render_html
 from monitor.report.markdown import md_escape, render_markdown
 from monitor.report.model import Report
@@ -70,13 +70,14 @@ def _report() -> Report:
             "phone": Trend("phone", [QualityPoint("phone", T0, T0 + H, 71.25),
                                      QualityPoint("phone", T0 + H, T0 + 2 * H, None),
                                      QualityPoint("phone", T0 + 2 * H, T0 + 3 * H, 64.5)],
-                           67.875, 71.25, 64.5, -81.0),
+                           67.875, 71.25, 64.5, -6.75, -81.0),
             "chat": Trend("chat", [QualityPoint("chat", T0, T0 + H, 88.0)], 88.0, 88.0, 88.0,
-                          None),
+                          None, None),
         },
         gaps=GapTable(gap_rows, dict(zip(DIMENSIONS, (-0.9, 0.2, 0.1, 0.1, 0.5), strict=True)),
                       {}, None),
         spread={"service_level": Spread(0.809, 0.0091, 0.01125, "chat", "phone"),
+                "reopen_rate": Spread(0.95, 0.01, 0.0105, "phone", "chat"),
                 "quality_index": Spread(77.9375, 10.0625, 0.1291, "chat", "phone"),
                 "nps": None},
         worst_hours=[Hour("phone", T0 + 2 * H, 0.5, 10, 20), Hour(None, T0 + 3 * H, 0.6, 12, 20)],
@@ -109,11 +110,12 @@ FIGURES = (
     # alerts
     "2024-05-01 02:00 UTC", "2024-05-01 03:05 UTC", "1 h 05 min", "4 h 00 min", "open",
     # quality
-    "67.9", "71.2", "64.5", "88.0", "\u221281.00",
+    "67.9", "71.2", "64.5", "88.0", "\u22126.8", "\u221281.00",
     # gaps
     "\u22121.25", "+0.50", "+0.00", "+0.75", "\u22120.40", "\u22120.90",
     # consistency
-    "0.809", "0.009", "0.011", "77.938", "10.062", "0.129",
+    "0.809", "0.009", "0.011", "77.938", "10.062", "0.129", "0.950",
+    "1 \u2212 reopen rate", "quality index (0..100)",
     # worst hours
     "2024-05-01 02:00 UTC", "50.0%", "60.0%", "all channels",
     # findings
@@ -137,7 +139,7 @@ def test_both_formats_carry_every_figure() -> None:
         assert esc(figure) in page, figure
         assert md_escape(figure) in md, figure
     # the cells themselves, row by row, are the same in both
-    for section in fmt.sections(_report()):
+    for section in sections.sections(_report()):
         for table in section.tables:
             for row in table.rows:
                 assert "| " + " | ".join(md_escape(c) for c in row) + " |" in md

@@ -77,8 +77,26 @@ def test_duplicates_and_order_change_nothing() -> None:
     twice = [*records, A[1], A[3], B[0], C[0], *records]  # a worker re-emitting after a crash
     random.Random(7).shuffle(twice)
     assert episodes(twice, FROM, TO) == EXPECTED
-    assert alert_time_by_channel(episodes(twice, FROM, TO)) == {
-        "chat": 20 * M, "email": 10 * M, "voice": 65 * M}
+    # voice: C is active over [100, 120) in range and A over [110, 155): 55 minutes, not 20 + 45
+    assert alert_time_by_channel(episodes(twice, FROM, TO), FROM, TO) == {
+        "chat": 20 * M, "email": 10 * M, "voice": 55 * M}
+
+
+def _e(channel: str, since_min: int, resolved_min: int | None) -> Episode:
+    """An episode whose only figures alert time reads are its channel, since and resolved."""
+    return Episode(channel, "x", "warning", since_min * M,
+                   None if resolved_min is None else resolved_min * M, 0, None, 0, 0)
+
+
+def test_alert_time_is_the_union_of_a_channels_episodes() -> None:
+    found = [_e("voice", 90, 130), _e("voice", 120, 140),  # overlap: [100, 140)
+             _e("voice", 150, 160), _e("voice", 152, 155),  # nested: [150, 160)
+             _e("voice", 160, 170),  # touching the last one: [160, 170)
+             _e("voice", 195, None),  # open at the end: [195, 200)
+             _e("chat", 50, 80),  # over before the range: nothing
+             _e("chat", 120, 130), _e("chat", 125, None)]  # [120, 200)
+    assert alert_time_by_channel(found, FROM, TO) == {
+        "chat": 80 * M, "voice": (40 + 10 + 10 + 5) * M}
 
 
 def test_resolved_record_without_its_firing_one() -> None:
@@ -90,7 +108,7 @@ def test_resolved_record_without_its_firing_one() -> None:
 
 def test_no_records_no_episodes() -> None:
     assert episodes([], FROM, TO) == []
-    assert alert_time_by_channel([]) == {}
+    assert alert_time_by_channel([], FROM, TO) == {}
 
 
 def _p(channel: str, start_h: int, index: float | None) -> QualityPoint:
@@ -104,12 +122,12 @@ def test_quality_trend_slope_by_hand() -> None:
     points = [_p("voice", 36, 83.0), _p("voice", 0, 80.0), _p("voice", 12, None),
               _p("voice", 24, 86.0), _p("voice", 24, 86.0),  # re-emitted
               _p("chat", 0, 70.0), _p("email", 0, None)]
-    trend = quality_trend(points)
+    trend = quality_trend(points, 2 * DAY_MS)
     assert list(trend) == ["chat", "email", "voice"]
     voice = trend["voice"]
     assert [p.period_start_ms for p in voice.periods] == [0, 12 * H, 24 * H, 36 * H]
     assert voice.mean == pytest.approx(83.0)
-    assert (voice.first, voice.last) == (80.0, 83.0)
+    assert (voice.first, voice.last, voice.change) == (80.0, 83.0, 3.0)
     assert voice.slope_per_day == pytest.approx(18 / 7)
     chat = trend["chat"]
     assert (chat.mean, chat.first, chat.last, chat.slope_per_day) == (70.0, 70.0, 70.0, None)
@@ -118,8 +136,16 @@ def test_quality_trend_slope_by_hand() -> None:
 
 
 def test_two_points_a_day_apart() -> None:
-    trend = quality_trend([QualityPoint("a", 0, H, 80.0), QualityPoint("a", DAY_MS, DAY_MS + H, 78.5)])
-    assert trend["a"].slope_per_day == pytest.approx(-1.5)
+    points = [QualityPoint("a", 0, H, 80.0), QualityPoint("a", DAY_MS, DAY_MS + H, 78.5)]
+    assert quality_trend(points, DAY_MS + H)["a"].slope_per_day == pytest.approx(-1.5)
+
+
+def test_under_a_day_the_change_and_no_slope() -> None:
+    # 80 -> 77 over three hours: a slope per day would say -24 points a day
+    points = [QualityPoint("a", 0, H, 80.0), QualityPoint("a", 2 * H, 3 * H, 77.0)]
+    a = quality_trend(points, 3 * H)["a"]
+    assert (a.change, a.slope_per_day) == (-3.0, None)
+    assert quality_trend(points, DAY_MS)["a"].slope_per_day == pytest.approx(-36.0)
 
 
 VOICE_SQ = Sums(servqual_responses=[2, 2, 0, 0, 0], servqual_expected_sum=[12, 10, 0, 0, 0],
@@ -199,6 +225,6 @@ def test_what_to_look_at_leaves_out_empty_items() -> None:
 
 def test_figures_chain_from_episodes_and_gaps() -> None:
     table = gaps({"voice": VOICE_SQ, "chat": CHAT_SQ})
-    totals = alert_time_by_channel(episodes([*A, *B, *C], FROM, TO))
+    totals = alert_time_by_channel(episodes([*A, *B, *C], FROM, TO), FROM, TO)
     assert what_to_look_at(table.largest, [], totals) == [
-        Finding(ANCHOR_GAPS, "chat", "empathy", -2.0), Finding(ANCHOR_ALERTS, "voice", "", 65 * M)]
+        Finding(ANCHOR_GAPS, "chat", "empathy", -2.0), Finding(ANCHOR_ALERTS, "voice", "", 55 * M)]
