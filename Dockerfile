@@ -16,8 +16,10 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin sqm
 USER 10001
 EXPOSE 9310
-# The worker's own endpoint: /metrics answers once the worker serves (SQM_METRICS_PORT).
+# The worker's /healthz (SQM_METRICS_PORT): its processing loop made progress within 60 s. With
+# TLS in metrics_web_config set SQM_HEALTHCHECK_URL=https://127.0.0.1:9310/healthz (the check
+# does not verify the certificate: it talks to its own container).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('SQM_METRICS_PORT', '9310') + '/metrics', timeout=4)"]
+  CMD ["python", "-c", "import os, ssl, urllib.request; urllib.request.urlopen(os.environ.get('SQM_HEALTHCHECK_URL') or 'http://127.0.0.1:' + os.environ.get('SQM_METRICS_PORT', '9310') + '/healthz', timeout=4, context=ssl._create_unverified_context())"]
 ENTRYPOINT ["sqm"]
 CMD ["worker"]

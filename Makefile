@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kafka-fetch packages lint typecheck unit test run bench clean
+.PHONY: soak help setup kafka-fetch packages lint typecheck unit test run bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ run: setup ## local Kafka + topics + worker + synthetic traffic; prints the metr
 bench: setup ## throughput, memory and latency benchmark vs the ceiling and peers (not a test; ~15 min)
 	$(BIN)/pip install -q -r bench/peers/requirements.txt
 	$(BIN)/python bench/bench.py
+
+soak: setup ## the local stack for SOAK_MINUTES (30) at a steady rate with worker restarts: lag, RSS, accounting (not a test)
+	$(BIN)/python bench/soak.py --minutes $${SOAK_MINUTES:-30} --out bench/SOAK.md
 
 clean: ## remove .venv and caches (the Kafka jar cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

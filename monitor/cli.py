@@ -21,13 +21,33 @@ def _load(args: argparse.Namespace) -> Config:
     return config_mod.load(args.config)
 
 
+class CommandFailed(Exception):
+    """The command cannot start; the message is the one line to show (exit code 1)."""
+
+
+def _load_for_kafka(args: argparse.Namespace) -> Config:
+    """The config of a command that talks to Kafka, after one login with its ``[kafka]``
+    settings: a refused password or TLS handshake stops here, with one message, instead of
+    aiokafka's retries and "Unable to bootstrap"."""
+    from monitor.kafka.security import KafkaAccessError, check_access_sync
+
+    cfg = _load(args)
+    try:
+        check_access_sync(cfg.bootstrap_servers, cfg.kafka)
+    except KafkaAccessError as exc:
+        raise CommandFailed(str(exc)) from None
+    return cfg
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from monitor.kafka.worker import Worker
-    from monitor.metrics.exporter import SqmCollector, serve
+    from monitor.metrics.exporter import SqmCollector
+    from monitor.metrics.server import serve
 
-    cfg = _load(args)
+    cfg = _load_for_kafka(args)
+    web = config_mod.web(cfg)  # before anything starts: a bad file is a config error
     # The state is millions of long-lived, cycle-free containers: frequent full collections
     # would walk all of them for nothing (measured: 1.6x faster hot path with these thresholds).
     gc.set_threshold(100_000, 50, 1000)
@@ -37,12 +57,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     registry.register(SqmCollector(cfg.channel_names, worker.snapshot))
     try:
-        serve(registry, port)
+        server = serve(registry, cfg.metrics_bind, port, web, live=worker.heartbeat.check,
+                       ready=worker.readiness.check)
     except OSError as exc:
-        print(f"sqm worker: cannot serve metrics on port {port}: {exc}", file=sys.stderr)
+        print(f"sqm worker: cannot serve metrics on {cfg.metrics_bind}:{port}: {exc}",
+              file=sys.stderr)
         return 1
-    print(f"sqm worker: broker {cfg.broker_url}, metrics on http://127.0.0.1:{port}/metrics",
-          flush=True)
+    print(f"sqm worker: broker {cfg.broker_url}, metrics on {server.url()}", flush=True)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -51,9 +72,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)
 
+    from monitor.kafka.watchdog import BrokerLost
+
     try:
         asyncio.run(main())
-    except Exception as exc:  # a failed commit or a lost broker: exit so a supervisor restarts us
+    except BrokerLost as exc:  # one line: what happened and what happens next
+        logging.getLogger("sqm.worker").error("worker stopped: %s", exc)
+        return 1
+    except Exception as exc:  # a failed commit: exit so that a supervisor restarts us
         logging.getLogger("sqm.worker").exception("worker stopped: %s", exc)
         return 1
     return 0
@@ -62,20 +88,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_quality(args: argparse.Namespace) -> int:
     from monitor.quality.runner import metrics_port, run
 
-    cfg = _load(args)
+    cfg = _load_for_kafka(args)
     return run(cfg, metrics_port(cfg, args.metrics_port, os.environ), verbose=args.verbose)
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from monitor.kafka import topics
 
-    return topics.main(_load(args), check_only=args.action == "check")
+    return topics.main(_load_for_kafka(args), check_only=args.action == "check")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    endpoint = metrics_summary(cfg)  # reads metrics_web_config: its errors stop here too
     print(f"config ok: broker {cfg.broker_url}, metrics port {cfg.metrics_port}, "
           f"window {cfg.window_s} s, grace {cfg.grace_s} s, channels {', '.join(cfg.channel_names)}")
+    print(endpoint)
+    print(cfg.kafka.summary())
     print()
     print(alerting_summary(cfg))
     r = cfg.rules
@@ -104,6 +133,16 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for note in notes(cfg):
         print(f"sqm rules: note: {note}", file=sys.stderr)
     return 0
+
+
+def metrics_summary(cfg: Config) -> str:
+    """How the worker and the quality stage serve /metrics, /healthz and /readyz."""
+    web = config_mod.web(cfg)
+    scheme = "https" if web is not None and web.tls is not None else "http"
+    n = 0 if web is None else len(web.users)
+    auth = f"basic auth for /metrics ({n} user{'s' * (n != 1)})" if n else "no authentication"
+    return (f"metrics: {scheme} on {cfg.metrics_bind}, ports {cfg.metrics_port} (worker) and "
+            f"{cfg.quality.metrics_port} (quality), {auth}; /healthz and /readyz open")
 
 
 def quality_summary(cfg: Config) -> str:
@@ -157,8 +196,9 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from monitor.sim.producer import generate_main
 
+    cfg = _load(args) if args.out is not None else _load_for_kafka(args)  # a file: no Kafka
     return generate_main(
-        _load(args), rate=args.rate, duration_s=args.duration, scenario=args.scenario,
+        cfg, rate=args.rate, duration_s=args.duration, scenario=args.scenario,
         seed=args.seed, out=args.out, history_s=args.history, duplicate_ratio=args.duplicates,
         disorder_ms=args.disorder_ms, garbage_ratio=args.garbage,
     )
@@ -167,7 +207,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.sim.producer import replay_main
 
-    return replay_main(_load(args), args.file, rate=args.rate)
+    return replay_main(_load_for_kafka(args), args.file, rate=args.rate)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -182,7 +222,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from monitor.report.command import report_main
 
-    return report_main(_load(args), args.from_time, args.to_time, args.channel or (), args.format,
+    return report_main(_load_for_kafka(args), args.from_time, args.to_time, args.channel or (), args.format,
                        args.out)
 
 
@@ -202,8 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
                        "cross-channel consistency per period; a Faust worker)")
     p.add_argument("--metrics-port", type=int, default=None,
                    help="override quality.metrics_port / SQM_QUALITY_METRICS_PORT")
-    # also after the subcommand; SUPPRESS keeps a --config given before it
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("topics", help="create or check the topics defined in monitor/topics/")
@@ -266,9 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a self-contained HTML file (default) or Markdown")
     p.add_argument("--out", metavar="FILE",
                    help="output file (default: sqm-report-<from>-<to>.<html|md> here)")
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_report)
+
+    for p in sub.choices.values():  # --config (and -v) also after the subcommand (SPEC 6)
+        _common_options(p)
     return parser
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    """``--config`` and ``-v`` after a subcommand. SUPPRESS: not given there, the value given
+    before the subcommand (or its default) stays; given in both places, the later one wins."""
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                   help="TOML config file (also accepted before the subcommand)")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="debug logging")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,8 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sqm: bad config: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"sqm {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `sqm rules | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

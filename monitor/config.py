@@ -5,13 +5,16 @@ A bad value stops start-up with one message that names the key (``ConfigError``)
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor import web_config
 from monitor.alert_config import (
     PERIOD_INDICATORS,
     AlertConfig,
@@ -23,8 +26,10 @@ from monitor.alert_config import (
 )
 from monitor.domain.alerts import Rule
 from monitor.domain.params import ChannelParams, Params
+from monitor.kafka_config import KafkaConfig, KafkaConfigError, parse_kafka
 from monitor.quality_config import QualityConfig, QualityConfigError, parse_quality
 from monitor.rules_config import RulesConfig, RulesConfigError, parse_rules
+from monitor.web_config import WebConfig
 
 #: Defaults per channel: (first_response_target_s, resolution_target_s), SPEC section 6.
 DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
@@ -39,6 +44,7 @@ DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
 DEFAULT_SHORT_ABANDON_S = 5
 DEFAULT_BROKER_URL = "kafka://127.0.0.1:9092"
 DEFAULT_METRICS_PORT = 9310
+DEFAULT_METRICS_BIND = "0.0.0.0"
 DEFAULT_WINDOW_S = 60
 
 
@@ -58,6 +64,10 @@ class ChannelConfig:
 class Config:
     broker_url: str = DEFAULT_BROKER_URL
     metrics_port: int = DEFAULT_METRICS_PORT
+    #: the address ``/metrics``, ``/healthz`` and ``/readyz`` listen on (worker and quality stage)
+    metrics_bind: str = DEFAULT_METRICS_BIND
+    #: exporter-toolkit web configuration (TLS, basic auth) of that endpoint; read by ``web``
+    metrics_web_config: str | None = None
     group_id: str = "sqm-monitor"
     window_s: int = 60  # DEFAULT_WINDOW_S
     grace_s: int = 10
@@ -69,7 +79,13 @@ class Config:
     orphan_timeout_s: int = 3600
     reopen_window_s: int = 7 * 24 * 3600
     max_event_bytes: int = 65536
+    #: Events older than this (wall clock) are dead-lettered: a fresh deployment emits every
+    #: window from the first event's on, so a stray old timestamp must not start that run.
+    max_event_age_s: int = 7 * 24 * 3600
     commit_interval_ms: int = 250
+    #: How long the worker goes on without an answer from its broker before it exits with code
+    #: 1 for its supervisor to restart it (it resumes from its last commit).
+    broker_timeout_s: float = 30.0
     channels: tuple[ChannelConfig, ...] = field(
         default_factory=lambda: tuple(
             ChannelConfig(n, fr, rs, DEFAULT_SHORT_ABANDON_S)
@@ -84,6 +100,8 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     #: ``[quality]``: the quality stage's period, weighting method and port (SPEC 7.2)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    #: ``[kafka]``: security protocol, SASL credentials and TLS files of every Kafka client
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
 
     @property
     def alerts(self) -> tuple[AlertConfig, ...]:
@@ -123,6 +141,8 @@ class Config:
 _SCALARS: dict[str, tuple[type, ...]] = {
     "broker_url": (str,),
     "metrics_port": (int,),
+    "metrics_bind": (str,),
+    "metrics_web_config": (str,),
     "group_id": (str,),
     "window_s": (int,),
     "grace_s": (int,),
@@ -132,9 +152,12 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "orphan_timeout_s": (int,),
     "reopen_window_s": (int,),
     "max_event_bytes": (int,),
+    "max_event_age_s": (int,),
     "commit_interval_ms": (int,),
+    "broker_timeout_s": (int, float),
 }
 _CHANNEL_KEYS = ("first_response_target_s", "resolution_target_s", "short_abandon_s")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -188,7 +211,7 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         if key == "channels":
             kwargs["channels"] = _channels(value)
             continue
-        if key in ("alerts", "slos", "quality"):
+        if key in ("alerts", "slos", "quality", "kafka"):
             continue  # after the channels (which they name) and window_s
         if key == "rules":
             try:
@@ -202,14 +225,24 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         kwargs[key] = value
     kwargs.update(_env_overrides(os.environ if env is None else env))
     kwargs.update(_alerting(raw, kwargs.get("channels", Config().channels)))
-    if "quality" in raw:
-        try:
-            kwargs["quality"] = parse_quality(raw["quality"], kwargs.get("window_s", DEFAULT_WINDOW_S))
-        except QualityConfigError as exc:
-            raise ConfigError(str(exc)) from None
+    kwargs.update(_tables(raw, kwargs.get("window_s", DEFAULT_WINDOW_S),
+                          os.environ if env is None else env))
     cfg = Config(**kwargs)
     _validate(cfg)
     return cfg
+
+
+def _tables(raw: Mapping[str, Any], window_s: int, env: Mapping[str, str]) -> dict[str, Any]:
+    """``[quality]`` and ``[kafka]``, each parsed in its own module."""
+    out: dict[str, Any] = {}
+    try:
+        if "quality" in raw:
+            out["quality"] = parse_quality(raw["quality"], window_s)
+        if "kafka" in raw:
+            out["kafka"] = parse_kafka(raw["kafka"], env)
+    except (QualityConfigError, KafkaConfigError) as exc:
+        raise ConfigError(str(exc)) from None
+    return out
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -242,10 +275,10 @@ def _alerting(raw: Mapping[str, Any], channels: tuple[ChannelConfig, ...]) -> di
 
 def _validate(cfg: Config) -> None:
     for key in ("window_s", "grace_s", "idle_timeout_s", "max_future_skew_s", "orphan_timeout_s",
-                "reopen_window_s", "max_event_bytes", "commit_interval_ms"):
+                "reopen_window_s", "max_event_bytes", "max_event_age_s", "commit_interval_ms",
+                "broker_timeout_s"):
         _positive(key, getattr(cfg, key))
-    if not 0 <= cfg.metrics_port <= 65535:
-        raise ConfigError(f"metrics_port: must be 0..65535, got {cfg.metrics_port}")
+    _check_metrics(cfg)
     if 86400 % cfg.window_s != 0:
         raise ConfigError(f"window_s: must divide a day (86400 s) evenly, got {cfg.window_s}")
     if not cfg.bootstrap_servers:
@@ -261,6 +294,32 @@ def _validate(cfg: Config) -> None:
     if cfg.quality.period_s % cfg.window_s:
         raise ConfigError(f"quality.period_s: {cfg.quality.period_s} is not a multiple of "
                           f"window_s ({cfg.window_s})")
+
+
+def _check_metrics(cfg: Config) -> None:
+    """The endpoint's port and bind address (an IP address such as ``0.0.0.0``, ``127.0.0.1``
+    or ``::``, or a host name); the web config file itself is read by ``web``."""
+    if not 0 <= cfg.metrics_port <= 65535:
+        raise ConfigError(f"metrics_port: must be 0..65535, got {cfg.metrics_port}")
+    try:
+        ipaddress.ip_address(cfg.metrics_bind)
+    except ValueError:
+        if not _HOST.match(cfg.metrics_bind):
+            raise ConfigError("metrics_bind: expected an IP address or a host name, got "
+                              f"{cfg.metrics_bind!r}") from None
+    if cfg.metrics_web_config is not None and not cfg.metrics_web_config.strip():
+        raise ConfigError("metrics_web_config: must not be empty (leave the key out for plain HTTP)")
+
+
+def web(cfg: Config) -> WebConfig | None:
+    """``metrics_web_config`` read and checked (TLS files loaded). Only the commands that serve
+    metrics, and ``check-config``, read it: the others' pods need not mount its certificates."""
+    if cfg.metrics_web_config is None:
+        return None
+    try:
+        return web_config.load(cfg.metrics_web_config)
+    except web_config.WebConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -301,6 +360,7 @@ def domain_params(cfg: Config) -> Params:
         orphan_timeout_ms=cfg.orphan_timeout_s * 1000,
         reopen_window_ms=cfg.reopen_window_s * 1000,
         max_event_bytes=cfg.max_event_bytes,
+        max_event_age_ms=cfg.max_event_age_s * 1000,
         alert_rules={c.name: tuple(rule(a, c) for a in cfg.alerts
                                    if c.name in a.channels and a.indicator not in PERIOD_INDICATORS)
                      for c in cfg.channels},

@@ -15,9 +15,10 @@ import random
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["KAFKA_SH", "REPO_ROOT", "free_port", "start_broker", "stop_broker"]
+__all__ = ["KAFKA_SH", "REPO_ROOT", "free_port", "restart_broker", "start_broker", "stop_broker"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
@@ -86,13 +87,15 @@ def _run_kafka_sh(args: list[str], timeout: float) -> subprocess.CompletedProces
     )
 
 
-def start_broker(port: int, data_dir: Path) -> str:
+def start_broker(port: int, data_dir: Path, *, extra_config: Path | None = None,
+                 add_scram: Sequence[str] = ()) -> str:
     """Start a fresh broker on ``127.0.0.1:port`` with its data in ``data_dir``.
 
     Runs ``deploy/local/kafka.sh start --port PORT --data-dir DATA_DIR --clean``: any broker
     already using ``data_dir`` is stopped and the directory is wiped first (kafka.sh only wipes
     directories it created itself, or empty ones). Returns once the broker answers metadata
-    requests.
+    requests. ``extra_config``: lines appended to the broker's server.properties (e.g. more
+    listeners); ``add_scram``: SCRAM users created at format time (``kafka.sh --add-scram``).
 
     Returns:
         The bootstrap address ``"127.0.0.1:PORT"``.
@@ -102,6 +105,10 @@ def start_broker(port: int, data_dir: Path) -> str:
             including the tail of ``data_dir/kafka.log``.
     """
     args = ["start", "--port", str(port), "--data-dir", str(data_dir), "--clean"]
+    if extra_config is not None:
+        args += ["--extra-config", str(extra_config)]
+    for spec in add_scram:
+        args += ["--add-scram", spec]
     proc = _run_kafka_sh(args, _START_TIMEOUT_S)
     bootstrap = f"{HOST}:{port}"
     lines = proc.stdout.strip().splitlines()
@@ -111,6 +118,17 @@ def start_broker(port: int, data_dir: Path) -> str:
             f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
         )
     return bootstrap
+
+
+def restart_broker(port: int, data_dir: Path) -> str:
+    """Start again, with its data, a broker stopped by ``stop_broker(port, data_dir)`` (the
+    outage tests): ``kafka.sh start`` without ``--clean``. Returns the bootstrap address."""
+    args = ["start", "--port", str(port), "--data-dir", str(data_dir)]
+    proc = _run_kafka_sh(args, _START_TIMEOUT_S)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kafka.sh {' '.join(args)} failed (exit {proc.returncode})\n"
+                           f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+    return f"{HOST}:{port}"
 
 
 def stop_broker(port: int, data_dir: Path) -> None:

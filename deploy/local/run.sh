@@ -3,13 +3,16 @@
 # traffic (with customer surveys), and Prometheus (with the rules `sqm rules` generates) and
 # Alertmanager (deploy/alertmanager/), with a live per-channel summary in the terminal.
 # Alertmanager's notifications go to a webhook that writes them to .run/notifications.log.
-# Ctrl-C stops everything.
+# Ctrl-C stops everything, and so does closing the output (`make run | head`): the broker and
+# every process are stopped whichever way the script ends.
 #
 #   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_QUALITY_METRICS_PORT (9311)
 #   SQM_PROMETHEUS_PORT (9090)
 #   SQM_ALERTMANAGER_PORT (9094)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat)
 #   SQM_DURATION s of traffic (1200)  SQM_CLEAN=1 (start from empty)
 #   SQM_CONFIG (deploy/local/sqm.toml: the shipped alerts plus CSAT, NPS and quality index)
+#   SQM_RUN_DIR (.run: logs, Prometheus and Alertmanager data)
+#   SQM_KAFKA_DATA_DIR (kafka.sh's default: ~/.cache/sqm-monitor/data-<port>)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export SQM_CONFIG=${SQM_CONFIG:-deploy/local/sqm.toml}
@@ -17,28 +20,34 @@ KAFKA_PORT=${SQM_KAFKA_PORT:-9092}
 export SQM_METRICS_PORT=${SQM_METRICS_PORT:-9310}
 export SQM_QUALITY_METRICS_PORT=${SQM_QUALITY_METRICS_PORT:-9311}
 export SQM_BROKER_URL="kafka://127.0.0.1:${KAFKA_PORT}"
-RUN_DIR=.run
+RUN_DIR=${SQM_RUN_DIR:-.run}
 mkdir -p "$RUN_DIR"
 
+data_dir=()
+[[ -n "${SQM_KAFKA_DATA_DIR:-}" ]] && data_dir=(--data-dir "$SQM_KAFKA_DATA_DIR")
 clean=()
 if [[ "${SQM_CLEAN:-0}" == 1 ]]; then
   clean=(--clean)
   rm -rf "$RUN_DIR/prometheus" "$RUN_DIR/alertmanager"
 fi
-bash deploy/local/kafka.sh start --port "$KAFKA_PORT" "${clean[@]}" >/dev/null
+bash deploy/local/kafka.sh start --port "$KAFKA_PORT" "${data_dir[@]}" "${clean[@]}" >/dev/null
 
 pids=()
 stopped=0
 cleanup() {
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP PIPE
+  # The output may be a closed pipe (`make run | head`): ignore SIGPIPE (children inherit it) so
+  # that a failed write cannot kill the cleanup halfway, and keep the stop's output in a log.
+  trap '' PIPE
+  set +e
   [[ $stopped == 1 ]] && return
   stopped=1
-  echo "stopping..."
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  bash deploy/local/kafka.sh stop --port "$KAFKA_PORT" || true
+  echo "stopping... (log: $RUN_DIR/stop.log)" 2>/dev/null
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  bash deploy/local/kafka.sh stop --port "$KAFKA_PORT" "${data_dir[@]}" >>"$RUN_DIR/stop.log" 2>&1
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT INT TERM HUP PIPE
 
 sqm topics apply
 sqm worker >"$RUN_DIR/worker.log" 2>&1 &

@@ -61,10 +61,15 @@ class Rejection:
 
 
 def validate(
-    obj: dict[str, Any], channels: Collection[str], now_ms: int, max_future_skew_ms: int
+    obj: dict[str, Any], channels: Collection[str], now_ms: int, max_future_skew_ms: int,
+    max_event_age_ms: int,
 ) -> Event | Rejection:
     """Every rule of a decoded JSON object, in order, so that the first failing one names the
-    reason (the general path: ``monitor.wire.input`` tries a faster decoder first)."""
+    reason (the general path: ``monitor.wire.input`` tries a faster decoder first).
+
+    ``max_event_age_ms`` bounds event time from below: stage two emits every window from the
+    first one that saw an event, so one stray timestamp from 1970 would make a fresh deployment
+    emit 29 million windows per channel."""
     rejection = _shape(obj) or _values(obj, channels)
     if rejection is not None:
         return rejection
@@ -81,6 +86,10 @@ def validate(
     if ts_ms > now_ms + max_future_skew_ms:
         ahead_s = (ts_ms - now_ms) / 1000
         return Rejection("bad_timestamp", f"ts is {ahead_s:.0f} s ahead of the clock")
+    if ts_ms < now_ms - max_event_age_ms:
+        behind_s = (now_ms - ts_ms) / 1000
+        return Rejection("bad_timestamp", f"ts is {behind_s:.0f} s behind the clock, more than "
+                         f"max_event_age_s ({max_event_age_ms // 1000})")
     return Event(obj["event_id"], obj["interaction_id"], obj["channel"], obj["type"], ts_ms, survey)
 
 

@@ -30,5 +30,7 @@ class Params:
     orphan_timeout_ms: int
     reopen_window_ms: int
     max_event_bytes: int
+    #: events older than this (wall clock) are dead-lettered as ``bad_timestamp``
+    max_event_age_ms: int
     #: threshold alert rules per channel, ``"Nx"`` resolved to seconds
     alert_rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)

@@ -77,10 +77,12 @@ def _fast_utc_ms(text: str) -> int | None:
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
-    """Epoch ms of an RFC 3339 string with offset, floored to the millisecond; None if invalid."""
+    """Epoch ms of an RFC 3339 string with offset, floored to the millisecond; None if invalid
+    or outside 1970-01-01 .. 9999-12-31 UTC (the range integer epoch ms may take, so that both
+    forms accept the same instants)."""
     fast = _fast_utc_ms(text)
     if fast is not None:
-        return fast
+        return fast if fast >= MIN_TS_MS else None
     m = _RFC3339.match(text)
     if m is None:
         return None
@@ -94,4 +96,5 @@ def parse_rfc3339_ms(text: str) -> int | None:
     if dt.tzinfo is None:
         return None
     ms = (frac or "").ljust(3, "0")[:3]
-    return int(dt.timestamp()) * 1000 + int(ms)
+    out = int(dt.timestamp()) * 1000 + int(ms)
+    return out if MIN_TS_MS <= out <= MAX_TS_MS else None

@@ -47,6 +47,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from monitor.config import Config
 from monitor.domain.timefmt import parse_rfc3339_ms
+from monitor.kafka.security import ClientOptions
 
 #: ``progress(done, total)``: offsets read so far and to read in all, over every partition.
 Progress = Callable[[int, int], None]
@@ -173,7 +174,8 @@ async def _read_to_ends(consumer: AIOKafkaConsumer, rng: _Range, progress: Progr
 
 async def read_range(bootstrap: str, topic: str, from_ms: int, to_ms: int, *, slack_ms: int,
                      from_beginning: bool = False, event_time: bool = False,
-                     progress: Progress | None = None) -> list[Record]:
+                     progress: Progress | None = None,
+                     security: ClientOptions | None = None) -> list[Record]:
     """Every committed record of ``topic`` produced from ``from_ms - slack_ms`` (or, with
     ``from_beginning``, from each partition's first retained record) up to the end offsets taken
     when the read starts; by partition, then offset. Tombstones (no value) are left out.
@@ -182,12 +184,13 @@ async def read_range(bootstrap: str, topic: str, from_ms: int, to_ms: int, *, sl
     everything up to now is read and the caller filters by event time, or passes ``event_time``
     to get only the records whose event time is in ``[from_ms, to_ms)`` (:func:`in_event_range`).
     ``progress(done, total)`` counts offsets (records, plus the transaction markers between them):
-    it is called with ``(0, total)`` first and ends at ``(total, total)``.
+    it is called with ``(0, total)`` first and ends at ``(total, total)``. ``security``:
+    ``[kafka]``'s client options.
     """
     if to_ms < from_ms or slack_ms < 0:
         raise ValueError(f"expected from_ms <= to_ms and slack_ms >= 0, got {from_ms}, {to_ms}, {slack_ms}")
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                                enable_auto_commit=False, group_id=None)
+                                enable_auto_commit=False, group_id=None, **(security or {}))
     await consumer.start()
     try:
         tps = await _partitions(consumer, topic)
@@ -207,8 +210,9 @@ async def read_range(bootstrap: str, topic: str, from_ms: int, to_ms: int, *, sl
 
 def read_range_sync(bootstrap: str, topic: str, from_ms: int, to_ms: int, *, slack_ms: int,
                     from_beginning: bool = False, event_time: bool = False,
-                    progress: Progress | None = None) -> list[Record]:
+                    progress: Progress | None = None,
+                    security: ClientOptions | None = None) -> list[Record]:
     """:func:`read_range` for synchronous callers (the CLI); not from inside a running loop."""
     return asyncio.run(read_range(bootstrap, topic, from_ms, to_ms, slack_ms=slack_ms,
                                   from_beginning=from_beginning, event_time=event_time,
-                                  progress=progress))
+                                  progress=progress, security=security))

@@ -4,7 +4,8 @@ The loop only computes. Each task has a *sender* coroutine that writes the task'
 order and opens and commits its transactions: the producer has one batch per partition in
 flight, so a loop that awaited its own sends waited a produce round trip per batch. Up to
 ``MAX_QUEUED_JOBS`` batches per task may queue; then the loop waits. A sender's failure stops
-the worker: the loop raises it at the task's next ``submit``.
+the worker: the loop raises it at the task's next ``submit``. A commit first checks that every
+batch of the transaction was delivered: aiokafka would commit the rest without it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
@@ -23,6 +25,10 @@ MAX_QUEUED_JOBS = 4  # per task: batches processed but not yet handed to the pro
 
 #: A sender job: writes one batch's outputs, or commits (a zero-argument coroutine function).
 Job = Callable[[], Awaitable[None]]
+
+
+class DeliveryFailed(Exception):
+    """A batch of the open transaction was refused: committing the rest would lose it."""
 
 
 @dataclass(slots=True)
@@ -40,6 +46,12 @@ class Task:
     sender: asyncio.Task[None] | None = None  # runs ``jobs`` in order (``_send_loop``)
     error: Exception | None = None  # what stopped the sender; the loop raises it
     commit_queued: bool = False
+    #: delivery futures of the open transaction's batches (``Outbox``), checked at commit
+    deliveries: list[asyncio.Future[Any]] = field(default_factory=list)
+    #: monotonic times of the last commit the broker acknowledged and of the start of the
+    #: commit under way, if any (for the worker's watchdog)
+    committed_at: float = field(default_factory=time.monotonic)
+    commit_started: float | None = None
 
     def start(self) -> None:
         self.sender = asyncio.create_task(self._send_loop())
@@ -89,11 +101,30 @@ class Task:
         self.commit_queued = False
         if self.txn_since is None:
             return
-        if self.offset is not None:
-            await self.producer.send_offsets_to_transaction({self.tp: self.offset}, self.group_id)
-        await self.producer.commit_transaction()
+        self.commit_started = time.monotonic()
+        try:
+            await self._check_deliveries()
+            if self.offset is not None:
+                await self.producer.send_offsets_to_transaction({self.tp: self.offset},
+                                                                self.group_id)
+            await self.producer.commit_transaction()
+        finally:
+            self.commit_started = None
         self.txn_since = None
         self.offset = None
+        self.committed_at = time.monotonic()
+
+    async def _check_deliveries(self) -> None:
+        """Wait for the transaction's batches; raise ``DeliveryFailed`` if one was refused (the
+        transaction then stays open, and the next owner aborts it)."""
+        pending, self.deliveries = self.deliveries, []
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise DeliveryFailed(
+                f"{len(errors)} of {len(results)} record batches of the transaction of "
+                f"{self.tp.topic}-{self.tp.partition} were not delivered ({errors[0]!r}); "
+                "not committing it") from errors[0]
 
     async def close(self) -> None:
         """Still the owner: write what is queued and commit it, then stop the sender and the

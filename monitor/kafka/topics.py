@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.config import Config
+from monitor.kafka.security import ClientOptions, client_options
 
 TOPIC_INPUT = "sqm.interactions.v1"
 TOPIC_INDICATORS = "sqm.indicators.v1"
@@ -414,7 +415,8 @@ async def _compare_existing(
     return statuses
 
 
-async def apply(bootstrap: str, defs: list[TopicDef], create: bool = True) -> list[TopicStatus]:
+async def apply(bootstrap: str, defs: list[TopicDef], create: bool = True, *,
+                security: ClientOptions | None = None) -> list[TopicStatus]:
     """Create the missing topics (when ``create``) and compare the existing ones.
 
     Returns one status per definition, in order: ``created``; ``ok`` when the partition count,
@@ -430,9 +432,10 @@ async def apply(bootstrap: str, defs: list[TopicDef], create: bool = True) -> li
 
     Raises ``TopicsError`` when the broker refuses a creation (e.g. a replication factor
     above the number of brokers) and aiokafka's ``KafkaError`` / ``OSError`` when the broker
-    cannot be reached.
+    cannot be reached. ``security``: ``[kafka]``'s client options.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000,
+                                **(security or {}))
     await admin.start()
     try:
         existing = await _broker_topics(admin)
@@ -491,7 +494,8 @@ def main(cfg: Config, check_only: bool = False) -> int:
     kafka_log.setLevel(logging.CRITICAL)  # its connection-retry noise would bury the message
     try:
         statuses = asyncio.run(
-            asyncio.wait_for(apply(bootstrap, defs, create=not check_only), APPLY_TIMEOUT_S)
+            asyncio.wait_for(apply(bootstrap, defs, create=not check_only,
+                                   security=client_options(cfg.kafka)), APPLY_TIMEOUT_S)
         )
     except TopicsError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)

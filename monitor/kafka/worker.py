@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterable
 from functools import partial
@@ -28,7 +30,10 @@ from monitor.domain.indicators import Indicators
 from monitor.domain.params import Params
 from monitor.kafka import topics
 from monitor.kafka.outbox import Outbox
+from monitor.kafka.security import client_options
 from monitor.kafka.task import Task
+from monitor.kafka.watchdog import BrokerWatch
+from monitor.metrics.health import Heartbeat, Readiness
 from monitor.metrics.stats import Snapshot, Stats
 from monitor.stage1.outputs import BatchResult
 from monitor.stage1.processor import PartitionProcessor
@@ -40,10 +45,23 @@ log = logging.getLogger("sqm.worker")
 #: Records of one partition processed as one batch (one changelog entry, one set of partials).
 #: The loop takes everything the consumer has fetched at once, then works through it in batches.
 MAX_BATCH_RECORDS = 10000
+#: A partition counts as read to its end only if the end came with a fetch response this
+#: recent: during a broker outage the last known end is stale, and declaring the partition idle
+#: then would finalise windows whose events are still waiting in the producers.
+END_FRESH_MS = 3000
+#: Longest the worker spends committing and leaving the group when it stops (SIGTERM, failure).
+SHUTDOWN_TIMEOUT_S = 20.0
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _hard_exit(message: str) -> None:
+    """The last resort of a worker that lost its broker: one line, then exit code 1."""
+    log.error("worker stopped: %s", message)
+    logging.shutdown()
+    os._exit(1)
 
 
 class Worker:
@@ -53,6 +71,8 @@ class Worker:
         self.cfg = cfg
         self.params = params
         self.bootstrap = cfg.bootstrap_servers
+        #: ``[kafka]`` security options, the same for every client of the worker
+        self.security = client_options(cfg.kafka)
         self.client_id = client_id
         self.tasks: dict[TopicPartition, Task] = {}
         self.input_partitions = 0
@@ -69,6 +89,9 @@ class Worker:
         # aiokafka logs a rebalance listener's exception and carries on; the loop raises it
         # instead, so a failed restore stops the worker rather than leaving it with no partitions
         self.failure: Exception | None = None
+        #: what ``/healthz`` and ``/readyz`` report: the loop's progress, the assignment's state
+        self.heartbeat = Heartbeat()
+        self.readiness = Readiness()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -79,7 +102,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         await self._discover_partitions()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            bootstrap_servers=self.bootstrap, **self.security,
             group_id=self.cfg.group_id,
             client_id=self.client_id,
             enable_auto_commit=False,
@@ -91,6 +114,11 @@ class Worker:
         self._consumer = consumer
         consumer.subscribe([topics.TOPIC_INPUT, topics.TOPIC_PARTIALS], listener=_Listener(self))
         await consumer.start()
+        watch = BrokerWatch(self.bootstrap, self.cfg.broker_timeout_s, self.tasks.values,
+                            consumer.topics)
+        main = asyncio.current_task()
+        assert main is not None
+        watchdog = asyncio.create_task(self._watch(watch, main))
         try:
             while not stop.is_set():
                 if self.failure is not None:
@@ -101,15 +129,50 @@ class Worker:
                 async with self._lock:
                     await self._process(batch)
                     await self._publish_snapshot()
+                self.heartbeat.beat()
+        except asyncio.CancelledError:
+            if self.failure is None:
+                raise
+            main.uncancel()  # cancelled by the watchdog: stop with its message instead
+            raise self.failure from None
         finally:
-            async with self._lock:
-                await self._drop_tasks(list(self.tasks))
-            await consumer.stop()
+            watchdog.cancel()
+            self.readiness.not_ready("stopping")
+            await self._shut_down(consumer)
+
+    async def _watch(self, watch: BrokerWatch, main: asyncio.Task[Any]) -> None:
+        """Stops the loop (wherever it waits) once the broker has been gone too long. Without a
+        broker, aiokafka's clients may not stop at all: a timer thread ends the process if the
+        orderly stop has not within ``SHUTDOWN_TIMEOUT_S``."""
+        self.failure = lost = await watch.run()
+        timer = threading.Timer(SHUTDOWN_TIMEOUT_S + 5, _hard_exit, [str(lost)])
+        timer.daemon = True
+        timer.start()
+        main.cancel()
+
+    async def _shut_down(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what the tasks hold and leave the group (the others take over at once),
+        within ``SHUTDOWN_TIMEOUT_S``: without a broker, a commit would wait for ever."""
+        async def release() -> None:
+            try:
+                async with self._lock:
+                    await self._drop_tasks(list(self.tasks))
+            finally:
+                await consumer.stop()
+
+        step = asyncio.ensure_future(release())
+        done, _ = await asyncio.wait({step}, timeout=SHUTDOWN_TIMEOUT_S)
+        if not done:  # not awaited further: a client without its broker may never stop
+            log.warning("could not commit and leave the group within %g s; stopping anyway",
+                        SHUTDOWN_TIMEOUT_S)
+            step.cancel()
+        elif self.failure is None:
+            step.result()
 
     # --- set-up -------------------------------------------------------------------------------
 
     async def _discover_partitions(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **self.security)
         await producer.start()
         try:
             counts = {t: len(await producer.partitions_for(t)) for t in (
@@ -131,19 +194,22 @@ class Worker:
     async def assign(self, partitions: Iterable[TopicPartition]) -> None:
         async with self._lock:
             new = sorted(tp for tp in partitions if tp not in self.tasks)
+            self.readiness.not_ready(f"restoring the state of {len(new)} partitions")
             # concurrently: each task's start is mostly broker round trips and its own restore
             for tp, task in zip(new, await asyncio.gather(*map(self._new_task, new)), strict=True):
                 self.tasks[tp] = task
             await self._publish_snapshot()
+            self.readiness.ready()
 
     async def revoke(self, partitions: Iterable[TopicPartition]) -> None:
+        self.readiness.not_ready("rebalancing: waiting for the new assignment")
         async with self._lock:
             await self._drop_tasks([tp for tp in partitions if tp in self.tasks])
             await self._publish_snapshot()
 
     async def _new_task(self, tp: TopicPartition) -> Task:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+            bootstrap_servers=self.bootstrap, **self.security,
             client_id=f"{self.client_id}-{tp.topic}-{tp.partition}",
             transactional_id=f"{self.cfg.group_id}-{tp.topic}-{tp.partition}",
             enable_idempotence=True,
@@ -160,6 +226,7 @@ class Worker:
         if tp.topic == topics.TOPIC_INPUT:
             proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
             proc.restore(await self._read_changelog(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition))
+            self.stats.restored += proc.pending  # consumed by an earlier owner, held here now
             task.stage_one = proc
         else:
             agg = Aggregator(self.params, tp.partition, self.partials_partitions, self.input_partitions)
@@ -175,7 +242,7 @@ class Worker:
         """Every committed record of one changelog partition, in order."""
         tp = TopicPartition(topic, partition)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+            bootstrap_servers=self.bootstrap, **self.security, enable_auto_commit=False,
             isolation_level="read_committed", group_id=None,
         )
         await consumer.start()
@@ -186,6 +253,7 @@ class Worker:
             end = (await consumer.end_offsets([tp]))[tp]
             while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=500, max_records=50000)
+                self.heartbeat.beat()  # a long restore is progress too
                 for rec in batch.get(tp, []):
                     out.append((rec.key, rec.value))
         finally:
@@ -194,7 +262,10 @@ class Worker:
 
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
-            await self.tasks.pop(tp).close()
+            task = self.tasks.pop(tp)
+            if task.stage_one is not None:  # its held events go to the next owner
+                self.stats.handed_over += task.stage_one.pending
+            await task.close()
             log.info("released %s-%d", tp.topic, tp.partition)
 
     # --- the loop -----------------------------------------------------------------------------
@@ -215,11 +286,15 @@ class Worker:
                 await asyncio.sleep(0)
 
     async def _caught_up(self, task: Task) -> bool:
-        """Read up to the last stable offset. The consumer's own position counts, not the last
-        record's offset: transaction markers take offsets that no record is delivered for."""
+        """Read up to the last stable offset, known from a recent fetch (``END_FRESH_MS``). The
+        consumer's own position counts, not the last record's offset: transaction markers take
+        offsets that no record is delivered for."""
         assert self._consumer is not None
         lso = self._consumer.last_stable_offset(task.tp)
-        return lso is not None and await self._consumer.position(task.tp) >= lso
+        if lso is None or await self._consumer.position(task.tp) < lso:
+            return False
+        polled: int | None = self._consumer.last_poll_timestamp(task.tp)  # wall clock, ms
+        return polled is not None and _now_ms() - polled <= END_FRESH_MS
 
     async def _run_stage_one(self, task: Task, records: list[Any], now_ms: int) -> None:
         proc = task.stage_one
@@ -236,9 +311,9 @@ class Worker:
         """One batch's outputs, in the task's open transaction (a sender job)."""
         await task.begin()
         src = task.tp.partition
-        out = Outbox(task.producer, self.partition_counts)
+        out = Outbox(task.producer, self.partition_counts, task.deliveries)
         for d in r.deadletters:
-            await out.add(topics.TOPIC_DEADLETTER, deadletter.encode(d), key=d.key)
+            await out.add(topics.TOPIC_DEADLETTER, deadletter.encode(d), key=deadletter.key(d))
         for f in r.forward:  # re-keyed by interaction_id, to its owner
             await out.add(topics.TOPIC_INPUT, f.value, key=f.key, partition=f.partition)
         for (ch, w), acc in r.partials.items():
@@ -271,7 +346,7 @@ class Worker:
         """One batch's window records, alert transitions and changelog, in the task's open
         transaction."""
         await task.begin()
-        out = Outbox(task.producer, self.partition_counts)
+        out = Outbox(task.producer, self.partition_counts, task.deliveries)
         for rec in result.records:
             await out.add(topics.TOPIC_INDICATORS, indicators.encode(rec), key=rec.channel.encode())
         for t in result.alerts:  # in the transaction of the window records that caused them

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -200,6 +199,11 @@ class SqmCollector(Collector):
         yield CounterMetricFamily("sqm_events_rekeyed", "Records forwarded to the partition that "
                                   "owns their interaction (key was not the interaction_id)",
                                   value=s.rekeyed)
+        yield CounterMetricFamily("sqm_events_restored", "Held events restored from the changelog "
+                                  "at assignment (consumed by an earlier owner)", value=s.restored)
+        yield CounterMetricFamily("sqm_events_handed_over", "Held events of partitions this "
+                                  "worker released (the next owner restores them)",
+                                  value=s.handed_over)
 
 
 def alert_active(channels: tuple[str, ...], alerts: dict[tuple[str, str, str], int]) -> Metric:
@@ -258,8 +262,3 @@ def _buckets(h: Histogram) -> list[tuple[str, float]]:
     total += h.counts[-1]
     out.append(("+Inf", total))
     return out
-
-
-def serve(registry: CollectorRegistry, port: int) -> None:
-    """Serve ``/metrics`` on ``port`` from a background thread."""
-    start_http_server(port, addr="0.0.0.0", registry=registry)

@@ -65,6 +65,8 @@ class Snapshot:
     held: int = 0
     consumed: int = 0
     rekeyed: int = 0
+    restored: int = 0
+    handed_over: int = 0
     assigned: dict[str, int] = field(default_factory=dict)  # stage -> partitions owned
     consumer_lag: dict[str, int] = field(default_factory=dict)  # stage -> records behind
 
@@ -87,6 +89,11 @@ class Stats:
                            for c in channels}
         self.consumed = 0
         self.rekeyed = 0
+        #: held events restored from the changelog (an earlier owner consumed them), and held
+        #: events of released partitions (the next owner restores them): the accounting identity
+        #: holds across restarts and rebalances with both
+        self.restored = 0
+        self.handed_over = 0
 
     def add_batch(self, r: BatchResult) -> None:
         """Count a stage-one batch that is being written (measurements of late events
@@ -119,5 +126,6 @@ class Stats:
             feedback={c: list(v) for c, v in self.feedback.items()},
             first_response={c: h.copy() for c, h in self.first_response.items()},
             resolution={c: h.copy() for c, h in self.resolution.items()},
-            consumed=self.consumed, rekeyed=self.rekeyed, **gauges,
+            consumed=self.consumed, rekeyed=self.rekeyed, restored=self.restored,
+            handed_over=self.handed_over, **gauges,
         )

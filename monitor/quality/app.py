@@ -29,6 +29,8 @@ import msgspec
 from monitor.config import Config, period_rules
 from monitor.domain.alerts import Span, Transition
 from monitor.kafka import topics
+from monitor.kafka.security import client_options, ssl_context
+from monitor.kafka_config import KafkaConfig
 from monitor.quality import alerting, combine, faustfix, periods, sink
 from monitor.quality.combine import PeriodResult
 from monitor.wire import alerts as alerts_wire
@@ -83,6 +85,20 @@ def _table(app: faust.App, name: str, partitions: int) -> faust.types.TableT[str
     return app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes)
 
 
+def broker_credentials(kafka: KafkaConfig) -> faust.types.auth.CredentialsT | None:
+    """``[kafka]`` as Faust's credentials, which faust-streaming turns into the same aiokafka
+    options as ``client_options`` gives the other clients (None: PLAINTEXT)."""
+    if kafka.uses_sasl:
+        assert kafka.sasl_password is not None
+        return faust.SASLCredentials(
+            username=kafka.sasl_username, password=kafka.sasl_password.reveal(),
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=ssl_context(kafka) if kafka.uses_tls else None)
+    if kafka.uses_tls:
+        return faust.SSLCredentials(ssl_context(kafka))
+    return None
+
+
 def make_app(cfg: Config, datadir: Path, replication: int) -> faustfix.App:
     """Faust settings: at least once, memory store restored from the changelogs, no web server
     (the stage serves its own /metrics), no leader topic, a short session so a restarted stage
@@ -90,6 +106,7 @@ def make_app(cfg: Config, datadir: Path, replication: int) -> faustfix.App:
     return faustfix.App(
         app_id(cfg),
         broker=[f"kafka://{h}" for h in cfg.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(cfg.kafka),
         store="memory://",
         datadir=str(datadir),
         autodiscover=False,
@@ -284,7 +301,8 @@ class QualityStage:
         transitions = self._step_alerts(result)
         await self.app.producer.flush()  # the states are durable before anything is published
         replayed = [t for t, again in transitions if again]
-        done = await sink.published(self.cfg.bootstrap_servers, replayed) if replayed else set()
+        done = (await sink.published(self.cfg.bootstrap_servers, replayed,
+                                     client_options(self.cfg.kafka)) if replayed else set())
         sends = [self.alerts_out.send(key=alerts_wire.key(t), value=alerts_wire.encode(t),
                                       force=True)
                  for t, _again in transitions if sink.ident(t) not in done]

@@ -19,10 +19,13 @@ import faust
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
+from monitor import config as config_mod
 from monitor.config import Config, ConfigError
 from monitor.kafka import topics
-from monitor.metrics.exporter import serve
+from monitor.kafka.security import ClientOptions, client_options
+from monitor.metrics.health import Heartbeat
 from monitor.metrics.quality_exporter import QualityCollector
+from monitor.metrics.server import serve
 from monitor.quality.app import TOPIC_INDICATORS, QualityStage, app_id
 
 ENV_METRICS_PORT = "SQM_QUALITY_METRICS_PORT"
@@ -34,6 +37,8 @@ class StageError(RuntimeError):
 
 #: metadata checks, 0.2 s apart, before a created topic must show as defined
 DECLARE_TRIES = 50
+#: how often a Faust timer stamps the heartbeat of ``/healthz``
+HEARTBEAT_S = 1.0
 
 
 def metrics_port(cfg: Config, override: int | None, env: Mapping[str, str]) -> int:
@@ -59,13 +64,14 @@ def _layout(env: Mapping[str, str]) -> tuple[int, int]:
     return indicators.partitions, topics.replication_override(env) or indicators.replication_factor
 
 
-async def _declare(bootstrap: str, defs: list[topics.TopicDef]) -> list[str]:
+async def _declare(bootstrap: str, defs: list[topics.TopicDef], security: ClientOptions
+                   ) -> list[str]:
     """Create the missing internal topics, then wait until the broker shows every one as
     defined; the problems left (e.g. a changelog with another partition count) otherwise."""
-    await topics.apply(bootstrap, defs)
+    await topics.apply(bootstrap, defs, security=security)
     problems: list[str] = []
     for _ in range(DECLARE_TRIES):
-        statuses = await topics.apply(bootstrap, defs, create=False)
+        statuses = await topics.apply(bootstrap, defs, create=False, security=security)
         problems = [f"{s.name}: {'; '.join(s.differences)}" for s in statuses if s.status != "ok"]
         if not problems:
             break
@@ -73,14 +79,15 @@ async def _declare(bootstrap: str, defs: list[topics.TopicDef]) -> list[str]:
     return problems
 
 
-def declare(bootstrap: str, defs: list[topics.TopicDef]) -> None:
+def declare(bootstrap: str, defs: list[topics.TopicDef], security: ClientOptions | None = None
+            ) -> None:
     """Faust declares its topics itself, but a table used right after its changelog was
     created can see it with 0 partitions in the consumer's metadata and refuse every write
     (``PartitionsMismatch``, faust-streaming 0.15.3 + aiokafka 0.14). Creating them first, and
     waiting until they show, avoids that race; it also checks an existing changelog still has
     its input's partition count."""
     try:
-        problems = asyncio.run(_declare(bootstrap, defs))
+        problems = asyncio.run(_declare(bootstrap, defs, security or {}))
     except (KafkaError, OSError) as exc:
         raise StageError(f"cannot create the internal topics on {bootstrap}: {exc!r}") from None
     finally:
@@ -89,27 +96,47 @@ def declare(bootstrap: str, defs: list[topics.TopicDef]) -> None:
         raise StageError("internal topics of the quality stage: " + "; ".join(problems))
 
 
+def readiness(app: faust.App) -> str | None:
+    """``/readyz``: ready once Faust has had its partitions assigned and its tables recovered
+    (``rebalancing`` is set when a rebalance starts and cleared after the recovery)."""
+    if app.rebalancing_count == 0:
+        return "waiting for the first partition assignment"
+    if app.rebalancing:
+        return "rebalancing: recovering the tables"
+    return None
+
+
 def run(cfg: Config, port: int, verbose: bool = False) -> int:
     """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 when the stage failed."""
+    web = config_mod.web(cfg)  # before anything starts: a bad file is a config error
     partitions, replication = _layout(os.environ)
     with tempfile.TemporaryDirectory(prefix="sqm-quality-") as datadir:
         stage = QualityStage(cfg, Path(datadir), indicators_partitions=partitions,
                              replication=replication)
         try:
-            declare(cfg.bootstrap_servers, stage.internal_topics(replication))
+            declare(cfg.bootstrap_servers, stage.internal_topics(replication),
+                    client_options(cfg.kafka))
         except (StageError, topics.TopicsError) as exc:
             print(f"sqm quality: {exc}", file=sys.stderr)
             return 1
         registry = CollectorRegistry()
         registry.register(QualityCollector(cfg.channel_names, lambda: stage.snapshot))
+        heartbeat = Heartbeat()
+
+        async def beat() -> None:  # runs while Faust's event loop does
+            heartbeat.beat()
+
+        stage.app.timer(HEARTBEAT_S)(beat)
         try:
-            serve(registry, port)
+            server = serve(registry, cfg.metrics_bind, port, web, live=heartbeat.check,
+                           ready=lambda: readiness(stage.app))
         except OSError as exc:
-            print(f"sqm quality: cannot serve metrics on port {port}: {exc}", file=sys.stderr)
+            print(f"sqm quality: cannot serve metrics on {cfg.metrics_bind}:{port}: {exc}",
+                  file=sys.stderr)
             return 1
         print(f"sqm quality: broker {cfg.broker_url}, app {app_id(cfg)}, method "
               f"{cfg.quality.method}, period {cfg.quality.period_s} s, metrics on "
-              f"http://127.0.0.1:{port}/metrics", flush=True)
+              f"{server.url()}", flush=True)
         worker = faust.Worker(stage.app, loglevel="DEBUG" if verbose else "INFO", quiet=True,
                               redirect_stdouts=False, stdout=sys.stderr)
         for name in ("aiokafka", "faust", "mode"):

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.domain.alerts import Transition
+from monitor.kafka.security import ClientOptions
 from monitor.wire.alerts import alert_id
 from monitor.wire.timefmt import format_utc_s
 
@@ -43,9 +44,9 @@ def _ident_of(raw: bytes | None) -> Ident | None:
         return None
 
 
-async def _partitions(bootstrap: str) -> list[int]:
+async def _partitions(bootstrap: str, security: ClientOptions) -> list[int]:
     """The partitions of the alerts topic (a consumer without subscription has no metadata)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         # every topic: naming a missing one would make some brokers create it
@@ -57,15 +58,19 @@ async def _partitions(bootstrap: str) -> list[int]:
     return []
 
 
-async def published(bootstrap: str, wanted: Iterable[Transition]) -> set[Ident]:
-    """The idents among ``wanted`` that the tail of ``sqm.alerts.v1`` already holds."""
+async def published(bootstrap: str, wanted: Iterable[Transition],
+                    security: ClientOptions | None = None) -> set[Ident]:
+    """The idents among ``wanted`` that the tail of ``sqm.alerts.v1`` already holds;
+    ``security``: ``[kafka]``'s client options."""
+    security = security or {}
     want = {ident(t) for t in wanted}
     found: set[Ident] = set()
-    tps = [TopicPartition(TOPIC_ALERTS, p) for p in await _partitions(bootstrap)]
+    tps = [TopicPartition(TOPIC_ALERTS, p) for p in await _partitions(bootstrap, security)]
     if not tps:
         return found
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, isolation_level="read_committed")
+                                enable_auto_commit=False, isolation_level="read_committed",
+                                **security)
     await consumer.start()
     try:
         consumer.assign(tps)

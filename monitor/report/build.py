@@ -46,6 +46,7 @@ from monitor.domain.review import (
 )
 from monitor.domain.timefmt import parse_rfc3339_ms
 from monitor.kafka.reader import in_event_range, read_range_sync, slack_ms_for
+from monitor.kafka.security import client_options
 from monitor.kafka.topics import TOPIC_ALERTS, TOPIC_INDICATORS
 from monitor.report.model import Report
 from monitor.wire import quality as quality_wire
@@ -84,6 +85,7 @@ def read_inputs(cfg: Config, from_ms: int, to_ms: int, progress: TopicProgress |
 
     Raises ``monitor.kafka.reader.ReadError`` when a topic is missing or the broker stalls."""
     out: list[list[dict[str, Any]]] = []
+    security = client_options(cfg.kafka)
     for topic in TOPICS:
         def report(done: int, total: int, topic: str = topic) -> None:
             if progress is not None:
@@ -92,7 +94,7 @@ def read_inputs(cfg: Config, from_ms: int, to_ms: int, progress: TopicProgress |
         alerts = topic == TOPIC_ALERTS
         records = read_range_sync(cfg.bootstrap_servers, topic, from_ms, to_ms,
                                   slack_ms=slack_ms_for(cfg), from_beginning=alerts,
-                                  progress=report)
+                                  progress=report, security=security)
         since_ms = ALERTS_SINCE_MS if alerts else from_ms
         # in_event_range only keeps JSON objects with an event time, so each loads to a dict
         out.append([orjson.loads(r.value) for r in in_event_range(records, since_ms, to_ms)])

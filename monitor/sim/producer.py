@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,6 +31,7 @@ from rich.progress import (
 )
 
 from monitor.config import Config
+from monitor.kafka.security import ClientOptions, client_options
 from monitor.sim.model import (
     Item,
     Scenario,
@@ -48,6 +49,10 @@ TICK_S = 0.1
 STEP_MS = 1000
 #: Await delivery reports every this many records (bounds memory, surfaces errors early).
 SETTLE_EVERY = 20_000
+#: How long a broker outage is ridden out (records kept and retried) before giving up.
+OUTAGE_LIMIT_S = 300.0
+#: Seconds to wait for acknowledgements before saying that the broker is unavailable.
+SETTLE_WAIT_S = 15.0
 
 KeyValue = tuple[bytes | None, bytes]
 
@@ -87,19 +92,29 @@ async def produce(
     *,
     on_sent: Callable[[int], None] | None = None,
     linger_ms: int = 20,
+    security: ClientOptions | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> int:
     """Send ``(key, value)`` records to ``topic``; return how many the broker acknowledged.
 
     Batches with ``linger_ms`` and large batches; ``acks=all``. ``on_sent(n)`` is called with the
-    running count each time a record is handed to the producer. Raises ``ProduceError``.
+    running count each time a record is handed to the producer. ``security``: ``[kafka]``'s
+    client options (``monitor.kafka.security.client_options``). Raises ``ProduceError``.
+
+    A broker outage is ridden out for up to ``OUTAGE_LIMIT_S``: the producer is idempotent, so
+    it retries its batches without duplicating them, and a record the producer could not take
+    or that was refused is sent again (at least once). ``notice`` gets one line when an outage
+    starts and one when it ends.
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="sqm-traffic",
         acks="all",
+        enable_idempotence=True,
         linger_ms=linger_ms,
         max_batch_size=512 * 1024,
         request_timeout_ms=15_000,
+        **(security or {}),
     )
     try:
         with _quiet_aiokafka():
@@ -117,20 +132,17 @@ async def produce(
             raise ProduceError(
                 f"topic {topic!r} does not exist on {bootstrap}; create it with `sqm topics apply`"
             )
-        futures: list[asyncio.Future[Any]] = []
+        outage = _Outage(bootstrap, notice)
+        pending: list[tuple[asyncio.Future[Any], KeyValue]] = []
         sent = 0
-        async for key, value in _aiter(items):
-            futures.append(await producer.send(topic, value, key=key))
+        async for item in _aiter(items):
+            pending.append((await _send(producer, topic, item, outage), item))
             sent += 1
             if on_sent is not None:
                 on_sent(sent)
-            if len(futures) >= SETTLE_EVERY:
-                await asyncio.gather(*futures)
-                acked += len(futures)
-                futures.clear()
-        await producer.flush()
-        await asyncio.gather(*futures)
-        acked += len(futures)
+            if len(pending) >= SETTLE_EVERY:
+                acked += await _settle(producer, topic, pending, outage)
+        acked += await _settle(producer, topic, pending, outage)
     except KafkaConnectionError as exc:
         raise ProduceError(f"lost the connection to Kafka at {bootstrap} ({exc})") from None
     except KafkaError as exc:
@@ -140,6 +152,70 @@ async def produce(
     finally:
         with contextlib.suppress(Exception):
             await producer.stop()
+    return acked
+
+
+class _Outage:
+    """Says once that the broker is unavailable and once that it is back; gives up (with a
+    ``ProduceError``) after ``OUTAGE_LIMIT_S`` without progress."""
+
+    def __init__(self, bootstrap: str, notice: Callable[[str], None] | None) -> None:
+        self.bootstrap = bootstrap
+        self.notice = notice or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            self.notice(f"broker unavailable at {self.bootstrap} ({exc!r}), retrying for up "
+                        f"to {OUTAGE_LIMIT_S:g} s ...")
+        elif now - self.since > OUTAGE_LIMIT_S:
+            raise ProduceError(f"broker unavailable at {self.bootstrap} for more than "
+                               f"{OUTAGE_LIMIT_S:g} s ({exc!r}); giving up")
+
+    def ok(self) -> None:
+        if self.since is not None:
+            self.notice(f"broker back after {time.monotonic() - self.since:.0f} s; "
+                        "carrying on")
+            self.since = None
+
+
+async def _send(producer: AIOKafkaProducer, topic: str, item: KeyValue,
+                outage: _Outage) -> asyncio.Future[Any]:
+    """Hand one record to the producer, waiting while it cannot take it (broker away)."""
+    while True:
+        try:
+            future: asyncio.Future[Any] = await producer.send(topic, item[1], key=item[0])
+            return future
+        except KafkaTimeoutError as exc:  # its batch for the partition is full and undelivered
+            outage.failed(exc)
+
+
+async def _settle(producer: AIOKafkaProducer, topic: str,
+                  pending: list[tuple[asyncio.Future[Any], KeyValue]], outage: _Outage) -> int:
+    """Wait for the delivery of ``pending`` (emptied), sending refused records again; return
+    how many were acknowledged."""
+    acked = 0
+    while pending:
+        _done, waiting = await asyncio.wait([f for f, _ in pending], timeout=SETTLE_WAIT_S)
+        if waiting:  # the producer goes on retrying them
+            outage.failed(KafkaTimeoutError(f"{len(waiting)} records not acknowledged within "
+                                            f"{SETTLE_WAIT_S:g} s"))
+            continue
+        results = [f.exception() or f.result() for f, _ in pending]
+        again: list[tuple[asyncio.Future[Any], KeyValue]] = []
+        for (_f, item), result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, KafkaError):
+                    raise result
+                outage.failed(result)
+                again.append((await _send(producer, topic, item, outage), item))
+            else:
+                acked += 1
+        if not again:
+            outage.ok()
+        pending[:] = again
     return acked
 
 
@@ -274,7 +350,8 @@ def generate_main(
         with meter:
             acked = asyncio.run(produce(
                 bootstrap, topic, _generate_items(model, meter, history_end),
-                on_sent=lambda n: setattr(meter, "sent", n),
+                on_sent=lambda n: setattr(meter, "sent", n), security=client_options(cfg.kafka),
+                notice=lambda line: _err("generate", line),
             ))
     except ProduceError as exc:
         _err("generate", str(exc))
@@ -401,7 +478,8 @@ def replay_main(
         with fh, meter:
             acked = asyncio.run(produce(
                 bootstrap, topic, _replay_items(fh, meter, rate),
-                on_sent=lambda n: setattr(meter, "sent", n),
+                on_sent=lambda n: setattr(meter, "sent", n), security=client_options(cfg.kafka),
+                notice=lambda line: _err("replay", line),
             ))
     except ProduceError as exc:
         _err("replay", str(exc))

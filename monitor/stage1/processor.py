@@ -65,7 +65,8 @@ class PartitionProcessor:
         self._surveys: list[Event] = []  # feedback events accepted in this batch
         self._now_ms = 0  # the wall clock of the batch being run
         self._out = BatchResult()
-        self._parse = Parser(params.channels, params.max_future_skew_ms, params.max_event_bytes)
+        self._parse = Parser(params.channels, params.max_future_skew_ms, params.max_event_bytes,
+                             params.max_event_age_ms)
 
     # --- batch entry points -----------------------------------------------------------------
 

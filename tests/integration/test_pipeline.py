@@ -266,6 +266,14 @@ def test_sigkill_midway_then_restart_gives_the_same_records(
         got = wait_for_windows(bootstrap, ref.records, 240, [worker])
         assert_records(ref.records, got)
         assert_alerts(bootstrap, ref)  # no second firing after the kill, no resolution lost
+        # the restarted worker accounts for what it consumed and for what it restored (events the
+        # killed one had consumed and held in its reorder buffer at its last commit)
+        m = worker.metrics()
+        used = sum(counter_sum([m], n) for n in (
+            "sqm_events_total", "sqm_events_duplicate_total", "sqm_events_rejected_total",
+            "sqm_events_held", "sqm_events_rekeyed_total", "sqm_events_handed_over_total"))
+        restored = m[("sqm_events_restored_total", ())]
+        assert m[("sqm_records_consumed_total", ())] + restored == used, (restored, used)
     finally:
         producer.join()
         worker.stop()

@@ -27,7 +27,9 @@ from monitor.wire import alerts, deadletter, indicators, partials, windows
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
 TOPIC = "sqm.interactions.v1"
-PARAMS = domain_params(Config())
+#: The defaults, but for ``max_event_age_s``: the events here span 8 days and are parsed at one
+#: wall clock (``WALL``) 30 days after the first.
+PARAMS = domain_params(Config(max_event_age_s=60 * 86_400))
 WINDOW_MS = 60_000
 GRACE_MS = 10_000
 DAY_MS = 86_400_000

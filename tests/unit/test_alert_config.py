@@ -111,7 +111,8 @@ def test_check_config_prints_the_effective_tables(tmp_path: Path,
     path.write_text('[[alerts]]\nindicator = "oldest_wait_s"\nop = ">"\nwarning = "3x"\n'
                     'channels = ["phone", "chat"]\n', encoding="utf-8")
     assert main(["--config", str(path), "check-config"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out.splitlines()
+    lines = out[out.index("") - 1:]  # from the line before the first blank one (the summary's end)
     assert lines[2].split() == ["alert", "op", "warning", "critical", "for", "clear", "min_volume",
                                 "channels"]
     assert lines[3].split() == ["oldest_wait_s", ">", "3x", "-", "2", "2", "10", "phone,chat"]

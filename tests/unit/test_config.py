@@ -104,3 +104,28 @@ def test_check_config_prints_the_weights_in_force(tmp_path: Path, capsys: pytest
     assert "weight service_level            0.7500" in out
     assert "weight csat_mean                0.2500" in out
     assert "weight nps" not in out
+
+
+@pytest.mark.parametrize("command", ["check-config", "rules", "worker", "topics", "generate",
+                                     "replay", "watch", "dashboards", "quality", "report"])
+def test_config_is_accepted_after_every_subcommand(command: str) -> None:
+    from monitor.cli import build_parser
+
+    extra = {"topics": ["apply"], "replay": ["f.jsonl"], "report": ["--from", "now-1d", "--to", "now"]}
+    args = build_parser().parse_args(["--config", "before.toml", command, *extra.get(command, []),
+                                      "--config", "after.toml"])
+    assert args.config == Path("after.toml")
+    args = build_parser().parse_args([command, *extra.get(command, []), "--config", "after.toml", "-v"])
+    assert (args.config, args.verbose) == (Path("after.toml"), True)
+    args = build_parser().parse_args(["--config", "before.toml", command, *extra.get(command, [])])
+    assert (args.config, args.verbose) == (Path("before.toml"), False)
+
+
+def test_check_config_with_config_after_the_subcommand(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    f = tmp_path / "c.toml"
+    f.write_text("window_s = 30\n")
+    assert main(["check-config", "--config", str(f)]) == 0
+    assert "window 30 s" in capsys.readouterr().out

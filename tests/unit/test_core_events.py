@@ -23,6 +23,7 @@ T0 = int(datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC).timestamp()) * 1000
 NOW = T0 + 3_600_000  # wall clock one hour after T0
 SKEW_MS = 300_000
 MAX_BYTES = 65536
+AGE_MS = 7 * 86_400_000  # max_event_age_s, the default
 TOPIC = "sqm.interactions.v1"
 DEADLETTER_KEYS = {"schema", "reason", "detail", "source", "raw", "received_at"}
 
@@ -51,7 +52,7 @@ def enc(d: object) -> bytes:
 
 
 def parse(raw: bytes | None, now_ms: int = NOW) -> Event | Rejection:
-    return Parser(CHANNELS, SKEW_MS, MAX_BYTES)(raw, now_ms)
+    return Parser(CHANNELS, SKEW_MS, MAX_BYTES, AGE_MS)(raw, now_ms)
 
 
 def reason(raw: bytes | None, now_ms: int = NOW) -> str:
@@ -134,10 +135,22 @@ def test_ts_exactly_at_the_future_skew_limit_is_accepted() -> None:
     assert r.ts_ms == T0
 
 
-def test_past_timestamps_are_accepted() -> None:
-    r = parse(enc(doc(ts="2020-01-01T00:00:00Z")))
-    assert isinstance(r, Event)
-    assert r.ts_ms == int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()) * 1000
+def test_past_timestamps_are_accepted_up_to_max_event_age() -> None:
+    now = T0 + AGE_MS
+    for ts in (T0, "2026-11-21T10:00:00Z", "2026-11-21T11:00:00+01:00"):
+        r = parse(enc(doc(ts=ts)), now_ms=now)
+        assert isinstance(r, Event), (ts, r)
+        assert r.ts_ms == T0
+
+
+def test_timestamps_older_than_max_event_age_are_bad() -> None:
+    now = T0 + AGE_MS + 1
+    for ts in (T0, "2026-11-21T10:00:00Z", "1970-01-01T00:00:00Z", 0):
+        r = parse(enc(doc(ts=ts)), now_ms=now)
+        assert isinstance(r, Rejection) and r.reason == "bad_timestamp", (ts, r)
+    r = parse(enc(doc(ts=T0)), now_ms=now)
+    assert r == Rejection("bad_timestamp", "ts is 604800 s behind the clock, more than "
+                          "max_event_age_s (604800)")
 
 
 # --- rejections -----------------------------------------------------------------------------

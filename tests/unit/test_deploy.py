@@ -53,7 +53,7 @@ def test_the_dockerfile_is_multi_stage_non_root_with_a_health_check() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert text.count("\nFROM ") + text.startswith("FROM ") >= 2
     assert "\nUSER 10001\n" in text
-    assert "HEALTHCHECK" in text and "/metrics" in text
+    assert "HEALTHCHECK" in text and "/healthz" in text
 
 
 def test_the_compose_file_follows_the_compose_specification() -> None:
@@ -138,8 +138,9 @@ def test_workers_are_probed_limited_and_restricted() -> None:
     (c,) = pod["containers"]
     assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
     assert c["resources"]["limits"]["memory"]
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        assert c[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"),
+                        ("startupProbe", "/healthz")):
+        assert c[probe]["httpGet"] == {"path": path, "port": "metrics"}
     sc = c["securityContext"]
     assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                   "capabilities": {"drop": ["ALL"]}}
@@ -195,6 +196,9 @@ def test_kubernetes_runs_the_quality_stage_that_its_podmonitor_scrapes_as_sqm_qu
     (c,) = pod["spec"]["template"]["spec"]["containers"]
     assert c["args"] == ["quality"]
     assert c["ports"] == [{"name": "metrics", "containerPort": 9311}]
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"),
+                        ("startupProbe", "/healthz")):
+        assert c[probe]["httpGet"] == {"path": path, "port": "metrics"}
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]  # Faust's data directory
     monitor = load("quality-podmonitor.yaml")
     assert monitor["spec"]["selector"]["matchLabels"] == labels
@@ -204,9 +208,9 @@ def test_kubernetes_runs_the_quality_stage_that_its_podmonitor_scrapes_as_sqm_qu
 
 
 def test_compose_health_checks_read_the_port_each_service_serves() -> None:
-    """The image's HEALTHCHECK reads the worker's /metrics (9310): the quality stage overrides
+    """The image's HEALTHCHECK reads the worker's /healthz (9310): the quality stage overrides
     it with its own port, and the generator, which serves none, turns it off."""
     services = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
-    assert "127.0.0.1:9311/metrics" in " ".join(services["quality"]["healthcheck"]["test"])
+    assert "127.0.0.1:9311/healthz" in " ".join(services["quality"]["healthcheck"]["test"])
     assert services["generator"]["healthcheck"] == {"disable": True}
     assert "healthcheck" not in services["worker-1"]  # the image's own check

@@ -28,6 +28,16 @@ def test_random_instants_in_every_form() -> None:
     "2026-01-01T00:60:00Z", "2026-01-01T00:00:00.12xZ", "2026-01-01X00:00:00Z",
     "20a6-01-01T00:00:00Z", "2026-01-01T00:00:00.1\u00b23Z", "2026-01-01T00:00:00",
     "2026-01-01", "", "2026-01-01T00:00:00.000+2:00",
+    # outside 1970 .. 9999 UTC, the range of integer epoch ms
+    "1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59Z", "1970-01-01T00:59:59+01:00",
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01",
 ])
 def test_invalid_forms(text: str) -> None:
     assert parse_rfc3339_ms(text) is None
+
+
+def test_the_ends_of_the_range() -> None:
+    assert parse_rfc3339_ms("1970-01-01T00:00:00Z") == 0
+    assert parse_rfc3339_ms("1970-01-01T01:00:00+01:00") == 0
+    assert parse_rfc3339_ms("9999-12-31T23:59:59.999Z") == 253402300799999
+    assert parse_rfc3339_ms("9999-12-31T23:59:59.999+00:00") == 253402300799999
