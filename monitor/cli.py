@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_mod
+from monitor import logthrottle
 from monitor.config import Config, ConfigError
 
 
@@ -327,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logthrottle.install()  # a broker outage makes aiokafka repeat itself thousands of times
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -1,5 +1,6 @@
 """Certificates made by the tests: a CA, a server certificate for 127.0.0.1 and localhost, and a
-client certificate, all signed by that CA (PEM files in a directory)."""
+client certificate, both signed by that CA, and a second CA that signed nothing (PEM files in a
+directory). The tests' only maker of keys and certificates."""
 
 from __future__ import annotations
 
@@ -21,16 +22,17 @@ class Certs:
     server_key: Path
     client_cert: Path
     client_key: Path
+    server_keystore: Path  # server key, certificate and CA in one file (a Kafka PEM keystore)
+    other_ca: Path  # a CA that signed nothing of these
 
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def _issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
@@ -61,7 +63,7 @@ def _issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
 
 
 def make_certs(directory: Path) -> Certs:
-    """Write the CA, server and client files into ``directory``."""
+    """Write the CA, server, client and other-CA files into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _issue("sqm test CA", ca_key, _name("sqm test CA"), ca_key, ca=True)
@@ -73,12 +75,18 @@ def make_certs(directory: Path) -> Certs:
     client_key = ec.generate_private_key(ec.SECP256R1())
     client = _issue("prometheus", client_key, ca.subject, ca_key,
                     usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other = _issue("another CA", other_key, _name("another CA"), other_key, ca=True)
     out = Certs(directory / "ca.crt", directory / "server.crt", directory / "server.key",
-                directory / "client.crt", directory / "client.key")
+                directory / "client.crt", directory / "client.key", directory / "server.pem",
+                directory / "other-ca.crt")
     pem = serialization.Encoding.PEM
     out.ca.write_bytes(ca.public_bytes(pem))
     out.server_cert.write_bytes(server.public_bytes(pem))
-    _write_key(server_key, out.server_key)
+    out.server_key.write_bytes(_pem_key(server_key))
     out.client_cert.write_bytes(client.public_bytes(pem))
-    _write_key(client_key, out.client_key)
+    out.client_key.write_bytes(_pem_key(client_key))
+    out.server_keystore.write_bytes(_pem_key(server_key) + server.public_bytes(pem)
+                                    + ca.public_bytes(pem))
+    out.other_ca.write_bytes(other.public_bytes(pem))
     return out

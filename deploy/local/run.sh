@@ -94,6 +94,7 @@ cat <<MSG
   broker        127.0.0.1:${KAFKA_PORT}
   metrics       http://127.0.0.1:${SQM_METRICS_PORT}/metrics (worker)
                 http://127.0.0.1:${SQM_QUALITY_METRICS_PORT}/metrics (quality stage: index, gaps)
+  probes        http://127.0.0.1:${SQM_METRICS_PORT}/healthz and /readyz (same on the quality stage)
   prometheus    http://127.0.0.1:${PROM_PORT}/alerts (rules: ${RUN_DIR}/sqm-rules.yml)
   alertmanager  http://127.0.0.1:${AM_PORT} (notifications: ${RUN_DIR}/notifications.log)
   dashboards    ${RUN_DIR}/dashboards/*.json for Grafana 11+ (import them, or provision them

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secured_broker import Certs, make_certs
+from tls_certs import Certs, make_certs
 
 from monitor import config as config_mod
 from monitor.cli import main
