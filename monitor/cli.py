@@ -73,14 +73,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)
 
-    from monitor.kafka.watchdog import BrokerLost
+    from aiokafka.errors import KafkaError
+
+    from monitor.kafka.task import DeliveryFailed
+    from monitor.kafka.watchdog import RESTART_NOTE, BrokerLost
 
     try:
         asyncio.run(main())
     except BrokerLost as exc:  # one line: what happened and what happens next
         logging.getLogger("sqm.worker").error("worker stopped: %s", exc)
         return 1
-    except Exception as exc:  # a failed commit: exit so that a supervisor restarts us
+    except (KafkaError, DeliveryFailed) as exc:  # the broker failed a write or a commit
+        logging.getLogger("sqm.worker").error(
+            "worker stopped: the Kafka client failed (%s); %s", logthrottle.causes(exc),
+            RESTART_NOTE)
+        return 1
+    except Exception as exc:  # anything else: exit so that a supervisor restarts us
         logging.getLogger("sqm.worker").exception("worker stopped: %s", exc)
         return 1
     return 0

@@ -1,6 +1,8 @@
 """Throttle the Kafka client's log lines: during a broker outage aiokafka logs the same error
 for every retry (about 2,000 lines a second with the worker's short retry backoff), which
-floods a log pipeline just when an operator reads it. Our own log lines are never throttled."""
+floods a log pipeline just when an operator reads it, often with a traceback each. Its records
+pass at most once per template every ``every_s``, on one line (a traceback becomes the one-line
+chain of its causes). Our own log lines are never throttled."""
 
 from __future__ import annotations
 
@@ -13,6 +15,20 @@ THROTTLED_PREFIXES = ("aiokafka", "kafka")
 #: distinct message templates remembered; beyond, the memory starts again (templates come from
 #: the libraries' source, so this is never reached in practice)
 MAX_TEMPLATES = 1000
+
+
+def causes(exc: BaseException) -> str:
+    """An exception and what caused it, on one line, outermost first."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = f"{type(current).__name__}: {current}".strip()
+        if not parts or text not in parts[-1]:
+            parts.append(text)
+        current = current.__cause__ or current.__context__
+    return " <- ".join(parts)
 
 
 class Throttle(logging.Filter):
@@ -37,6 +53,9 @@ class Throttle(logging.Filter):
         if len(self._seen) >= MAX_TEMPLATES:
             self._seen.clear()
         self._seen[key] = (now, 0)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.msg} ({causes(record.exc_info[1])})"
+            record.exc_info, record.exc_text = None, None
         if last is not None and last[1]:
             record.msg = f"{record.msg} [{last[1]} more like this in the last {now - last[0]:.0f} s]"
         return True

@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 
 from monitor.kafka.task import Task
 
+#: What happens after the worker stops on a broker failure (the end of its one log line).
+RESTART_NOTE = ("exiting with code 1 so that the supervisor restarts the worker, which resumes "
+                "from its last commit")
 #: Seconds without a commit after which the watchdog asks the broker for metadata itself.
 PROBE_AFTER_S = 5.0
 #: Seconds the watchdog sleeps between checks.
@@ -67,7 +70,5 @@ class BrokerWatch:
         return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _lost(self, what: str) -> BrokerLost:
-        return BrokerLost(
-            f"lost the broker at {self.bootstrap} for more than {self.timeout_s:g} s ({what}); "
-            "exiting with code 1 so that the supervisor restarts the worker, which resumes "
-            "from its last commit")
+        return BrokerLost(f"lost the broker at {self.bootstrap} for more than "
+                          f"{self.timeout_s:g} s ({what}); {RESTART_NOTE}")

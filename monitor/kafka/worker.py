@@ -221,6 +221,7 @@ class Worker:
             retry_backoff_ms=5,
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
+        await self._seek_committed(tp)
         task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms())
         task.start()
         if tp.topic == topics.TOPIC_INPUT:
@@ -237,6 +238,21 @@ class Worker:
         log.info("assigned %s-%d at offset %d", tp.topic, tp.partition,
                  await self._consumer.position(tp))
         return task
+
+    async def _seek_committed(self, tp: TopicPartition) -> None:
+        """Resume at the offset the partition's last transaction committed, read only now.
+
+        The consumer may have fetched the committed offset when the group assigned the
+        partition, while the earlier owner's last transaction was still completing (after a
+        broker restart, its commit markers come late): that offset was the one before it, and
+        re-reading from there on top of the changelog restored below counts the transaction's
+        input twice (stage two has no event ids to drop them by). ``producer.start()`` has by
+        now completed or aborted that transaction, so the offset read here matches the
+        changelog."""
+        assert self._consumer is not None
+        committed: int | None = await self._consumer.committed(tp)
+        if committed is not None:
+            self._consumer.seek(tp, committed)
 
     async def _read_changelog(self, topic: str, partition: int) -> list[tuple[bytes, bytes | None]]:
         """Every committed record of one changelog partition, in order."""

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -106,7 +113,7 @@ async def produce(
     or that was refused is sent again (at least once). ``notice`` gets one line when an outage
     starts and one when it ends.
     """
-    producer = AIOKafkaProducer(
+    sender = _Sender(dict(
         bootstrap_servers=bootstrap,
         client_id="sqm-traffic",
         acks="all",
@@ -115,14 +122,12 @@ async def produce(
         max_batch_size=512 * 1024,
         request_timeout_ms=15_000,
         **(security or {}),
-    )
+    ))
     try:
         with _quiet_aiokafka():
-            await producer.start()
-            cluster = await producer.client.fetch_all_metadata()
+            cluster = await sender.start()
     except KafkaError as exc:
-        with contextlib.suppress(Exception):
-            await producer.stop()
+        await sender.stop()
         raise ProduceError(
             f"cannot reach Kafka at {bootstrap} ({exc}); is the broker running?"
         ) from None
@@ -134,15 +139,18 @@ async def produce(
             )
         outage = _Outage(bootstrap, notice)
         pending: list[tuple[asyncio.Future[Any], KeyValue]] = []
+        overdue = _Overdue()
         sent = 0
         async for item in _aiter(items):
-            pending.append((await _send(producer, topic, item, outage), item))
+            pending.append((await _send(sender, topic, item, outage), item))
+            overdue.sent()
             sent += 1
             if on_sent is not None:
                 on_sent(sent)
-            if len(pending) >= SETTLE_EVERY:
-                acked += await _settle(producer, topic, pending, outage)
-        acked += await _settle(producer, topic, pending, outage)
+            if len(pending) >= SETTLE_EVERY or overdue.check(pending):
+                acked += await _settle(sender, topic, pending, outage)
+                overdue.clear()
+        acked += await _settle(sender, topic, pending, outage)
     except KafkaConnectionError as exc:
         raise ProduceError(f"lost the connection to Kafka at {bootstrap} ({exc})") from None
     except KafkaError as exc:
@@ -150,9 +158,64 @@ async def produce(
             f"Kafka refused records for {topic!r} after {acked} acknowledged: {exc!r}"
         ) from None
     finally:
-        with contextlib.suppress(Exception):
-            await producer.stop()
+        await sender.stop()
     return acked
+
+
+#: Errors after which an idempotent producer's sequence numbers no longer match the broker's
+#: (records expired client-side during an outage): every later send would fail the same way,
+#: so the producer is replaced (a new producer id) and the refused records sent again.
+BROKEN_SEQUENCE = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
+
+
+class _Sender:
+    """The producer, replaceable: aiokafka's idempotent producer does not reset its producer id
+    after ``BROKEN_SEQUENCE`` errors as the Java client does."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.producer = AIOKafkaProducer(**options)
+
+    async def start(self) -> Any:
+        """Start it; the cluster metadata (to check the topic)."""
+        await self.producer.start()
+        return await self.producer.client.fetch_all_metadata()
+
+    async def renew(self) -> None:
+        await self.stop()
+        self.producer = AIOKafkaProducer(**self.options)
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+
+
+class _Overdue:
+    """Notices a record not acknowledged within ``SETTLE_WAIT_S`` long before ``SETTLE_EVERY``
+    records are out (a paced replay sends 20,000 records in minutes), so that an outage is
+    reported while it lasts: ``check`` is true once the oldest unacknowledged record is overdue.
+    Cheap per record: one clock read, and the scan only moves forward."""
+
+    def __init__(self) -> None:
+        self.sent_at: list[float] = []
+        self.first_open = 0  # index of the oldest record perhaps not acknowledged yet
+
+    def sent(self) -> None:
+        self.sent_at.append(time.monotonic())
+
+    def check(self, pending: list[tuple[asyncio.Future[Any], KeyValue]]) -> bool:
+        now = self.sent_at[-1]
+        if now - self.sent_at[self.first_open] <= SETTLE_WAIT_S:
+            return False
+        while self.first_open < len(pending) and pending[self.first_open][0].done():
+            self.first_open += 1
+        return (self.first_open < len(pending)
+                and now - self.sent_at[self.first_open] > SETTLE_WAIT_S)
+
+    def clear(self) -> None:
+        self.sent_at.clear()
+        self.first_open = 0
 
 
 class _Outage:
@@ -181,18 +244,18 @@ class _Outage:
             self.since = None
 
 
-async def _send(producer: AIOKafkaProducer, topic: str, item: KeyValue,
+async def _send(sender: _Sender, topic: str, item: KeyValue,
                 outage: _Outage) -> asyncio.Future[Any]:
     """Hand one record to the producer, waiting while it cannot take it (broker away)."""
     while True:
         try:
-            future: asyncio.Future[Any] = await producer.send(topic, item[1], key=item[0])
+            future: asyncio.Future[Any] = await sender.producer.send(topic, item[1], key=item[0])
             return future
         except KafkaTimeoutError as exc:  # its batch for the partition is full and undelivered
             outage.failed(exc)
 
 
-async def _settle(producer: AIOKafkaProducer, topic: str,
+async def _settle(sender: _Sender, topic: str,
                   pending: list[tuple[asyncio.Future[Any], KeyValue]], outage: _Outage) -> int:
     """Wait for the delivery of ``pending`` (emptied), sending refused records again; return
     how many were acknowledged."""
@@ -204,13 +267,15 @@ async def _settle(producer: AIOKafkaProducer, topic: str,
                                             f"{SETTLE_WAIT_S:g} s"))
             continue
         results = [f.exception() or f.result() for f, _ in pending]
+        if any(isinstance(r, BROKEN_SEQUENCE) for r in results):
+            await sender.renew()
         again: list[tuple[asyncio.Future[Any], KeyValue]] = []
         for (_f, item), result in zip(pending, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, KafkaError):
                     raise result
                 outage.failed(result)
-                again.append((await _send(producer, topic, item, outage), item))
+                again.append((await _send(sender, topic, item, outage), item))
             else:
                 acked += 1
         if not again:

@@ -37,3 +37,20 @@ def test_other_templates_and_our_own_loggers_pass() -> None:
     assert not throttle.filter(_record("aiokafka.conn", "Unable to connect to %s", "h2"))
     for _ in range(5):
         assert throttle.filter(_record("sqm.worker", "worker stopped: %s", "x"))
+
+
+def test_a_traceback_becomes_one_line_of_causes() -> None:
+    try:
+        try:
+            raise ConnectionError("Connection at 127.0.0.1:9092 closed")
+        except ConnectionError as inner:
+            raise RuntimeError("Unexpected error during batch delivery") from inner
+    except RuntimeError as exc:
+        rec = logging.LogRecord("aiokafka.producer.sender", logging.ERROR, __file__, 1,
+                                "Unexpected error in sender routine", (), (type(exc), exc, None))
+    assert Throttle(clock=lambda: 0.0).filter(rec)
+    assert rec.exc_info is None
+    assert rec.getMessage() == (
+        "Unexpected error in sender routine (RuntimeError: Unexpected error during batch "
+        "delivery <- ConnectionError: Connection at 127.0.0.1:9092 closed)")
+    assert "Traceback" not in logging.Formatter().format(rec)
