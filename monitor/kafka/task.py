@@ -52,6 +52,9 @@ class Task:
     #: commit under way, if any (for the worker's watchdog)
     committed_at: float = field(default_factory=time.monotonic)
     commit_started: float | None = None
+    #: offset of the next record this task takes: records below it were fetched before a
+    #: rebalance gave the partition back to this worker and come again from the committed offset
+    next_offset: int = 0
 
     def start(self) -> None:
         self.sender = asyncio.create_task(self._send_loop())

@@ -221,8 +221,9 @@ class Worker:
             retry_backoff_ms=5,
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
-        await self._seek_committed(tp)
-        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms())
+        committed = await self._seek_committed(tp)
+        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms(),
+                    next_offset=committed or 0)
         task.start()
         if tp.topic == topics.TOPIC_INPUT:
             proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
@@ -239,7 +240,7 @@ class Worker:
                  await self._consumer.position(tp))
         return task
 
-    async def _seek_committed(self, tp: TopicPartition) -> None:
+    async def _seek_committed(self, tp: TopicPartition) -> int | None:
         """Resume at the offset the partition's last transaction committed, read only now.
 
         The consumer may have fetched the committed offset when the group assigned the
@@ -253,6 +254,7 @@ class Worker:
         committed: int | None = await self._consumer.committed(tp)
         if committed is not None:
             self._consumer.seek(tp, committed)
+        return committed
 
     async def _read_changelog(self, topic: str, partition: int) -> list[tuple[bytes, bytes | None]]:
         """Every committed record of one changelog partition, in order."""
@@ -291,8 +293,14 @@ class Worker:
         for tp, task in list(self.tasks.items()):
             task.check()  # raised here too, in case nothing more is submitted
             records = batch.get(tp, [])
+            if records and records[0].offset < task.next_offset:
+                # fetched before a rebalance that gave tp back to this worker (between the fetch
+                # and this lock): the consumer reads them again from the committed offset, so
+                # take each offset once (stage two has no event ids to drop a second copy by)
+                records = [r for r in records if r.offset >= task.next_offset]
             if records:
                 task.last_record_wall_ms = now_ms
+                task.next_offset = records[-1].offset + 1
             # also without records: the clock may let a held watermark go
             run = self._run_stage_one if task.stage_one is not None else self._run_stage_two
             for i in range(0, max(len(records), 1), MAX_BATCH_RECORDS):

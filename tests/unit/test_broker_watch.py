@@ -1,6 +1,7 @@
-"""The worker's guards against a lost broker, without a broker: ``BrokerWatch`` gives up after
+"""The worker's guards, without a broker: ``BrokerWatch`` gives up after
 ``timeout_s`` without an answer (or with one commit under way that long) and not before, and a
-``Task`` never commits a transaction one of whose record batches was refused."""
+``Task`` never commits a transaction one of whose record batches was refused, and a batch fetched
+before a rebalance that gave its partition back is not taken twice."""
 
 from __future__ import annotations
 
@@ -111,3 +112,37 @@ def test_a_commit_under_way_for_the_timeout_is_a_lost_broker() -> None:
     lost, after_s = asyncio.run(_outcome(_watch([task], probe_ok=True, timeout_s=0.3), 5))
     assert lost is not None and 0.3 <= after_s < 2
     assert "a commit of sqm.interactions.v1-2 under way since " in str(lost)
+
+
+class _Rec:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def test_records_fetched_before_a_rebalance_are_taken_once() -> None:
+    """A batch fetched before a rebalance that gave the partition back to the same worker comes
+    again from the committed offset: each offset goes to the stage once."""
+    from monitor.config import Config, domain_params
+    from monitor.kafka.worker import Worker
+
+    cfg = Config()
+    worker = Worker(cfg, domain_params(cfg))
+    tp = TopicPartition("sqm.internal.partials.v1", 1)
+    task = Task(tp, FakeProducer(), "g", next_offset=100)  # the new task: committed offset 100
+    task.stage_two = object()  # type: ignore[assignment]  # only routes to stage two
+    worker.tasks = {tp: task}
+    seen: list[list[int]] = []
+
+    async def run(_task: Task, records: list[Any], _now_ms: int) -> None:
+        seen.append([r.offset for r in records])
+
+    worker._run_stage_two = run  # type: ignore[method-assign,assignment]
+
+    async def go() -> None:
+        await worker._process({tp: [_Rec(o) for o in range(100, 106)]})  # the stale batch
+        await worker._process({tp: [_Rec(o) for o in range(100, 110)]})  # read again from 100
+        await worker._process({tp: [_Rec(o) for o in range(110, 112)]})
+
+    asyncio.run(go())
+    assert seen == [[100, 101, 102, 103, 104, 105], [106, 107, 108, 109], [110, 111]]
+    assert task.next_offset == 112
