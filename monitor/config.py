@@ -9,7 +9,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,25 +224,12 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         _check_type(key, value, _SCALARS[key])
         kwargs[key] = value
     kwargs.update(_env_overrides(os.environ if env is None else env))
-    kwargs.update(_alerting(raw, kwargs.get("channels", Config().channels)))
-    kwargs.update(_tables(raw, kwargs.get("window_s", DEFAULT_WINDOW_S),
+    kwargs.update(_tables(raw, kwargs.get("channels", Config().channels),
+                          kwargs.get("window_s", DEFAULT_WINDOW_S),
                           os.environ if env is None else env))
     cfg = Config(**kwargs)
     _validate(cfg)
     return cfg
-
-
-def _tables(raw: Mapping[str, Any], window_s: int, env: Mapping[str, str]) -> dict[str, Any]:
-    """``[quality]`` and ``[kafka]``, each parsed in its own module."""
-    out: dict[str, Any] = {}
-    try:
-        if "quality" in raw:
-            out["quality"] = parse_quality(raw["quality"], window_s)
-        if "kafka" in raw:
-            out["kafka"] = parse_kafka(raw["kafka"], env)
-    except (QualityConfigError, KafkaConfigError) as exc:
-        raise ConfigError(str(exc)) from None
-    return out
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -259,16 +246,27 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _alerting(raw: Mapping[str, Any], channels: tuple[ChannelConfig, ...]) -> dict[str, Any]:
-    """``[[alerts]]`` and ``[[slos]]`` as given (absent: the defaults apply)."""
+#: what a table's own parser raises; it becomes a ``ConfigError`` (its message names the key)
+_TABLE_ERRORS = (AlertConfigError, QualityConfigError, KafkaConfigError)
+
+
+def _tables(raw: Mapping[str, Any], channels: tuple[ChannelConfig, ...], window_s: int,
+            env: Mapping[str, str]) -> dict[str, Any]:
+    """``[[alerts]]``, ``[[slos]]`` (absent: the defaults apply), ``[quality]`` and ``[kafka]``,
+    each parsed in its own module, as ``Config`` fields."""
     names = tuple(c.name for c in channels)
+    parsers: dict[str, tuple[str, Callable[[Any], Any]]] = {
+        "alerts": ("alerts_config", lambda t: parse_alerts(t, names)),
+        "slos": ("slos_config", lambda t: parse_slos(t, names)),
+        "quality": ("quality", lambda t: parse_quality(t, window_s)),
+        "kafka": ("kafka", lambda t: parse_kafka(t, env)),
+    }
     out: dict[str, Any] = {}
     try:
-        if "alerts" in raw:
-            out["alerts_config"] = parse_alerts(raw["alerts"], names)
-        if "slos" in raw:
-            out["slos_config"] = parse_slos(raw["slos"], names)
-    except AlertConfigError as exc:
+        for key, (field_name, parse) in parsers.items():
+            if key in raw:
+                out[field_name] = parse(raw[key])
+    except _TABLE_ERRORS as exc:
         raise ConfigError(str(exc)) from None
     return out
 
