@@ -125,6 +125,7 @@ class Generation:
     rss_after_1min: float | None = None
     rss_at_end: float | None = None
     accounting: float | None = None
+    interactions_at_end: float | None = None  # sqm_state_interactions: the state it holds
 
 
 @dataclass
@@ -155,6 +156,7 @@ class Soak:
         gen.rss_at_end = rss_mib(self.proc.pid)
         if samples is not None:
             gen.accounting = settled_accounting(self.port, samples)
+            gen.interactions_at_end = samples.get(("sqm_state_interactions", ()))
         gen.ended_by = how.name
         self.proc.send_signal(how)
         self.proc.wait(120)
@@ -196,13 +198,19 @@ def report(soak: Soak, args: argparse.Namespace, end_lag: float, end_accounting:
              f"- accounting difference at the end: {end_accounting:.0f}",
              f"- {n_records} indicator records read back; (channel, window) with two different "
              f"records: {len(conflicts)}{' ' + ', '.join(conflicts[:10]) if conflicts else ''}",
+             "- interactions in the state: open ones and closed ones kept for `reopen_window_s` "
+             "(7 days), so the state, and a restarted worker's memory, grow with the traffic "
+             "until closed interactions start to expire",
              "", "| generation | ended by | RSS after 1 min (MiB) | RSS at end (MiB) | growth | "
-             "accounting difference |", "|---:|---|---:|---:|---:|---:|"]
+             "interactions at end | KiB per interaction | accounting difference |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for i, g in enumerate(soak.generations):
         growth = ("n/a" if g.rss_after_1min is None or g.rss_at_end is None
                   else f"{100 * (g.rss_at_end / g.rss_after_1min - 1):+.1f}%")
+        per = ("n/a" if not g.interactions_at_end or g.rss_at_end is None
+               else f"{g.rss_at_end * 1024 / g.interactions_at_end:.2f}")
         lines.append(f"| {i} | {g.ended_by} | {_n(g.rss_after_1min)} | {_n(g.rss_at_end)} | "
-                     f"{growth} | {_n(g.accounting)} |")
+                     f"{growth} | {_n(g.interactions_at_end)} | {per} | {_n(g.accounting)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -43,6 +43,7 @@ def _load_for_kafka(args: argparse.Namespace) -> Config:
 def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
+    from monitor.allocator import fix_mmap_threshold
     from monitor.kafka.worker import Worker
     from monitor.metrics.exporter import SqmCollector
     from monitor.metrics.server import serve
@@ -52,6 +53,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # The state is millions of long-lived, cycle-free containers: frequent full collections
     # would walk all of them for nothing (measured: 1.6x faster hot path with these thresholds).
     gc.set_threshold(100_000, 50, 1000)
+    fix_mmap_threshold()  # resident memory follows the state, not the largest fetch
     port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
     worker = Worker(cfg, config_mod.domain_params(cfg),
                     client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}")
@@ -75,12 +77,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from aiokafka.errors import KafkaError
 
+    from monitor.kafka.restore import HangingTransaction
     from monitor.kafka.task import DeliveryFailed
     from monitor.kafka.watchdog import RESTART_NOTE, BrokerLost
 
     try:
         asyncio.run(main())
-    except BrokerLost as exc:  # one line: what happened and what happens next
+    except (BrokerLost, HangingTransaction) as exc:  # one line: what happened, what comes next
         logging.getLogger("sqm.worker").error("worker stopped: %s", exc)
         return 1
     except (KafkaError, DeliveryFailed) as exc:  # the broker failed a write or a commit

@@ -30,6 +30,7 @@ from monitor.domain.indicators import Indicators
 from monitor.domain.params import Params
 from monitor.kafka import topics
 from monitor.kafka.outbox import Outbox
+from monitor.kafka.restore import HangingTransaction, commit_hanging, read_changelog
 from monitor.kafka.security import client_options
 from monitor.kafka.task import Task
 from monitor.kafka.watchdog import BrokerWatch
@@ -39,6 +40,7 @@ from monitor.stage1.outputs import BatchResult
 from monitor.stage1.processor import PartitionProcessor
 from monitor.stage2.aggregator import Aggregator, AggResult, route
 from monitor.wire import alerts, deadletter, indicators, partials, windows
+from monitor.wire.changelog import OFFSET_KEY, encode_offset, take_offset
 
 log = logging.getLogger("sqm.worker")
 
@@ -222,20 +224,26 @@ class Worker:
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
         committed = await self._seek_committed(tp)
-        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms(),
-                    next_offset=committed or 0)
+        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms())
         task.start()
         if tp.topic == topics.TOPIC_INPUT:
             proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
-            proc.restore(await self._read_changelog(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition))
+            live = await self._restore(task, topics.TOPIC_INTERACTIONS_CHANGELOG)
+            recorded = take_offset(live)
+            proc.restore(live.items())
             self.stats.restored += proc.pending  # consumed by an earlier owner, held here now
             task.stage_one = proc
         else:
             agg = Aggregator(self.params, tp.partition, self.partials_partitions, self.input_partitions)
-            agg.restore(*windows.restore(
-                await self._read_changelog(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition)))
+            live = await self._restore(task, topics.TOPIC_WINDOWS_CHANGELOG)
+            recorded = take_offset(live)
+            agg.restore(*windows.restore(live.items()))
             task.stage_two = agg
         assert self._consumer is not None
+        task.next_offset = committed or 0
+        if recorded is not None and recorded > task.next_offset:  # see _restore
+            self._consumer.seek(tp, recorded)
+            task.next_offset = recorded
         log.info("assigned %s-%d at offset %d", tp.topic, tp.partition,
                  await self._consumer.position(tp))
         return task
@@ -256,27 +264,37 @@ class Worker:
             self._consumer.seek(tp, committed)
         return committed
 
-    async def _read_changelog(self, topic: str, partition: int) -> list[tuple[bytes, bytes | None]]:
-        """Every committed record of one changelog partition, in order."""
-        tp = TopicPartition(topic, partition)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, **self.security, enable_auto_commit=False,
-            isolation_level="read_committed", group_id=None,
-        )
-        await consumer.start()
-        out: list[tuple[bytes, bytes | None]] = []
+    async def _restore(self, task: Task, changelog: str) -> dict[bytes, bytes]:
+        """The live records of the task's changelog partition. If the task's producer left a
+        transaction there that the broker completed without its markers (``restore``), commit
+        it on every partition the task writes and read again: the state then includes it, and
+        the task resumes after its input (the offset recorded with it), not at the committed
+        consumer offset, whose update it holds too."""
+        tp = TopicPartition(changelog, task.tp.partition)
         try:
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=50000)
-                self.heartbeat.beat()  # a long restore is progress too
-                for rec in batch.get(tp, []):
-                    out.append((rec.key, rec.value))
-        finally:
-            await consumer.stop()
-        return out
+            live, read = await read_changelog(self.bootstrap, self.security, tp, self.heartbeat.beat)
+        except HangingTransaction as exc:
+            log.warning("%s-%d holds records of an earlier transaction of this partition's "
+                        "producer at offsets %d-%d that the broker completed without writing its "
+                        "markers (a controlled shutdown or a start-up without the partition's "
+                        "leader): committing them, and resuming after their input",
+                        tp.topic, tp.partition, exc.stable, exc.high - 1)
+            await commit_hanging(task.producer, self._written(task.tp))
+            live, read = await read_changelog(self.bootstrap, self.security, tp, self.heartbeat.beat)
+        log.info("restored %s-%d: %d live keys of %d records read", tp.topic, tp.partition,
+                 len(live), read)
+        return live
+
+    def _written(self, tp: TopicPartition) -> list[TopicPartition]:
+        """Every partition a task of ``tp`` writes to (its transactions may name any of them)."""
+        shared: tuple[str, ...]
+        if tp.topic == topics.TOPIC_INPUT:
+            own = [TopicPartition(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition)]
+            shared = (topics.TOPIC_PARTIALS, topics.TOPIC_DEADLETTER, topics.TOPIC_INPUT)
+        else:
+            own = [TopicPartition(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition)]
+            shared = (topics.TOPIC_INDICATORS, topics.TOPIC_ALERTS)
+        return own + [TopicPartition(t, p) for t in shared for p in range(self.partition_counts[t])]
 
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
@@ -349,6 +367,9 @@ class Worker:
                 await out.add(topics.TOPIC_PARTIALS, value, partition=q)
         for key, val in r.changelog:
             await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
+        if offset is not None:  # where the partition resumes, with the state it resumes from
+            await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, encode_offset(offset),
+                          key=OFFSET_KEY, partition=src)
         await out.flush()
         if offset is not None:
             task.offset = offset
@@ -377,6 +398,9 @@ class Worker:
             await out.add(topics.TOPIC_ALERTS, alerts.encode(t), key=alerts.key(t))
         for key, val in changelog:
             await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
+        if offset is not None:
+            await out.add(topics.TOPIC_WINDOWS_CHANGELOG, encode_offset(offset), key=OFFSET_KEY,
+                          partition=task.tp.partition)
         await out.flush()
         if offset is not None:
             task.offset = offset
@@ -390,7 +414,7 @@ class Worker:
         oldest: dict[str, int | None] = {}
         latest: dict[str, Indicators] = {}
         active: dict[tuple[str, str, str], int] = {}
-        held = 0
+        held = tracked = 0
         wms: list[int] = []
         assigned = {"interactions": 0, "aggregate": 0}
         lag = {"interactions": 0, "aggregate": 0}
@@ -401,6 +425,7 @@ class Worker:
             if task.stage_one is not None:
                 proc = task.stage_one
                 held += proc.pending
+                tracked += len(proc.states)
                 backlog = proc.backlog
                 for ch in self.params.channels:
                     waiting[ch] = waiting.get(ch, 0) + backlog.waiting[ch]
@@ -418,7 +443,7 @@ class Worker:
         self._snapshot = self.stats.snapshot(
             backlog_waiting=waiting, backlog_open=open_, oldest_waiting_ts_ms=oldest,
             windows=latest, alerts=active, watermark_ms=min(wms) if wms else None, held=held,
-            assigned=assigned, consumer_lag=lag,
+            interactions=tracked, assigned=assigned, consumer_lag=lag,
         )
 
     async def _lag(self, task: Task) -> int:

@@ -189,6 +189,9 @@ class SqmCollector(Collector):
         yield g
         yield GaugeMetricFamily("sqm_events_held", "Accepted events not yet applied (reorder "
                                 "buffer and orphans waiting for opened)", value=s.held)
+        yield GaugeMetricFamily("sqm_state_interactions", "Interactions in this worker's state: "
+                                "open ones, and closed ones kept for reopen_window_s",
+                                value=s.interactions)
         yield _per_stage("sqm_assigned_partitions", "Partitions this worker owns, per stage "
                          "(interactions: input topic; aggregate: partials topic)", s.assigned)
         yield _per_stage("sqm_consumer_lag_records", "Records of this worker's partitions not "

@@ -63,6 +63,7 @@ class Snapshot:
     alerts: dict[tuple[str, str, str], int] = field(default_factory=dict)
     watermark_ms: int | None = None
     held: int = 0
+    interactions: int = 0  # kept in stage one's state (open, or closed within the reopen window)
     consumed: int = 0
     rekeyed: int = 0
     restored: int = 0

@@ -11,3 +11,40 @@ def last_values(items: Iterable[tuple[bytes, bytes | None]]) -> dict[bytes, byte
     for k, v in items:
         last[k] = v
     return last
+
+
+class Compacted:
+    """The live keys of a changelog, kept while it is read.
+
+    Compaction runs only on closed segments, so a changelog holds every delta and snapshot
+    written since its active segment opened, most of them superseded or deleted since.
+    Keeping only each key's latest value while reading holds memory to the state being
+    restored; a list of every record read first made each restarted worker start larger
+    than the one before it."""
+
+    def __init__(self) -> None:
+        self.live: dict[bytes, bytes] = {}
+        self.read = 0  # records read, superseded and deleted ones included
+
+    def add(self, key: bytes, value: bytes | None) -> None:
+        self.read += 1
+        if value is None:  # a tombstone: the key is gone
+            self.live.pop(key, None)
+        else:
+            self.live[key] = value
+
+
+#: Key of the record that says where the task's source partition resumes: the offset after the
+#: last batch, written with every batch that read records, in the batch's transaction.
+OFFSET_KEY = b"o:"
+
+
+def encode_offset(next_offset: int) -> bytes:
+    return b"%d" % next_offset
+
+
+def take_offset(live: dict[bytes, bytes]) -> int | None:
+    """Remove the resume offset from a restored changelog's live records; None when there is
+    none (a new partition, or a changelog written before it was recorded)."""
+    raw = live.pop(OFFSET_KEY, None)
+    return None if raw is None else int(raw)

@@ -232,6 +232,9 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
         accounted = (sum(ref.accepted.values()) + sum(ref.duplicates.values())
                      + sum(reasons.values()) + m[("sqm_events_held", ())] + rekeyed)
         assert consumed == len(items) + rekeyed == accounted
+        # every interaction of the scenario is kept (closed ones for reopen_window_s, 7 days); the
+        # orphan's state went with its dead letter
+        assert m[("sqm_state_interactions", ())] == len({e["interaction_id"] for e in valid})
         # window gauges show the latest final window; it is empty (after the scenario), so the
         # ratio gauges are absent rather than 0, and the window end matches the topic
         phone = [r for r in read_json(bootstrap, TOPIC_INDICATORS) if r["channel"] == "phone"]
