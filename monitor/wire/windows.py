@@ -2,7 +2,8 @@
 
 Keys: ``a:<channel>:<window start ms>`` per open window (the accumulator's JSON, a tombstone once
 final) and ``m:`` for the marks, the next window to finalise, the latest record per channel and the state of
-each threshold alert.
+each threshold alert. The worker adds ``o:``, the partials offset to resume at
+(``monitor.wire.changelog.OFFSET_KEY``), and takes it out before ``restore``.
 """
 
 from __future__ import annotations
