@@ -5,14 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-def last_values(items: Iterable[tuple[bytes, bytes | None]]) -> dict[bytes, bytes | None]:
-    """Each key's last record value, as compaction would keep it (None: deleted)."""
-    last: dict[bytes, bytes | None] = {}
-    for k, v in items:
-        last[k] = v
-    return last
-
-
 class Compacted:
     """The live keys of a changelog, kept while it is read.
 
@@ -48,3 +40,11 @@ def take_offset(live: dict[bytes, bytes]) -> int | None:
     none (a new partition, or a changelog written before it was recorded)."""
     raw = live.pop(OFFSET_KEY, None)
     return None if raw is None else int(raw)
+
+
+def last_values(items: Iterable[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
+    """Each live key's last record value, as compaction would keep it (deleted keys absent)."""
+    kept = Compacted()
+    for k, v in items:
+        kept.add(k, v)
+    return kept.live

@@ -220,7 +220,7 @@ class StateLog:
                 self.snapshot_bytes += len(chunk)
                 for iid, s in orjson.loads(chunk):
                     states[iid] = s
-        deltas = sorted((k, v) for k, v in last.items() if k.startswith(b"d:") and v is not None)
+        deltas = sorted((k, v) for k, v in last.items() if k.startswith(b"d:"))
         batches: list[tuple[Any, list[Any]]] = []
         entries: list[Any] = []
         for k, v in deltas:

@@ -53,8 +53,6 @@ def restore(items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
     state: AggState | None = None
     accs: dict[tuple[str, int], WindowAcc] = {}
     for k, v in last_values(items).items():
-        if v is None:
-            continue
         d = orjson.loads(v)
         if k == META_KEY:
             first = {int(a): b for a, b in d["src_first"]}
