@@ -41,9 +41,9 @@ def _load_for_kafka(args: argparse.Namespace) -> Config:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, ProcessCollector
 
-    from monitor.allocator import fix_mmap_threshold
+    from monitor.allocator import fix_mmap_threshold, heap_releaser
     from monitor.kafka.worker import Worker
     from monitor.metrics.exporter import SqmCollector
     from monitor.metrics.server import serve
@@ -56,9 +56,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     fix_mmap_threshold()  # resident memory follows the state, not the largest fetch
     port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
     worker = Worker(cfg, config_mod.domain_params(cfg),
-                    client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}")
+                    client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}",
+                    on_idle=heap_releaser())  # after a burst, freed heap goes back
     registry = CollectorRegistry()
     registry.register(SqmCollector(cfg.channel_names, worker.snapshot))
+    ProcessCollector(registry=registry)  # process_resident_memory_bytes, CPU, open fds
     try:
         server = serve(registry, cfg.metrics_bind, port, web, live=worker.heartbeat.check,
                        ready=worker.readiness.check)

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -69,7 +69,8 @@ def _hard_exit(message: str) -> None:
 class Worker:
     """Runs until ``stop`` is set; state per owned partition, outputs in transactions."""
 
-    def __init__(self, cfg: Config, params: Params, *, client_id: str = "sqm-worker") -> None:
+    def __init__(self, cfg: Config, params: Params, *, client_id: str = "sqm-worker",
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.cfg = cfg
         self.params = params
         self.bootstrap = cfg.bootstrap_servers
@@ -94,6 +95,8 @@ class Worker:
         #: what ``/healthz`` and ``/readyz`` report: the loop's progress, the assignment's state
         self.heartbeat = Heartbeat()
         self.readiness = Readiness()
+        #: called after a poll that found nothing (it limits its own cost)
+        self._on_idle = on_idle
 
     # --- public -------------------------------------------------------------------------------
 
@@ -132,6 +135,8 @@ class Worker:
                     await self._process(batch)
                     await self._publish_snapshot()
                 self.heartbeat.beat()
+                if not batch and self._on_idle is not None:
+                    self._on_idle()
         except asyncio.CancelledError:
             if self.failure is None:
                 raise

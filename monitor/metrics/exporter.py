@@ -7,6 +7,7 @@ is in the snapshot but no longer configured is not exported.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -43,10 +44,12 @@ class SqmCollector(Collector):
     """Reads the latest ``Snapshot`` on each scrape."""
 
     def __init__(self, channels: tuple[str, ...], snapshot: Callable[[], Snapshot],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 blocks: Callable[[], int] = sys.getallocatedblocks) -> None:
         self.channels = channels
         self._snapshot = snapshot
         self._clock = clock
+        self._blocks = blocks
 
     def collect(self) -> Iterator[Metric]:
         """One scrape: the snapshot and the clock are read once, so every family shows the same
@@ -192,6 +195,10 @@ class SqmCollector(Collector):
         yield GaugeMetricFamily("sqm_state_interactions", "Interactions in this worker's state: "
                                 "open ones, and closed ones kept for reopen_window_s",
                                 value=s.interactions)
+        yield GaugeMetricFamily("sqm_python_allocated_blocks", "Blocks Python's small-object "
+                                "allocator has handed out and not had back (live objects of up "
+                                "to 512 bytes): it follows the state, and a leak of small objects "
+                                "grows it without bound", value=self._blocks())
         yield _per_stage("sqm_assigned_partitions", "Partitions this worker owns, per stage "
                          "(interactions: input topic; aggregate: partials topic)", s.assigned)
         yield _per_stage("sqm_consumer_lag_records", "Records of this worker's partitions not "

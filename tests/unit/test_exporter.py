@@ -21,7 +21,7 @@ NOW_S = 1_800_000_000.0
 
 def render(s: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     reg = CollectorRegistry()
-    reg.register(SqmCollector(CHANNELS, lambda: s, clock=lambda: NOW_S))
+    reg.register(SqmCollector(CHANNELS, lambda: s, clock=lambda: NOW_S, blocks=lambda: 654_321))
     out = {}
     for fam in text_string_to_metric_families(generate_latest(reg).decode()):
         for smp in fam.samples:
@@ -75,6 +75,7 @@ def test_counters_histograms_and_gauges() -> None:
     assert m[("sqm_records_consumed_total", ())] == 9
     assert m[("sqm_consumer_lag_records", (("stage", "interactions"),))] == 1234
     assert m[("sqm_consumer_lag_records", (("stage", "aggregate"),))] == 0
+    assert m[("sqm_python_allocated_blocks", ())] == 654_321
 
 
 def test_a_channel_no_longer_configured_is_not_exported() -> None:
