@@ -62,8 +62,8 @@ BEFORE_SEEDS = (9, 11, 12)
 AFTER_SEEDS = (7, 8, 10, 13)
 #: Python blocks the worker may gain per hostile record: one in 20 (10,000 over the 200,000),
 #: against about 1,100 measured, which come with time rather than records (an idle worker gains
-#: 1,200 in its first minutes and a few hundred a minute after); one leaked object per record
-#: would be 200,000
+#: about 5,000 in its first eight minutes, then levels off); one leaked object per record would
+#: be 200,000
 BLOCKS_PER_RECORD = 0.05
 REASONS = {"malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value",
            "unknown_type", "unknown_channel", "bad_timestamp", "too_large", "invalid_transition",
