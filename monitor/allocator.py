@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 128 * 1024
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once: ``find_library`` runs ``ldconfig -p`` each time it is asked."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
