@@ -19,7 +19,7 @@ idle (``monitor.allocator``), so the rest of its resident memory follows live me
 
 Resident memory alone misses a leak of small objects for a while: Python's arenas keep the
 room the warm-up's batches needed, and leaked objects fill it before memory grows (a leaked
-72-byte ``bytes`` per record moved the median by under 2% over the 200,000). So the test also
+small ``int`` per record moved it by under 1% over the 200,000). So the test also
 reads ``sqm_python_allocated_blocks`` at each reading (live objects of up to 512 bytes): its
 medians may differ by at most one block per 20 hostile records, where one leaked object per
 record adds one per record.
