@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaProducer
 from harness import WorkerProcess, poll, read_topic, reset_topics, write_config
 from hostile import Hostile, catalogue, flood
 from kafka_broker import free_port
+from procfs import rss_kib
 from reference import compute
 from test_pipeline import assert_records, wait_for_windows
 
@@ -120,13 +121,6 @@ def produce(bootstrap: str, valid: list[dict[str, Any]], hostile: list[Hostile],
         items += bad[n * step:(n + 1) * step]
     items += bad[len(valid) * step:]
     asyncio.run(_produce(bootstrap, items, sent))
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def idle_memory(worker: WorkerProcess) -> tuple[int, int]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
-from pathlib import Path
 
 import pytest
+from procfs import rss_kib
 
 from monitor.allocator import HeapRelease, fix_mmap_threshold, heap_releaser
 
@@ -78,17 +79,10 @@ def test_glibc_gives_freed_heap_back() -> None:
         ctypes.memset(b, 1, block)  # resident
     for b in blocks[:-1]:
         libc.free(b)
-    before = _rss_kib()
+    before = rss_kib(os.getpid())
     release = heap_releaser()
     assert release is not None
     release()
-    after = _rss_kib()
+    after = rss_kib(os.getpid())
     libc.free(blocks[-1])
     assert before - after >= 32 * 1024, (before, after)
-
-
-def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
