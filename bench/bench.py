@@ -51,9 +51,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
 
-from monitor.kafka import topics  # noqa: E402
 from monitor.config import Config  # noqa: E402
-from monitor.domain.timefmt import parse_rfc3339_ms  # noqa: E402
+from monitor.domain.stream.timefmt import parse_rfc3339_ms  # noqa: E402
+from monitor.kafka import topics  # noqa: E402
 from monitor.sim.model import encode, history, key_of  # noqa: E402
 from monitor.sim.producer import produce  # noqa: E402
 

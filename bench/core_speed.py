@@ -16,14 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.config import Config, domain_params
-from monitor.kafka.partitioner import partition_of_key
+from monitor.config import Config, domain_params, window_rules
+from monitor.contract import deadletter, indicators, partials
+from monitor.contract.partitioner import partition_of_key
 from monitor.sim.model import encode, history, key_of
-from monitor.stage1.processor import PartitionProcessor
-from monitor.stage2.aggregator import Aggregator
-from monitor.wire import deadletter, indicators, partials, windows
-from monitor.wire.changelog import last_values
-from monitor.wire.statelog import StateLog
+from monitor.stages.aggregate.aggregator import Aggregator
+from monitor.stages.interactions.processor import PartitionProcessor
+from monitor.state import windows
+from monitor.state.changelog import last_values
+from monitor.state.statelog import StateLog
 
 PARTITIONS = 4
 
@@ -48,7 +49,7 @@ def main() -> int:
         by_p[p].append((len(by_p[p]), key, encode(item)))
     total = sum(len(x) for x in by_p)
     procs = [PartitionProcessor(params, "in", p, PARTITIONS) for p in range(PARTITIONS)]
-    agg = Aggregator(params, 0, 1, PARTITIONS)
+    agg = Aggregator(params, 0, 1, PARTITIONS, window_rules(cfg))
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
     c0 = time.process_time()
@@ -70,7 +71,7 @@ def main() -> int:
             if r.mark:
                 vals.append(partials.encode_mark(r.mark))
             out = agg.process([partials.decode(v) for v in vals], now)
-            windows.records(out)
+            windows.records(out.windows, out.state)
             for rec in out.records:
                 indicators.encode(rec)
     if prof:

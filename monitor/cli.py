@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_mod
-from monitor import logthrottle
 from monitor.config import Config, ConfigError
+from monitor.runtime import logthrottle
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -43,13 +43,13 @@ def _load_for_kafka(args: argparse.Namespace) -> Config:
 def cmd_worker(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry, ProcessCollector
 
-    from monitor.allocator import fix_mmap_threshold, heap_releaser
-    from monitor.kafka.worker import Worker
     from monitor.metrics.exporter import SqmCollector
     from monitor.metrics.server import serve
+    from monitor.runtime.allocator import fix_mmap_threshold, heap_releaser
+    from monitor.worker.loop import Worker
 
     cfg = _load_for_kafka(args)
-    web = config_mod.web(cfg)  # before anything starts: a bad file is a config error
+    web = config_mod.load_web(cfg)  # before anything starts: a bad file is a config error
     # The state is millions of long-lived, cycle-free containers: frequent full collections
     # would walk all of them for nothing (measured: 1.6x faster hot path with these thresholds).
     gc.set_threshold(100_000, 50, 1000)
@@ -79,9 +79,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from aiokafka.errors import KafkaError
 
-    from monitor.kafka.restore import HangingTransaction
-    from monitor.kafka.task import DeliveryFailed
-    from monitor.kafka.watchdog import RESTART_NOTE, BrokerLost
+    from monitor.worker.restore import HangingTransaction
+    from monitor.worker.task import DeliveryFailed
+    from monitor.worker.watchdog import RESTART_NOTE, BrokerLost
 
     try:
         asyncio.run(main())
@@ -107,9 +107,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from monitor.kafka import topics
+    from monitor.kafka import admin
 
-    return topics.main(_load_for_kafka(args), check_only=args.action == "check")
+    return admin.main(_load_for_kafka(args), check_only=args.action == "check")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -125,7 +125,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"\nrules: job {r.job}, watermark lag > {r.watermark_lag_s:g} s, dead letters > "
           f"{r.deadletter_ratio:.2%}, consumer lag > {r.consumer_lag_records} records, "
           f"runbook {r.runbook_url}")
-    from monitor.rules.document import notes
+    from monitor.ops.rules.document import notes
 
     for note in notes(cfg):
         print(f"note: {note}")
@@ -134,7 +134,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from monitor.rules.document import notes, render, render_prometheusrule
+    from monitor.ops.rules.document import notes, render, render_prometheusrule
 
     cfg = _load(args)
     text = (render(cfg) if args.format == "file"
@@ -151,7 +151,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def metrics_summary(cfg: Config) -> str:
     """How the worker and the quality stage serve /metrics, /healthz and /readyz."""
-    web = config_mod.web(cfg)
+    web = config_mod.load_web(cfg)
     scheme = "https" if web is not None and web.tls is not None else "http"
     n = 0 if web is None else len(web.users)
     auth = f"basic auth for /metrics ({n} user{'s' * (n != 1)})" if n else "no authentication"
@@ -200,7 +200,7 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
-    from monitor.dashboards.document import write
+    from monitor.ops.dashboards.document import write
 
     for path in write(_load(args), Path(args.out)):
         print(f"sqm dashboards: wrote {path}")
@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override quality.metrics_port / SQM_QUALITY_METRICS_PORT")
     p.set_defaults(func=cmd_quality)
 
-    p = sub.add_parser("topics", help="create or check the topics defined in monitor/topics/")
+    p = sub.add_parser("topics", help="create or check the topics defined in topics/")
     p.add_argument("action", choices=["apply", "check"])
     p.set_defaults(func=cmd_topics)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from monitor.domain.indicators import Indicators
+from monitor.domain.stream.indicators import Indicators
 
 WARNING, CRITICAL = "warning", "critical"
 #: windows back in which a channel must have had ``opened`` events for ``no_data`` to breach

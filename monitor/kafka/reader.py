@@ -46,7 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from monitor.config import Config
-from monitor.domain.timefmt import parse_rfc3339_ms
+from monitor.domain.stream.timefmt import parse_rfc3339_ms
 from monitor.kafka.security import ClientOptions
 
 #: ``progress(done, total)``: offsets read so far and to read in all, over every partition.

@@ -27,7 +27,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from monitor.kafka_config import KafkaConfig, no_password
+from monitor.config.kafka import KafkaConfig, no_password
 
 #: aiokafka's keyword arguments for one client's security
 ClientOptions = Mapping[str, Any]

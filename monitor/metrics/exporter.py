@@ -21,12 +21,12 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from monitor.domain import feedback as fb
-from monitor.domain.events import EVENT_TYPES, REASONS
-from monitor.domain.indicators import Indicators
-from monitor.domain.window import COUNT_FIELDS
+from monitor.contract.indicators import summary_s
+from monitor.domain.stream import feedback as fb
+from monitor.domain.stream.events import EVENT_TYPES, REASONS
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.window import COUNT_FIELDS
 from monitor.metrics.stats import Histogram, Snapshot
-from monitor.wire.indicators import summary_s
 
 _MEASURE_METRICS = {name: f"sqm_{name}" for name in COUNT_FIELDS}
 _RATIOS = (

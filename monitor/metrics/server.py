@@ -2,7 +2,7 @@
 ``/readyz``.
 
 The standard library's threading HTTP server, with TLS and basic auth from ``metrics_web_config``
-(the exporter-toolkit's format, ``monitor.web_config``). Written here rather than taken from
+(the exporter-toolkit's format, ``monitor.config.web``). Written here rather than taken from
 ``prometheus_client.start_http_server``, which has neither basic auth nor probes.
 
 * ``/metrics``: prometheus_client's exposition of the injected registry, honouring ``Accept``
@@ -35,8 +35,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from monitor.config.web import WebConfig
 from monitor.metrics.health import Probe
-from monitor.web_config import WebConfig
 
 log = logging.getLogger("sqm.metrics")
 

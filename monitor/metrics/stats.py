@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.domain import feedback
-from monitor.domain.indicators import Indicators
-from monitor.domain.window import COUNT_FIELDS
-from monitor.stage1.outputs import BatchResult
+from monitor.domain.stream import feedback
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.window import COUNT_FIELDS
+from monitor.stages.interactions.outputs import BatchResult
 
 FIRST_RESPONSE_BUCKETS_S = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800,
                             3600, 7200, 14400, 28800, 43200, 86400)

@@ -27,19 +27,19 @@ import faust
 import msgspec
 
 from monitor.config import Config, period_rules
+from monitor.config.kafka import KafkaConfig
+from monitor.contract import alerts as alerts_wire
+from monitor.contract import quality as wire
+from monitor.contract import topics
+from monitor.contract.timefmt import format_utc_s
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUALITY
 from monitor.domain.alerts import Span, Transition
-from monitor.kafka import topics
 from monitor.kafka.security import client_options, ssl_context
-from monitor.kafka_config import KafkaConfig
 from monitor.quality import alerting, combine, faustfix, periods, sink
 from monitor.quality.combine import PeriodResult
-from monitor.wire import alerts as alerts_wire
-from monitor.wire import quality as wire
-from monitor.wire.timefmt import format_utc_s
 
 log = logging.getLogger("sqm.quality")
 
-TOPIC_INDICATORS: Final = "sqm.indicators.v1"
 #: every closure goes to partition 0 of the internal topic: one agent sees all channels
 CLOSED_KEY: Final = b"periods"
 _META: Final = "meta"
@@ -145,8 +145,8 @@ class QualityStage:
         self.closed = _raw_topic(app, f"{aid}-closed-periods", internal=True, partitions=1,
                                  deleting=True, retention=CLOSED_RETENTION_S)
         app.stream_sources = frozenset({TOPIC_INDICATORS, self.closed.get_topic_name()})
-        self.quality_out = _raw_topic(app, wire.TOPIC)
-        self.alerts_out = _raw_topic(app, sink.TOPIC_ALERTS)
+        self.quality_out = _raw_topic(app, TOPIC_QUALITY)
+        self.alerts_out = _raw_topic(app, TOPIC_ALERTS)
         self.periods = _table(app, "periods", indicators_partitions)
         self.combine = _table(app, "combine", 1)
         self.history = _table(app, "history", 1)

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from monitor.domain import weights as weights_mod
-from monitor.domain.quality import (
+from monitor.contract import quality as wire
+from monitor.domain.quality import weights as weights_mod
+from monitor.domain.quality.index import (
     SCORES,
     Spread,
     Sums,
@@ -23,7 +24,6 @@ from monitor.domain.quality import (
     servqual_gaps,
 )
 from monitor.quality.periods import Closure, total
-from monitor.wire import quality as wire
 
 ScoreRow = dict[str, float | None]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from monitor.domain.quality import Sums
+from monitor.domain.quality.index import Sums
 
 _SEP = "/"
 

@@ -21,12 +21,13 @@ from prometheus_client import CollectorRegistry
 
 from monitor import config as config_mod
 from monitor.config import Config, ConfigError
-from monitor.kafka import topics
+from monitor.contract.topics import TOPIC_INDICATORS, TopicDef, load_definitions
+from monitor.kafka import admin
 from monitor.kafka.security import ClientOptions, client_options
 from monitor.metrics.health import Heartbeat
-from monitor.metrics.quality_exporter import QualityCollector
 from monitor.metrics.server import serve
-from monitor.quality.app import TOPIC_INDICATORS, QualityStage, app_id
+from monitor.quality.app import QualityStage, app_id
+from monitor.quality.exporter import QualityCollector
 
 ENV_METRICS_PORT = "SQM_QUALITY_METRICS_PORT"
 
@@ -60,18 +61,18 @@ def metrics_port(cfg: Config, override: int | None, env: Mapping[str, str]) -> i
 def _layout(env: Mapping[str, str]) -> tuple[int, int]:
     """The input's partition count (the ``periods`` table must match it) and the replication
     factor of the topics Faust declares, both from ``topics.toml`` like ``sqm topics apply``."""
-    (indicators,) = [d for d in topics.load_definitions() if d.name == TOPIC_INDICATORS]
-    return indicators.partitions, topics.replication_override(env) or indicators.replication_factor
+    (indicators,) = [d for d in load_definitions() if d.name == TOPIC_INDICATORS]
+    return indicators.partitions, admin.replication_override(env) or indicators.replication_factor
 
 
-async def _declare(bootstrap: str, defs: list[topics.TopicDef], security: ClientOptions
+async def _declare(bootstrap: str, defs: list[TopicDef], security: ClientOptions
                    ) -> list[str]:
     """Create the missing internal topics, then wait until the broker shows every one as
     defined; the problems left (e.g. a changelog with another partition count) otherwise."""
-    await topics.apply(bootstrap, defs, security=security)
+    await admin.apply(bootstrap, defs, security=security)
     problems: list[str] = []
     for _ in range(DECLARE_TRIES):
-        statuses = await topics.apply(bootstrap, defs, create=False, security=security)
+        statuses = await admin.apply(bootstrap, defs, create=False, security=security)
         problems = [f"{s.name}: {'; '.join(s.differences)}" for s in statuses if s.status != "ok"]
         if not problems:
             break
@@ -79,7 +80,7 @@ async def _declare(bootstrap: str, defs: list[topics.TopicDef], security: Client
     return problems
 
 
-def declare(bootstrap: str, defs: list[topics.TopicDef], security: ClientOptions | None = None
+def declare(bootstrap: str, defs: list[TopicDef], security: ClientOptions | None = None
             ) -> None:
     """Faust declares its topics itself, but a table used right after its changelog was
     created can see it with 0 partitions in the consumer's metadata and refuse every write
@@ -108,7 +109,7 @@ def readiness(app: faust.App) -> str | None:
 
 def run(cfg: Config, port: int, verbose: bool = False) -> int:
     """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 when the stage failed."""
-    web = config_mod.web(cfg)  # before anything starts: a bad file is a config error
+    web = config_mod.load_web(cfg)  # before anything starts: a bad file is a config error
     partitions, replication = _layout(os.environ)
     with tempfile.TemporaryDirectory(prefix="sqm-quality-") as datadir:
         stage = QualityStage(cfg, Path(datadir), indicators_partitions=partitions,
@@ -116,7 +117,7 @@ def run(cfg: Config, port: int, verbose: bool = False) -> int:
         try:
             declare(cfg.bootstrap_servers, stage.internal_topics(replication),
                     client_options(cfg.kafka))
-        except (StageError, topics.TopicsError) as exc:
+        except (StageError, admin.TopicsError) as exc:
             print(f"sqm quality: {exc}", file=sys.stderr)
             return 1
         registry = CollectorRegistry()

@@ -16,12 +16,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from monitor.contract.alerts import alert_id
+from monitor.contract.timefmt import format_utc_s
+from monitor.contract.topics import TOPIC_ALERTS
 from monitor.domain.alerts import Transition
 from monitor.kafka.security import ClientOptions
-from monitor.wire.alerts import alert_id
-from monitor.wire.timefmt import format_utc_s
 
-TOPIC_ALERTS = "sqm.alerts.v1"
 #: records read back per partition: transitions are rare, this spans weeks of them
 TAIL = 5000
 

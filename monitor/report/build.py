@@ -20,9 +20,12 @@ from typing import Any, Final, TypeVar
 import msgspec
 import orjson
 
-from monitor.config import Config, domain_params
+from monitor.config import Config, domain_params, window_rules
+from monitor.contract import report as report_wire
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUALITY
 from monitor.domain.alerts import Rule, Transition
-from monitor.domain.attainment import (
+from monitor.domain.quality.index import Sums
+from monitor.domain.report.attainment import (
     Counts,
     Hour,
     Slo,
@@ -33,9 +36,7 @@ from monitor.domain.attainment import (
     targets,
     worst_hours,
 )
-from monitor.domain.indicators import Indicators
-from monitor.domain.quality import Sums
-from monitor.domain.review import (
+from monitor.domain.report.review import (
     QualityPoint,
     alert_time_by_channel,
     episodes,
@@ -44,19 +45,17 @@ from monitor.domain.review import (
     spread,
     what_to_look_at,
 )
-from monitor.domain.timefmt import parse_rfc3339_ms
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.timefmt import parse_rfc3339_ms
 from monitor.kafka.reader import in_event_range, read_range_sync, slack_ms_for
 from monitor.kafka.security import client_options
-from monitor.kafka.topics import TOPIC_ALERTS, TOPIC_INDICATORS
 from monitor.report.model import Report
-from monitor.wire import quality as quality_wire
-from monitor.wire import report as report_wire
 
 log = logging.getLogger("sqm.report")
 T = TypeVar("T")
 
 #: the three topics a report reads, in reading order
-TOPICS: Final = (TOPIC_INDICATORS, TOPIC_ALERTS, quality_wire.TOPIC)
+TOPICS: Final = (TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_QUALITY)
 #: worst hours listed overall, then for each channel
 WORST_HOURS: Final = 5
 #: an hour with fewer offered contacts is not a "worst hour" (the alerts' default ``min_volume``)
@@ -240,7 +239,7 @@ def build_report(cfg: Config, indicators: list[dict[str, Any]], alerts: list[dic
     q_records = _dedupe(_keep(quality, "period_start", chans, from_ms, to_ms), _quality_id)
     points: list[QualityPoint] = _decode(q_records, report_wire.quality_point, "quality")
     params = domain_params(cfg)
-    rules = _rules(params.alert_rules, chans)
+    rules = _rules(window_rules(cfg), chans)
     by_channel = period_sums(windows)
     sums = {ch: by_channel.get(ch, Counts()) for ch in chans}
     slos = _slos(cfg, chans)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import TYPE_CHECKING, Final
 
-from monitor.domain.quality import DIMENSIONS
+from monitor.domain.quality.index import DIMENSIONS
 from monitor.report.fmt import signed
 from monitor.report.model import Report
 

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from monitor.config import Config
-from monitor.domain.timefmt import parse_rfc3339_ms
+from monitor.domain.stream.timefmt import parse_rfc3339_ms
 from monitor.kafka.reader import ReadError
 from monitor.report.build import TopicProgress, build_report, read_inputs
 from monitor.report.model import Report

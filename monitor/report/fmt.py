@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Final
 
-from monitor.domain.review import ANCHOR_ALERTS, ANCHOR_ATTAINMENT, ANCHOR_GAPS, Finding
+from monitor.domain.report.review import ANCHOR_ALERTS, ANCHOR_ATTAINMENT, ANCHOR_GAPS, Finding
 
 NA: Final = "n/a"
 #: a real minus sign for negatives (a hyphen reads as a dash in a table)

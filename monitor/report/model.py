@@ -1,14 +1,14 @@
-"""What a period report holds: the figures of ``monitor.domain.attainment`` and
-``monitor.domain.review`` for one time range, assembled by ``build`` and written by the
+"""What a period report holds: the figures of ``monitor.domain.report.attainment`` and
+``monitor.domain.report.review`` for one time range, assembled by ``build`` and written by the
 renderers. Plain data: a renderer never computes a figure, so HTML and Markdown always agree."""
 
 from __future__ import annotations
 
 import msgspec
 
-from monitor.domain.attainment import Attainment, Budget, Counts, Hour, Target
-from monitor.domain.quality import Spread
-from monitor.domain.review import Episode, Finding, GapTable, Trend
+from monitor.domain.quality.index import Spread
+from monitor.domain.report.attainment import Attainment, Budget, Counts, Hour, Target
+from monitor.domain.report.review import Episode, Finding, GapTable, Trend
 
 
 class Report(msgspec.Struct, frozen=True):

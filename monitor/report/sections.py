@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from monitor.domain.attainment import Target
-from monitor.domain.quality import DIMENSIONS
-from monitor.domain.review import ANCHOR_ALERTS, ANCHOR_ATTAINMENT, ANCHOR_GAPS
+from monitor.domain.quality.index import DIMENSIONS
+from monitor.domain.report.attainment import Target
+from monitor.domain.report.review import ANCHOR_ALERTS, ANCHOR_ATTAINMENT, ANCHOR_GAPS
 from monitor.report.fmt import (
     NA,
     OPS,

@@ -125,8 +125,8 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from monitor.config import ChannelConfig
-from monitor.domain.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED, RESPONDED
-from monitor.domain.feedback import DIMENSIONS, FEEDBACK
+from monitor.domain.stream.events import ABANDONED, FAILED, OPENED, REOPENED, RESOLVED, RESPONDED
+from monitor.domain.stream.feedback import DIMENSIONS, FEEDBACK
 
 #: An emitted item: an event object, or raw garbage bytes (``garbage_ratio``).
 Item = dict[str, Any] | bytes

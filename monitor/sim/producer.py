@@ -38,6 +38,7 @@ from rich.progress import (
 )
 
 from monitor.config import Config
+from monitor.contract.topics import TOPIC_INPUT
 from monitor.kafka.security import ClientOptions, client_options
 from monitor.sim.model import (
     Item,
@@ -49,7 +50,7 @@ from monitor.sim.model import (
     parse_scenario,
 )
 
-DEFAULT_TOPIC = "sqm.interactions.v1"
+DEFAULT_TOPIC = TOPIC_INPUT
 #: Live mode hands the producer what became due every TICK_S of wall-clock time.
 TICK_S = 0.1
 #: History / file mode steps the model through event time in these steps.

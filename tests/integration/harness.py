@@ -16,8 +16,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from monitor.kafka import topics
-from monitor.kafka.partitioner import partition_for
+from monitor.contract.partitioner import partition_for
+from monitor.contract.topics import TOPIC_INPUT, load_definitions
 from monitor.metrics.watch import Samples, scrape
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ async def _reset(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        names = [d.name for d in topics.load_definitions()]
+        names = [d.name for d in load_definitions()]
         existing = set(await admin.list_topics())
         doomed = [n for n in names if n in existing]
         if doomed:
@@ -68,10 +68,10 @@ async def _reset(bootstrap: str) -> None:
         await admin.close()
     for _ in range(50):  # a deleted topic may take a moment before it can be created again
         try:
-            statuses = await topics.apply(bootstrap, topics.load_definitions())
+            statuses = await admin.apply(bootstrap, load_definitions())
             assert all(s.status == "created" for s in statuses), statuses
             return
-        except topics.TopicsError:
+        except admin.TopicsError:
             await asyncio.sleep(0.2)
     raise AssertionError("could not recreate the topics")
 
@@ -151,7 +151,7 @@ async def _produce(bootstrap: str, items: list[tuple[bytes | None, bytes]], rate
                 ahead = i / rate - (time.monotonic() - start)
                 if ahead > 0:
                     await asyncio.sleep(ahead)
-            await producer.send(topics.TOPIC_INPUT, value, key=key)
+            await producer.send(TOPIC_INPUT, value, key=key)
         await producer.flush()
     finally:
         await producer.stop()

@@ -17,7 +17,7 @@ import yaml
 from harness import poll, stop_process
 from kafka_broker import free_port
 
-from monitor.rules.names import QUALITY_JOB
+from monitor.ops.rules.names import QUALITY_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"

@@ -24,7 +24,7 @@ from observability import (
     dashboard_queries,
 )
 
-from monitor.kafka.topics import TOPIC_ALERTS
+from monitor.contract.topics import TOPIC_ALERTS
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,7 @@
 saying how to abort it, and restores once it is gone.
 
 The worker commits an open transaction of its own partition's producer that a broker completed
-without writing its markers (``monitor/kafka/restore.py``); the outage test meets that case when
+without writing its markers (``monitor/worker/restore.py``); the outage test meets that case when
 the broker stops while the worker commits. What remains open after that belongs to someone
 else: here a producer of the test's own, left open on the changelog partition.
 """
@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from harness import WorkerProcess, poll, reset_topics, write_config
 from kafka_broker import free_port
 
-from monitor.kafka.topics import TOPIC_INTERACTIONS_CHANGELOG
-from monitor.kafka.watchdog import RESTART_NOTE
+from monitor.contract.topics import TOPIC_INTERACTIONS_CHANGELOG
+from monitor.worker.watchdog import RESTART_NOTE
 
 
 async def _open(bootstrap: str, txn_id: str) -> AIOKafkaProducer:

@@ -15,7 +15,7 @@ be a few percent off where the worker settles (Python frees a 1 MiB arena of sma
 once all of them are gone, so how many arenas an idle worker holds depends on where the last
 round's objects landed), and a median is not moved by one such reading, while a leak moves
 every reading after. The worker fixes glibc's mmap threshold and gives freed heap back when
-idle (``monitor.allocator``), so the rest of its resident memory follows live memory.
+idle (``monitor.runtime.allocator``), so the rest of its resident memory follows live memory.
 
 Resident memory alone misses a leak of small objects for a while: Python's arenas keep the
 room the warm-up's batches needed, and leaked objects fill it before memory grows (a leaked
@@ -47,8 +47,8 @@ from reference import compute
 from test_pipeline import assert_records, wait_for_windows
 
 from monitor.config import Config
-from monitor.kafka.partitioner import partition_for
-from monitor.kafka.topics import TOPIC_DEADLETTER, TOPIC_INPUT
+from monitor.contract.partitioner import partition_for
+from monitor.contract.topics import TOPIC_DEADLETTER, TOPIC_INPUT
 from monitor.metrics.watch import Samples
 from monitor.sim.model import history
 

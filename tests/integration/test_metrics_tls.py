@@ -25,7 +25,7 @@ from kafka_broker import free_port
 from observability import _exe
 from tls_certs import make_certs
 
-from monitor.kafka.topics import TOPIC_INPUT, TOPIC_PARTIALS
+from monitor.contract.topics import TOPIC_INPUT, TOPIC_PARTIALS
 
 TOPICS_TOML = Path(__file__).resolve().parents[2] / "monitor" / "topics" / "topics.toml"
 

@@ -1,7 +1,7 @@
 """A broker outage under a steady replay, on a broker of this test's own (stopped and started
 again with its data), never the session's shared one.
 
-The worker's choice (``monitor/kafka/watchdog.py``): after ``broker_timeout_s`` without its
+The worker's choice (``monitor/worker/watchdog.py``): after ``broker_timeout_s`` without its
 broker it exits with code 1 and one message, and its supervisor restarts it; the restart
 resumes from the last commit. The test acts as the supervisor. ``sqm replay`` rides the outage
 out by itself. Afterwards every ``sqm.indicators.v1`` record equals the reference's, with no two
@@ -23,8 +23,8 @@ from harness import WorkerProcess, poll, read_json, read_topic, reset_topics, wr
 from kafka_broker import free_port, restart_broker, start_broker, stop_broker
 from test_pipeline import _expected, _span, assert_records, scenario, wait_for_windows
 
-from monitor.kafka.topics import TOPIC_INDICATORS, TOPIC_INPUT
-from monitor.kafka.watchdog import RESTART_NOTE
+from monitor.contract.topics import TOPIC_INDICATORS, TOPIC_INPUT
+from monitor.worker.watchdog import RESTART_NOTE
 
 OUTAGE_S = 60
 BROKER_TIMEOUT_S = 15

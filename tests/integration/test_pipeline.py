@@ -24,7 +24,7 @@ from kafka_broker import free_port
 from reference import Outcome, alerts, compute, diff_record, ts_ms
 
 from monitor.config import Config
-from monitor.kafka.topics import TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_INDICATORS
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_INDICATORS
 from monitor.metrics.watch import Samples
 from monitor.sim.model import history
 

@@ -21,7 +21,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from harness import QualityProcess, WorkerProcess, poll, reset_topics, write_config
 from kafka_broker import free_port
 
-from monitor.kafka.topics import TOPIC_INPUT, TOPIC_PARTIALS
+from monitor.contract.topics import TOPIC_INPUT, TOPIC_PARTIALS
 
 TOPICS_TOML = Path(__file__).resolve().parents[2] / "monitor" / "topics" / "topics.toml"
 

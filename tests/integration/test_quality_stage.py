@@ -45,10 +45,10 @@ from reference_quality import (
     period_data,
 )
 
+from monitor.contract import alerts as alerts_wire
 from monitor.domain.alerts import Transition
 from monitor.metrics.watch import Samples
 from monitor.quality import sink
-from monitor.wire import alerts as alerts_wire
 
 CHANNELS = ("phone", "chat", "email")
 WINDOW_MS = 60_000

@@ -13,8 +13,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from monitor.contract.timefmt import format_utc_s
 from monitor.kafka.reader import Record, in_event_range, read_range, read_range_sync
-from monitor.wire.timefmt import format_utc_s
 
 PARTITIONS = 3
 PER_PARTITION = 20

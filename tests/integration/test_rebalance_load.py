@@ -17,7 +17,7 @@ from harness import WorkerProcess, poll, read_json, reset_topics, write_config
 from kafka_broker import free_port
 from test_pipeline import _expected, _span, assert_records, scenario, wait_for_windows
 
-from monitor.kafka.topics import TOPIC_INDICATORS
+from monitor.contract.topics import TOPIC_INDICATORS
 
 SIGTERM_EXIT_S = 10  # bound on commit + leave after SIGTERM
 INPUT = ("sqm_assigned_partitions", (("stage", "interactions"),))

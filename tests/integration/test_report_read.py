@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaProducer
 from harness import reset_topics
 
 from monitor.config import Config
-from monitor.kafka.topics import TOPIC_ALERTS, TOPIC_INDICATORS
+from monitor.contract.timefmt import format_utc_s
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS
 from monitor.report.build import read_inputs
-from monitor.wire.timefmt import format_utc_s
 
 TOPIC_QUALITY = "sqm.quality.v1"
 M = 60_000

@@ -29,11 +29,10 @@ from secured_broker import PASSWORD, USER, SecuredBroker, start_secured_broker, 
 from test_pipeline import assert_records, indicator_map, scenario
 from test_report import md_tables, row
 
+from monitor.config.kafka import parse_kafka
+from monitor.contract.topics import TOPIC_INDICATORS, TOPIC_QUALITY
 from monitor.kafka.reader import read_range_sync
 from monitor.kafka.security import client_options
-from monitor.kafka.topics import TOPIC_INDICATORS
-from monitor.kafka_config import parse_kafka
-from monitor.wire.quality import TOPIC as TOPIC_QUALITY
 
 WINDOW_MS = 60_000
 PERIOD_MS = 300_000

@@ -1,4 +1,4 @@
-"""``monitor.kafka.topics.apply`` against a real broker (``kafka_bootstrap`` session fixture).
+"""``monitor.kafka.admin.apply`` against a real broker (``kafka_bootstrap`` session fixture).
 
 The broker is shared with the other integration tests, which may create the real topics
 before or after this module runs, so the strict created-then-ok sequence runs on copies of the
@@ -17,8 +17,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.config import Config
-from monitor.kafka import topics
-from monitor.kafka.topics import TOPIC_INPUT, TopicDef, TopicStatus, apply, load_definitions
+from monitor.contract.topics import TOPIC_INPUT, TopicDef, load_definitions
+from monitor.kafka import admin
+from monitor.kafka.admin import TopicStatus, apply
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,7 @@ def test_real_definitions_apply_and_check(kafka_bootstrap: str, capsys: pytest.C
     assert summary(second) == [(d.name, "ok", []) for d in defs]
 
     cfg = Config(broker_url=f"kafka://{kafka_bootstrap}")
-    assert topics.main(cfg, check_only=True) == 0
+    assert admin.main(cfg, check_only=True) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(defs)
     for line, d in zip(lines, defs, strict=True):

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.kafka.topics import load_definitions
+from monitor.contract.topics import load_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,7 @@ def test_installed_wheel_applies_and_checks_the_topics(kafka_bootstrap: str, tmp
     # The venv imports its own copy of the package, and finds the data next to it.
     where = _run(
         [str(bin_dir / "python"), "-c",
-         "import monitor, monitor.kafka.topics as t; print(monitor.__file__); print(t.TOPICS_DIR)"],
+         "import monitor, monitor.contract.topics as t; print(monitor.__file__); print(t.TOPICS_DIR)"],
         cwd=elsewhere, timeout=_SQM_TIMEOUT_S,
     ).stdout.splitlines()
     venv = (tmp_path / "venv").resolve()

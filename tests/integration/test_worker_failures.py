@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from harness import WorkerProcess, poll, produce, reset_topics, write_config
 from kafka_broker import free_port
 
-from monitor.kafka.topics import TOPIC_INPUT
+from monitor.contract.topics import TOPIC_INPUT
 
 
 def _events(prefix: str, n: int) -> list[tuple[bytes | None, bytes]]:

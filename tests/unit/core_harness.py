@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config, domain_params
-from monitor.domain.events import DeadLetter
-from monitor.domain.indicators import Indicators
-from monitor.domain.sketch import EMPTY_SUMMARY
-from monitor.stage1.outputs import BatchResult
-from monitor.stage1.processor import PartitionProcessor
-from monitor.stage2.aggregator import Aggregator
-from monitor.wire import alerts, deadletter, indicators, partials, windows
+from monitor.config import Config, domain_params, window_rules
+from monitor.contract import alerts, deadletter, indicators, partials
+from monitor.domain.stream.events import DeadLetter
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.sketch import EMPTY_SUMMARY
+from monitor.stages.aggregate.aggregator import Aggregator
+from monitor.stages.interactions.outputs import BatchResult
+from monitor.stages.interactions.processor import PartitionProcessor
+from monitor.state import windows
 
 # --- pipeline harness (stage one -> stage two), independent time and record helpers ---------
 
@@ -30,6 +31,7 @@ TOPIC = "sqm.interactions.v1"
 #: The defaults, but for ``max_event_age_s``: the events here span 8 days and are parsed at one
 #: wall clock (``WALL``) 30 days after the first.
 PARAMS = domain_params(Config(max_event_age_s=60 * 86_400))
+RULES = window_rules(Config())
 WINDOW_MS = 60_000
 GRACE_MS = 10_000
 DAY_MS = 86_400_000
@@ -171,7 +173,7 @@ class Pipeline:
     def __init__(self, partitions: int = 1) -> None:
         self.n = partitions
         self.procs = [PartitionProcessor(PARAMS, TOPIC, p) for p in range(partitions)]
-        self.agg = Aggregator(PARAMS, partition=0, partitions=1, sources=partitions)
+        self.agg = Aggregator(PARAMS, partition=0, partitions=1, sources=partitions, rules=RULES)
         self.next_offset = [0] * partitions
         self.records: list[tuple[str, dict[str, Any]]] = []
         self.alerts: list[dict[str, Any]] = []  # sqm.alerts.v1 values, as written
@@ -212,7 +214,7 @@ class Pipeline:
         self.procs[p] = fresh
 
     def restart_aggregator(self) -> None:
-        fresh = Aggregator(PARAMS, partition=0, partitions=1, sources=self.n)
+        fresh = Aggregator(PARAMS, partition=0, partitions=1, sources=self.n, rules=RULES)
         fresh.restore(*windows.restore(list(self.agg_changelog)))
         self.agg = fresh
 
@@ -226,7 +228,7 @@ class Pipeline:
         self.records.extend((r.channel, json.loads(indicators.encode(r))) for r in out.records)
         self.alerts.extend(json.loads(alerts.encode(t)) for t in out.alerts)
         self.late.update(out.late)
-        self.agg_changelog.extend(windows.records(out))
+        self.agg_changelog.extend(windows.records(out.windows, out.state))
         self.changelog[p].extend(res.changelog)
         self.events.update(res.events)
         self.rejected.update(res.rejected)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
-from monitor.config import ConfigError, domain_params, from_mapping
+from monitor.config import ConfigError, from_mapping, window_rules
 from monitor.domain.alerts import Rule
 
 ALL = ("phone", "chat", "email", "web", "app", "store", "social")
@@ -36,7 +36,7 @@ def test_shipped_defaults() -> None:
 
 
 def test_multiples_of_the_first_response_target_per_channel() -> None:
-    rules = domain_params(load()).alert_rules
+    rules = window_rules(load())
     # phone answers within 20 s, chat within 60 s (SPEC section 6)
     assert Rule("oldest_wait_s", ">", 40.0, 80.0, 2, 2, 10) in rules["phone"]
     assert Rule("oldest_wait_s", ">", 120.0, 240.0, 2, 2, 10) in rules["chat"]
@@ -47,7 +47,7 @@ def test_custom_tables_replace_the_defaults() -> None:
     cfg = load(alerts=[{"indicator": "first_response_p90_s", "op": ">", "critical": "1.5x",
                         "channels": ["chat"], "for_windows": 3, "min_volume": 0}],
                slos=[])
-    rules = domain_params(cfg).alert_rules
+    rules = window_rules(cfg)
     assert rules["chat"] == (Rule("first_response_p90_s", ">", None, 90.0, 3, 2, 0),)
     assert rules["phone"] == ()
     assert cfg.slos == ()

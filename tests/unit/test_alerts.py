@@ -11,8 +11,8 @@ import pytest
 from core_harness import final_window
 
 from monitor.domain.alerts import AlertState, Rule, Transition, evaluate
-from monitor.domain.indicators import Indicators
-from monitor.domain.sketch import Summary
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.sketch import Summary
 
 W = 60_000
 T0 = 1_795_000_000_000 - 1_795_000_000_000 % W

@@ -11,7 +11,7 @@ import platform
 import pytest
 from procfs import rss_kib
 
-from monitor.allocator import HeapRelease, fix_mmap_threshold, heap_releaser
+from monitor.runtime.allocator import HeapRelease, fix_mmap_threshold, heap_releaser
 
 
 def test_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:

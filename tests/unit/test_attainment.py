@@ -14,7 +14,7 @@ import pytest
 from core_harness import WINDOW_MS, final_window
 
 from monitor.domain.alerts import Rule
-from monitor.domain.attainment import (
+from monitor.domain.report.attainment import (
     Attainment,
     Budget,
     Counts,
@@ -28,8 +28,8 @@ from monitor.domain.attainment import (
     targets,
     worst_hours,
 )
-from monitor.domain.indicators import Indicators
-from monitor.domain.params import ChannelParams
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.params import ChannelParams
 
 HOUR = 3_600_000
 T0 = 472_222 * HOUR  # 2023-11-14T22:00:00Z, an epoch-aligned hour

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from monitor.kafka import watchdog
-from monitor.kafka.task import DeliveryFailed, Task
-from monitor.kafka.watchdog import BrokerLost, BrokerWatch
+from monitor.worker import watchdog
+from monitor.worker.task import DeliveryFailed, Task
+from monitor.worker.watchdog import BrokerLost, BrokerWatch
 
 
 class FakeProducer:
@@ -123,7 +123,7 @@ def test_records_fetched_before_a_rebalance_are_taken_once() -> None:
     """A batch fetched before a rebalance that gave the partition back to the same worker comes
     again from the committed offset: each offset goes to the stage once."""
     from monitor.config import Config, domain_params
-    from monitor.kafka.worker import Worker
+    from monitor.worker.loop import Worker
 
     cfg = Config()
     worker = Worker(cfg, domain_params(cfg))

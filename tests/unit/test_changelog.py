@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.wire.changelog import OFFSET_KEY, Compacted, encode_offset, take_offset
+from monitor.state.changelog import OFFSET_KEY, Compacted, encode_offset, take_offset
 
 
 def test_compacted_keeps_the_latest_value_of_live_keys_only() -> None:

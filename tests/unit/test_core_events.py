@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from monitor.config import Config, domain_params
-from monitor.domain.events import Event, Rejection
-from monitor.stage1.processor import PartitionProcessor
-from monitor.wire import deadletter
-from monitor.wire.input import Parser
+from monitor.contract import deadletter
+from monitor.contract.input import Parser
+from monitor.domain.stream.events import Event, Rejection
+from monitor.stages.interactions.processor import PartitionProcessor
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
 T0 = int(datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC).timestamp()) * 1000

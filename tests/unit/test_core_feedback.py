@@ -25,7 +25,7 @@ from core_harness import (
     iso_ms,
 )
 
-from monitor.stage1.processor import PartitionProcessor
+from monitor.stages.interactions.processor import PartitionProcessor
 
 W00, W01, W02 = (at(f"10:0{k}:00") for k in range(3))
 DIMS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")

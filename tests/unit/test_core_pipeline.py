@@ -30,8 +30,8 @@ from core_harness import (
     summ,
 )
 
-from monitor.domain.watermark import Mark
-from monitor.stage1.processor import PartitionProcessor
+from monitor.domain.stream.watermark import Mark
+from monitor.stages.interactions.processor import PartitionProcessor
 
 W00, W01, W02, W03, W04, W05 = (at(f"10:0{k}:00") for k in range(6))
 

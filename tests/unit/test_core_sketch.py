@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from monitor.domain.sketch import Sketch
-from monitor.wire import indicators
-from monitor.wire.partials import sketch_from_json, sketch_to_json
+from monitor.contract import indicators
+from monitor.contract.partials import sketch_from_json, sketch_to_json
+from monitor.domain.stream.sketch import Sketch
 
 
 def summary_s(s: Sketch) -> dict[str, float | None]:

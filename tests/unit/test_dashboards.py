@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import cli
 from monitor.config import Config, from_mapping, load
-from monitor.dashboards.document import DASHBOARDS, as_dict, render
 from monitor.metrics.exporter import SqmCollector
 from monitor.metrics.stats import Snapshot
+from monitor.ops.dashboards.document import DASHBOARDS, as_dict, render
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "grafana" / "dashboards"

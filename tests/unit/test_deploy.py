@@ -188,7 +188,7 @@ def test_compose_runs_the_quality_stage_that_prometheus_scrapes() -> None:
 
 
 def test_kubernetes_runs_the_quality_stage_that_its_podmonitor_scrapes_as_sqm_quality() -> None:
-    from monitor.rules.names import QUALITY_JOB
+    from monitor.ops.rules.names import QUALITY_JOB
 
     pod = load("quality.yaml")
     labels = pod["spec"]["selector"]["matchLabels"]

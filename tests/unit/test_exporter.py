@@ -9,11 +9,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Config, domain_params
-from monitor.domain.indicators import Indicators
-from monitor.domain.sketch import Summary
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.sketch import Summary
 from monitor.metrics.exporter import SqmCollector
 from monitor.metrics.stats import Histogram, Snapshot, Stats
-from monitor.stage1.processor import PartitionProcessor
+from monitor.stages.interactions.processor import PartitionProcessor
 
 CHANNELS = ("phone", "chat")
 NOW_S = 1_800_000_000.0

@@ -12,8 +12,8 @@ from tls_certs import Certs, make_certs
 from monitor import config as config_mod
 from monitor.cli import main
 from monitor.config import ConfigError
+from monitor.config.kafka import KafkaConfig, Secret, parse_kafka
 from monitor.kafka.security import client_options
-from monitor.kafka_config import KafkaConfig, KafkaConfigError, Secret, parse_kafka
 
 PASSWORD = "pa55-w0rd-never-shown"
 
@@ -138,11 +138,11 @@ def _errors(pw_file: Path, certs: Certs, tmp_path: Path) -> list[tuple[dict[str,
 def test_every_error_names_its_key_and_never_shows_the_password(
         pw_file: Path, certs: Certs, tmp_path: Path) -> None:
     for raw, message in _errors(pw_file, certs, tmp_path):
-        with pytest.raises(KafkaConfigError) as caught:
+        with pytest.raises(ConfigError) as caught:
             parse_kafka(raw, {})
         assert str(caught.value).startswith(message), (raw, str(caught.value))
         assert PASSWORD not in str(caught.value)
-    with pytest.raises(KafkaConfigError, match=r"^kafka: expected a table"):
+    with pytest.raises(ConfigError, match=r"^kafka: expected a table"):
         parse_kafka("SASL_SSL", {})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from monitor.logthrottle import Throttle
+from monitor.runtime.logthrottle import Throttle
 
 
 def _record(name: str, msg: str, *args: object) -> logging.LogRecord:

@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from tls_certs import Certs, make_certs
 
+from monitor.config.web import WebConfig, load
 from monitor.metrics.health import Heartbeat, Readiness
 from monitor.metrics.server import BasicAuth, MetricsServer
-from monitor.web_config import WebConfig, load
 
 #: the endpoint must show exactly these samples, whatever the format
 EXPECTED = {("sqm_test_records_total", ()): 3.0, ("sqm_test_lag", (("stage", "aggregate"),)): 7.5}

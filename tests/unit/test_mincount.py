@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.domain.mincount import MinCount
+from monitor.domain.stream.mincount import MinCount
 
 
 def test_matches_a_sorted_list() -> None:

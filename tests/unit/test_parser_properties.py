@@ -1,4 +1,4 @@
-"""Property-based tests of the input parser (``monitor.wire.input``) with Hypothesis.
+"""Property-based tests of the input parser (``monitor.contract.input``) with Hypothesis.
 
 Properties:
 * any bytes (random, JSON of any shape, near-valid objects, cut or corrupted valid records)
@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from msgspec import UNSET
 
-from monitor.domain.events import Event, Rejection
-from monitor.wire.input import Parser, _general
+from monitor.contract.input import Parser, _general
+from monitor.domain.stream.events import Event, Rejection
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
 TYPES = ("opened", "responded", "abandoned", "resolved", "failed", "reopened", "feedback")

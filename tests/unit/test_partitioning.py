@@ -7,7 +7,7 @@ import random
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from monitor.kafka.partitioner import murmur2, partition_for
+from monitor.contract.partitioner import murmur2, partition_for
 
 # org.apache.kafka.common.utils.UtilsTest#testMurmur2
 KAFKA_VECTORS = {

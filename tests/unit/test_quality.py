@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from monitor.domain.quality import (
+from monitor.domain.quality.index import (
     DIMENSIONS,
     SCORES,
     Spread,

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from monitor.domain.quality import SCORES
-from monitor.quality_config import (
+from monitor.config import ConfigError
+from monitor.config.quality import (
     DEFAULT_ENTROPY_PERIODS,
     DEFAULT_PERIOD_S,
     DEFAULT_QUALITY_METRICS_PORT,
     METHODS,
     QualityConfig,
-    QualityConfigError,
     parse_quality,
 )
+from monitor.domain.quality.index import SCORES
 
 #: pymcdm 1.4.0's random index for n = 3
 RI_3 = 0.5799
@@ -82,7 +82,7 @@ def test_tables_of_other_methods_are_validated_but_unused() -> None:
     assert cfg.ahp_weights is None and cfg.ahp_consistency_ratio is None
     assert cfg.ahp_scores == tuple(THREE)
     assert cfg.static_weights() == {name: float(name == "nps") for name in SCORES}
-    with pytest.raises(QualityConfigError, match=r"^quality\.ahp\.matrix: consistency ratio"):
+    with pytest.raises(ConfigError, match=r"^quality\.ahp\.matrix: consistency ratio"):
         parse_quality({"method": "entropy", "ahp": {"scores": THREE, "matrix": INCONSISTENT}}, 60)
 
 
@@ -96,7 +96,7 @@ def test_inconsistent_matrix_is_refused_naming_the_matrix_and_its_ratio() -> Non
     # (1, 1, 1) is the principal eigenvector of this circulant matrix: lambda_max = 1 + 9 + 1/9
     cr = ((1 + 9 + 1 / 9) - 3) / 2 / RI_3
     assert f"{cr:.3f}" == "6.131"
-    with pytest.raises(QualityConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_quality({"method": "ahp", "ahp": {"scores": THREE, "matrix": INCONSISTENT}}, 60)
     assert str(err.value) == ("quality.ahp.matrix: consistency ratio 6.131 is 0.1 or more; "
                               "revise the pairwise comparisons")
@@ -152,5 +152,5 @@ GOOD = [[1, 3, 5], ["1/3", 1, 3], ["1/5", "1/3", 1]]
     (ahp([[1, 12, 5], ["1/12", 1, 3], ["1/5", "1/3", 1]]), "quality.ahp.matrix: .*Saaty's scale"),
 ])
 def test_errors_name_the_key(raw: Any, message: str) -> None:
-    with pytest.raises(QualityConfigError, match=f"^{message}"):
+    with pytest.raises(ConfigError, match=f"^{message}"):
         parse_quality(raw, 60)

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from monitor.domain.alerts import AlertState, Rule, Span
-from monitor.domain.quality import SCORES, Sums, scores
+from monitor.domain.quality.index import SCORES, Sums, scores
 from monitor.quality import alerting, combine, periods
 from monitor.quality.periods import Closure, PeriodAcc
 

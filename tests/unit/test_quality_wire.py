@@ -15,17 +15,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from test_topics import changed
 
-from monitor.domain import feedback as fb
-from monitor.domain.indicators import Indicators, surveys
-from monitor.domain.quality import DIMENSIONS, SCORES, Sums
-from monitor.domain.sketch import EMPTY_SUMMARY
-from monitor.kafka.topics import load_definitions, schema_path
-from monitor.metrics.quality_exporter import QualityCollector
+from monitor.contract import indicators as indicators_wire
+from monitor.contract import quality as wire
+from monitor.contract.topics import TOPIC_QUALITY, load_definitions, schema_path
+from monitor.domain.quality.index import DIMENSIONS, SCORES, Sums
+from monitor.domain.stream import feedback as fb
+from monitor.domain.stream.indicators import Indicators, surveys
+from monitor.domain.stream.sketch import EMPTY_SUMMARY
 from monitor.quality import combine
 from monitor.quality.app import Snapshot
+from monitor.quality.exporter import QualityCollector
 from monitor.quality.periods import Closure
-from monitor.wire import indicators as indicators_wire
-from monitor.wire import quality as wire
 
 W = 60_000
 T0 = 1_796_196_000_000
@@ -33,7 +33,7 @@ CHANNELS = frozenset({"phone", "chat"})
 
 
 def window(f: list[int], opened: int = 7, channel: str = "phone") -> Indicators:
-    """A window whose surveys sum to ``f`` (``monitor.domain.feedback`` layout)."""
+    """A window whose surveys sum to ``f`` (``monitor.domain.stream.feedback`` layout)."""
     return Indicators(
         channel=channel, window_start_ms=T0, window_end_ms=T0 + W, opened=opened, answered=5,
         answered_within_target=4, abandoned=1, short_abandoned=2, service_level=4 / 6,
@@ -128,7 +128,7 @@ def test_unknown_fields_are_ignored() -> None:
 
 
 def validator() -> Draft202012Validator:
-    (defn,) = [d for d in load_definitions() if d.name == wire.TOPIC]
+    (defn,) = [d for d in load_definitions() if d.name == TOPIC_QUALITY]
     path = schema_path(defn)
     assert path is not None
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from monitor.config import Config, domain_params
-from monitor.stage1.processor import PartitionProcessor
+from monitor.stages.interactions.processor import PartitionProcessor
 
 T0 = 1_795_000_000_000  # an arbitrary epoch ms, far before NOW
 NOW = T0 + 3_600_000

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pytest
 
-from monitor.domain.reorder import ReorderBuffer
+from monitor.domain.stream.reorder import ReorderBuffer
 
 
 class Item(NamedTuple):

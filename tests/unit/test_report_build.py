@@ -23,11 +23,11 @@ import pytest
 from core_harness import at, final_window, iso_s
 
 from monitor.config import Config, from_mapping
-from monitor.domain.attainment import Hour
-from monitor.domain.indicators import NO_SURVEY, Dimension
-from monitor.domain.review import Finding
+from monitor.contract.indicators import record
+from monitor.domain.report.attainment import Hour
+from monitor.domain.report.review import Finding
+from monitor.domain.stream.indicators import NO_SURVEY, Dimension
 from monitor.report.build import build_report, report_channels
-from monitor.wire.indicators import record
 
 M = 60_000
 FROM, TO, NOW = at("10:00:00"), at("12:00:00"), at("13:00:00")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import base64
 import re
 
-from monitor.domain.attainment import Attainment, Budget, Counts, Hour, Target
-from monitor.domain.quality import DIMENSIONS, Spread
-from monitor.domain.review import (
+from monitor.domain.quality.index import DIMENSIONS, Spread
+from monitor.domain.report.attainment import Attainment, Budget, Counts, Hour, Target
+from monitor.domain.report.review import (
     ANCHOR_ALERTS,
     ANCHOR_ATTAINMENT,
     ANCHOR_GAPS,

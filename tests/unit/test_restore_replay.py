@@ -16,12 +16,12 @@ import orjson
 import pytest
 
 from monitor.config import Config, domain_params
-from monitor.domain.events import DeadLetter
-from monitor.domain.watermark import Mark
-from monitor.stage1.outputs import BatchResult
-from monitor.stage1.processor import PartitionProcessor
-from monitor.wire import statelog
-from monitor.wire.partials import acc_to_json
+from monitor.contract.partials import acc_to_json
+from monitor.domain.stream.events import DeadLetter
+from monitor.domain.stream.watermark import Mark
+from monitor.stages.interactions.outputs import BatchResult
+from monitor.stages.interactions.processor import PartitionProcessor
+from monitor.state import statelog
 
 T0 = 1_795_000_000_000
 PARAMS = domain_params(Config(reopen_window_s=300, orphan_timeout_s=120))

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from monitor.domain.alerts import Transition
-from monitor.domain.quality import Spread, Sums
-from monitor.domain.review import (
+from monitor.domain.quality.index import Spread, Sums
+from monitor.domain.report.review import (
     ANCHOR_ALERTS,
     ANCHOR_ATTAINMENT,
     ANCHOR_GAPS,

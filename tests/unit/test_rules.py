@@ -12,8 +12,8 @@ import yaml
 
 from monitor import cli
 from monitor.config import Config, ConfigError, from_mapping, load
-from monitor.rules.document import notes, render, rule_groups
-from monitor.rules.names import alert_name
+from monitor.ops.rules.document import notes, render, rule_groups
+from monitor.ops.rules.names import alert_name
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "deploy" / "prometheus" / "sqm-rules.yml"
@@ -27,7 +27,7 @@ FEEDBACK_ALERTS = {
     "SqmNpsLow": ("nps", "<", 0.0, -20.0, 2, 2),
     "SqmQualityIndexLow": ("quality_index", "<", 70.0, 60.0, 1, 1),
 }
-#: Every feedback record, whatever the config (monitor/rules/feedback.py)
+#: Every feedback record, whatever the config (monitor/ops/rules/feedback.py)
 FEEDBACK_RECORDS = {f"sqm:{what}:{op}{w}" for what, op in (
     ("feedback", "increase"), ("csat", "mean_rate"), ("csat_satisfied", "ratio_rate"),
     ("nps", "score_rate"), ("complaints", "ratio_rate"), ("servqual_gap", "mean_rate"))

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from monitor.wire import statelog
-from monitor.wire.statelog import StateLog
+from monitor.state import statelog
+from monitor.state.statelog import StateLog
 
 
 def compact(records: list[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.domain.timefmt import parse_rfc3339_ms
+from monitor.domain.stream.timefmt import parse_rfc3339_ms
 
 
 def test_random_instants_in_every_form() -> None:

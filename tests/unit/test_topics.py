@@ -11,20 +11,21 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from monitor.kafka import topics
-from monitor.kafka.topics import (
+from monitor.contract.topics import (
     TOPIC_ALERTS,
     TOPIC_DEADLETTER,
     TOPIC_INDICATORS,
     TOPIC_INPUT,
     TOPIC_INTERACTIONS_CHANGELOG,
     TOPIC_PARTIALS,
+    TOPIC_QUALITY,
     TOPIC_WINDOWS_CHANGELOG,
     TopicDef,
     load_definitions,
     schema_path,
+    with_replication_factor,
 )
-from monitor.wire.quality import TOPIC as TOPIC_QUALITY
+from monitor.kafka import admin
 
 SPEC_NAMES = [
     "sqm.interactions.v1",
@@ -459,19 +460,19 @@ def test_duplicate_and_file_errors(tmp_path: Path) -> None:
 
 
 def testreplication_override() -> None:
-    defs = topics.with_replication_factor(load_definitions(), 3)
+    defs = with_replication_factor(load_definitions(), 3)
     assert {d.replication_factor for d in defs} == {3}
-    assert topics.replication_override({}) is None
-    assert topics.replication_override({topics.ENV_REPLICATION_FACTOR: "3"}) == 3
-    with pytest.raises(ValueError, match=topics.ENV_REPLICATION_FACTOR):
-        topics.replication_override({topics.ENV_REPLICATION_FACTOR: "three"})
+    assert admin.replication_override({}) is None
+    assert admin.replication_override({admin.ENV_REPLICATION_FACTOR: "3"}) == 3
+    with pytest.raises(ValueError, match=admin.ENV_REPLICATION_FACTOR):
+        admin.replication_override({admin.ENV_REPLICATION_FACTOR: "three"})
 
 
 def test_main_reports_unreachable_broker_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from monitor.config import Config
 
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
-    assert topics.main(Config(broker_url="kafka://127.0.0.1:1"), check_only=True) == 1
+    assert admin.main(Config(broker_url="kafka://127.0.0.1:1"), check_only=True) == 1
     captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert len(lines) == 1, captured.err

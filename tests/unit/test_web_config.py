@@ -13,7 +13,7 @@ from tls_certs import Certs, make_certs
 from monitor import cli
 from monitor import config as config_mod
 from monitor.config import ConfigError, from_mapping
-from monitor.web_config import WebConfigError, load
+from monitor.config.web import load
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
 
@@ -95,7 +95,7 @@ def test_basic_auth_alone_is_allowed(tmp_path: Path) -> None:
 ])
 def test_each_mistake_is_one_message_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
     p = write(tmp_path, text)
-    with pytest.raises(WebConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         load(p)
     assert str(err.value).startswith(f"metrics_web_config: {p}")
     assert message in str(err.value)
@@ -103,27 +103,27 @@ def test_each_mistake_is_one_message_naming_the_key(tmp_path: Path, text: str, m
 
 
 def test_missing_and_mismatched_files_are_named(tmp_path: Path, certs: Certs) -> None:
-    with pytest.raises(WebConfigError, match=r"^metrics_web_config: cannot read .*nope\.yml"):
+    with pytest.raises(ConfigError, match=r"^metrics_web_config: cannot read .*nope\.yml"):
         load(tmp_path / "nope.yml")
     p = write(tmp_path, "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n")
-    with pytest.raises(WebConfigError, match=r"tls_server_config: .*missing\.crt: not found$"):
+    with pytest.raises(ConfigError, match=r"tls_server_config: .*missing\.crt: not found$"):
         load(p)
     other = make_certs(tmp_path / "other")  # a key that does not belong to the certificate
     p = write(tmp_path, f"tls_server_config:\n  cert_file: {certs.server_cert}\n"
                         f"  key_file: {other.server_key}\n")
-    with pytest.raises(WebConfigError, match=r"tls_server_config: cannot load cert_file .* with "
+    with pytest.raises(ConfigError, match=r"tls_server_config: cannot load cert_file .* with "
                                              r"key_file .*"):
         load(p)
     p = write(tmp_path, f"tls_server_config:\n  cert_file: {certs.server_cert}\n"
                         f"  key_file: {certs.server_key}\n  client_ca_file: {p}\n"
                         "  client_auth_type: VerifyClientCertIfGiven\n")
-    with pytest.raises(WebConfigError, match=r"tls_server_config.client_ca_file: cannot load"):
+    with pytest.raises(ConfigError, match=r"tls_server_config.client_ca_file: cannot load"):
         load(p)
 
 
 def test_the_hash_itself_never_appears_in_a_message(tmp_path: Path) -> None:
     secretish = "$2b$04$short"
-    with pytest.raises(WebConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         load(write(tmp_path, f"basic_auth_users:\n  alice: '{secretish}'\n"))
     assert secretish not in str(err.value)
 
@@ -154,7 +154,7 @@ def test_the_file_is_read_by_the_serving_commands_not_by_every_load(
     cfg_file.write_text(f'metrics_web_config = "{tmp_path / "absent.yml"}"\n', encoding="utf-8")
     cfg = config_mod.load(cfg_file, env={})
     with pytest.raises(ConfigError, match=r"^metrics_web_config: cannot read"):
-        config_mod.web(cfg)
+        config_mod.load_web(cfg)
     for command in ("check-config", "worker", "quality"):
         assert cli.main(["--config", str(cfg_file), command]) == 2
         err = capsys.readouterr().err

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pymcdm.weights import entropy_weights  # type: ignore[import-untyped]
 
-from monitor.domain.quality import SCORES
-from monitor.domain.weights import WeightError, ahp, entropy, expert
+from monitor.domain.quality.index import SCORES
+from monitor.domain.quality.weights import WeightError, ahp, entropy, expert
 
 #: the random index pymcdm 1.4.0 uses for n = 3 (Tummala & Ling 1998; Saaty's table says 0.58)
 RI_3 = 0.5799

@@ -1,6 +1,6 @@
 """Every record the code writes to a public topic validates against that topic's JSON Schema.
 
-The records come from the real encoders (``monitor.wire``), fed by the real stages: a pipeline
+The records come from the real encoders (``monitor.contract``), fed by the real stages: a pipeline
 run that produces busy and empty windows and a dead letter of every reason. Hand-written
 examples are checked in ``test_topics``; this checks what the code actually emits.
 """
@@ -14,11 +14,10 @@ import pytest
 from core_harness import PARAMS, TOPIC, WALL, Pipeline, at, ev
 from jsonschema import Draft202012Validator
 
+from monitor.contract import alerts, deadletter, topics
 from monitor.domain.alerts import Transition
-from monitor.domain.events import REASONS, DeadLetter
-from monitor.kafka import topics
-from monitor.stage1.processor import PartitionProcessor
-from monitor.wire import alerts, deadletter
+from monitor.domain.stream.events import REASONS, DeadLetter
+from monitor.stages.interactions.processor import PartitionProcessor
 
 W00 = at("10:00:00")
 

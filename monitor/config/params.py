@@ -1,0 +1,69 @@
+"""The configuration as the domain uses it: integer milliseconds and resolved alert rules.
+
+The domain never reads the configuration; the commands build these once at start-up.
+"""
+
+from __future__ import annotations
+
+from monitor.config.alerts import PERIOD_INDICATORS, AlertConfig, multiple
+from monitor.config.model import ChannelConfig, Config
+from monitor.domain.alerts import Rule
+from monitor.domain.stream.params import ChannelParams, Params
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def domain_params(cfg: Config) -> Params:
+    """The configuration as the domain uses it (integer milliseconds)."""
+    return Params(
+        channels=cfg.channel_names,
+        channel_params={
+            c.name: ChannelParams(
+                _ms(c.first_response_target_s), _ms(c.resolution_target_s), _ms(c.short_abandon_s)
+            )
+            for c in cfg.channels
+        },
+        window_ms=cfg.window_s * 1000,
+        grace_ms=cfg.grace_s * 1000,
+        reorder_ms=(cfg.grace_s if cfg.reorder_s is None else cfg.reorder_s) * 1000,
+        idle_timeout_ms=_ms(cfg.idle_timeout_s),
+        max_future_skew_ms=cfg.max_future_skew_s * 1000,
+        orphan_timeout_ms=cfg.orphan_timeout_s * 1000,
+        reopen_window_ms=cfg.reopen_window_s * 1000,
+        max_event_bytes=cfg.max_event_bytes,
+        max_event_age_ms=cfg.max_event_age_s * 1000,
+    )
+
+
+def window_rules(cfg: Config) -> dict[str, tuple[Rule, ...]]:
+    """The threshold alerts stage two evaluates on each final window, per channel, ``"Nx"``
+    resolved to seconds."""
+    return {c.name: tuple(rule(a, c) for a in cfg.alerts
+                          if c.name in a.channels and a.indicator not in PERIOD_INDICATORS)
+            for c in cfg.channels}
+
+
+def period_rules(cfg: Config) -> dict[str, tuple[Rule, ...]]:
+    """The alerts the quality stage evaluates on each final period (``quality_index``), per
+    channel; ``for_windows`` and ``clear_windows`` count periods there."""
+    return {c.name: tuple(rule(a, c) for a in cfg.alerts
+                          if c.name in a.channels and a.indicator in PERIOD_INDICATORS)
+            for c in cfg.channels}
+
+
+def threshold_value(t: float | str | None, channel: ChannelConfig) -> float | None:
+    """A threshold in the indicator's unit: ``"Nx"`` is N times ``first_response_target_s``."""
+    n = multiple(t)
+    if n is not None:
+        return n * channel.first_response_target_s
+    assert not isinstance(t, str)
+    return t
+
+
+def rule(a: AlertConfig, channel: ChannelConfig) -> Rule:
+    """One ``[[alerts]]`` entry as the domain evaluates it for ``channel``."""
+    return Rule(a.indicator, a.op, threshold_value(a.warning, channel),
+                threshold_value(a.critical, channel), a.for_windows, a.clear_windows,
+                a.min_volume)

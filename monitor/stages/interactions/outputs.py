@@ -1,0 +1,40 @@
+"""What one batch of one input partition produces (typed; ``monitor.contract`` encodes it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from monitor.domain.stream.events import DeadLetter
+from monitor.domain.stream.watermark import Mark
+from monitor.domain.stream.window import WindowAcc
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A record in a partition that does not own its interaction, re-keyed for its owner."""
+
+    partition: int
+    key: bytes
+    value: bytes | None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    partials: dict[tuple[str, int], WindowAcc] = field(default_factory=dict)
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    #: changelog records (key, value or None for a tombstone), written by ``persist``
+    changelog: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    mark: Mark | None = None
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    duplicate: Counter[str] = field(default_factory=Counter)
+    first_response_ms: dict[str, list[int]] = field(default_factory=dict)
+    resolution_ms: dict[str, list[int]] = field(default_factory=dict)
+    consumed: int = 0
+    forward: list[Forward] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        """Nothing to write."""
+        return not (self.partials or self.deadletters or self.changelog or self.mark
+                    or self.forward)

@@ -1,0 +1,489 @@
+"""``sqm worker``: the Kafka adapter around the stages.
+
+One consumer in the group reads the input topic and the partials topic. Each assigned partition
+is a *task* (``task``) with its own state (restored from its compacted changelog partition) and
+its own transactional producer (``transactional.id`` = group/topic/partition, so a restarted or
+new owner fences the old one). A task's batches are written and committed by its sender in
+Kafka transactions that carry their outputs, changelog entries and consumer offset, and stay
+open for ``commit_interval_ms`` across batches: after a crash the state, the outputs and the
+position agree, so a restart neither loses nor repeats work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import IllegalStateError
+
+from monitor.config import Config, window_rules
+from monitor.contract import alerts, deadletter, indicators, partials, topics
+from monitor.domain.stream import watermark
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.params import Params
+from monitor.kafka.security import client_options
+from monitor.metrics.health import Heartbeat, Readiness
+from monitor.metrics.stats import Snapshot, Stats
+from monitor.stages.aggregate.aggregator import Aggregator, AggResult, route
+from monitor.stages.interactions.outputs import BatchResult
+from monitor.stages.interactions.processor import PartitionProcessor
+from monitor.state import windows
+from monitor.state.changelog import OFFSET_KEY, encode_offset, take_offset
+from monitor.worker.outbox import Outbox
+from monitor.worker.restore import HangingTransaction, commit_hanging, read_changelog
+from monitor.worker.task import Task
+from monitor.worker.watchdog import BrokerWatch
+
+log = logging.getLogger("sqm.worker")
+
+#: Records of one partition processed as one batch (one changelog entry, one set of partials).
+#: The loop takes everything the consumer has fetched at once, then works through it in batches.
+MAX_BATCH_RECORDS = 10000
+#: A partition counts as read to its end only if the end came with a fetch response this
+#: recent: during a broker outage the last known end is stale, and declaring the partition idle
+#: then would finalise windows whose events are still waiting in the producers.
+END_FRESH_MS = 3000
+#: Longest the worker spends committing and leaving the group when it stops (SIGTERM, failure).
+SHUTDOWN_TIMEOUT_S = 20.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _hard_exit(message: str) -> None:
+    """The last resort of a worker that lost its broker: one line, then exit code 1."""
+    log.error("worker stopped: %s", message)
+    logging.shutdown()
+    os._exit(1)
+
+
+class Worker:
+    """Runs until ``stop`` is set; state per owned partition, outputs in transactions."""
+
+    def __init__(self, cfg: Config, params: Params, *, client_id: str = "sqm-worker",
+                 on_idle: Callable[[], None] | None = None) -> None:
+        self.cfg = cfg
+        self.params = params
+        self.rules = window_rules(cfg)
+        self.bootstrap = cfg.bootstrap_servers
+        #: ``[kafka]`` security options, the same for every client of the worker
+        self.security = client_options(cfg.kafka)
+        self.client_id = client_id
+        self.tasks: dict[TopicPartition, Task] = {}
+        self.input_partitions = 0
+        self.partials_partitions = 0
+        self.partition_counts: dict[str, int] = {}
+        self.stats = Stats(
+            self.params.channels,
+            [c.first_response_target_s for c in cfg.channels],
+            [c.resolution_target_s for c in cfg.channels],
+        )
+        self._snapshot = Snapshot()
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        # aiokafka logs a rebalance listener's exception and carries on; the loop raises it
+        # instead, so a failed restore stops the worker rather than leaving it with no partitions
+        self.failure: Exception | None = None
+        #: what ``/healthz`` and ``/readyz`` report: the loop's progress, the assignment's state
+        self.heartbeat = Heartbeat()
+        self.readiness = Readiness()
+        #: called after a poll that found nothing (it limits its own cost)
+        self._on_idle = on_idle
+
+    # --- public -------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Latest published metrics snapshot (safe to call from the exporter thread)."""
+        return self._snapshot
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._discover_partitions()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, **self.security,
+            group_id=self.cfg.group_id,
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        self._consumer = consumer
+        consumer.subscribe([topics.TOPIC_INPUT, topics.TOPIC_PARTIALS], listener=_Listener(self))
+        await consumer.start()
+        watch = BrokerWatch(self.bootstrap, self.cfg.broker_timeout_s, self.tasks.values,
+                            consumer.topics)
+        main = asyncio.current_task()
+        assert main is not None
+        watchdog = asyncio.create_task(self._watch(watch, main))
+        try:
+            while not stop.is_set():
+                if self.failure is not None:
+                    raise self.failure
+                # everything fetched: with one broker, aiokafka sends no new fetch while any
+                # fetched record is still unconsumed, so taking part of it stalls the next one
+                batch = await consumer.getmany(timeout_ms=100)
+                async with self._lock:
+                    await self._process(batch)
+                    await self._publish_snapshot()
+                self.heartbeat.beat()
+                if not batch and self._on_idle is not None:
+                    self._on_idle()
+        except asyncio.CancelledError:
+            if self.failure is None:
+                raise
+            main.uncancel()  # cancelled by the watchdog: stop with its message instead
+            raise self.failure from None
+        finally:
+            watchdog.cancel()
+            self.readiness.not_ready("stopping")
+            await self._shut_down(consumer)
+
+    async def _watch(self, watch: BrokerWatch, main: asyncio.Task[Any]) -> None:
+        """Stops the loop (wherever it waits) once the broker has been gone too long. Without a
+        broker, aiokafka's clients may not stop at all: a timer thread ends the process if the
+        orderly stop has not within ``SHUTDOWN_TIMEOUT_S``."""
+        self.failure = lost = await watch.run()
+        timer = threading.Timer(SHUTDOWN_TIMEOUT_S + 5, _hard_exit, [str(lost)])
+        timer.daemon = True
+        timer.start()
+        main.cancel()
+
+    async def _shut_down(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what the tasks hold and leave the group (the others take over at once),
+        within ``SHUTDOWN_TIMEOUT_S``: without a broker, a commit would wait for ever."""
+        async def release() -> None:
+            try:
+                async with self._lock:
+                    await self._drop_tasks(list(self.tasks))
+            finally:
+                await consumer.stop()
+
+        step = asyncio.ensure_future(release())
+        done, _ = await asyncio.wait({step}, timeout=SHUTDOWN_TIMEOUT_S)
+        if not done:  # not awaited further: a client without its broker may never stop
+            log.warning("could not commit and leave the group within %g s; stopping anyway",
+                        SHUTDOWN_TIMEOUT_S)
+            step.cancel()
+        elif self.failure is None:
+            step.result()
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    async def _discover_partitions(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **self.security)
+        await producer.start()
+        try:
+            counts = {t: len(await producer.partitions_for(t)) for t in (
+                topics.TOPIC_INPUT, topics.TOPIC_PARTIALS, topics.TOPIC_INTERACTIONS_CHANGELOG,
+                topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_INDICATORS, topics.TOPIC_DEADLETTER,
+                topics.TOPIC_ALERTS)}
+        finally:
+            await producer.stop()
+        self.partition_counts = counts
+        self.input_partitions = counts[topics.TOPIC_INPUT]
+        self.partials_partitions = counts[topics.TOPIC_PARTIALS]
+        for changelog, source in ((topics.TOPIC_INTERACTIONS_CHANGELOG, topics.TOPIC_INPUT),
+                                  (topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_PARTIALS)):
+            if counts[changelog] != counts[source]:
+                raise RuntimeError(
+                    f"{changelog} has {counts[changelog]} partitions but {source} has "
+                    f"{counts[source]}: they must match (see `sqm topics check`)")
+
+    async def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        async with self._lock:
+            new = sorted(tp for tp in partitions if tp not in self.tasks)
+            self.readiness.not_ready(f"restoring the state of {len(new)} partitions")
+            # concurrently: each task's start is mostly broker round trips and its own restore
+            for tp, task in zip(new, await asyncio.gather(*map(self._new_task, new)), strict=True):
+                self.tasks[tp] = task
+            await self._publish_snapshot()
+            self.readiness.ready()
+
+    async def revoke(self, partitions: Iterable[TopicPartition]) -> None:
+        self.readiness.not_ready("rebalancing: waiting for the new assignment")
+        async with self._lock:
+            await self._drop_tasks([tp for tp in partitions if tp in self.tasks])
+            await self._publish_snapshot()
+
+    async def _new_task(self, tp: TopicPartition) -> Task:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, **self.security,
+            client_id=f"{self.client_id}-{tp.topic}-{tp.partition}",
+            transactional_id=f"{self.cfg.group_id}-{tp.topic}-{tp.partition}",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_batch_size=512 * 1024,
+            # Kafka 4 verifies that a partition joined the transaction before the first write
+            # (KIP-890) and answers older clients with a retriable error until it has: retry
+            # soon instead of after the default 100 ms, which idled the worker half the time.
+            retry_backoff_ms=5,
+        )
+        await producer.start()  # fences any earlier owner and aborts its open transaction
+        committed = await self._seek_committed(tp)
+        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms())
+        task.start()
+        if tp.topic == topics.TOPIC_INPUT:
+            proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
+            live = await self._restore(task, topics.TOPIC_INTERACTIONS_CHANGELOG)
+            recorded = take_offset(live)
+            proc.restore(live.items())
+            self.stats.restored += proc.pending  # consumed by an earlier owner, held here now
+            task.stage_one = proc
+        else:
+            agg = Aggregator(self.params, tp.partition, self.partials_partitions, self.input_partitions,
+                             self.rules)
+            live = await self._restore(task, topics.TOPIC_WINDOWS_CHANGELOG)
+            recorded = take_offset(live)
+            agg.restore(*windows.restore(live.items()))
+            task.stage_two = agg
+        assert self._consumer is not None
+        task.next_offset = committed or 0
+        if recorded is not None and recorded > task.next_offset:  # see _restore
+            self._consumer.seek(tp, recorded)
+            task.next_offset = recorded
+        log.info("assigned %s-%d at offset %d", tp.topic, tp.partition,
+                 await self._consumer.position(tp))
+        return task
+
+    async def _seek_committed(self, tp: TopicPartition) -> int | None:
+        """Resume at the offset the partition's last transaction committed, read only now.
+
+        The consumer may have fetched the committed offset when the group assigned the
+        partition, while the earlier owner's last transaction was still completing (after a
+        broker restart, its commit markers come late): that offset was the one before it, and
+        re-reading from there on top of the changelog restored below counts the transaction's
+        input twice (stage two has no event ids to drop them by). ``producer.start()`` has by
+        now completed or aborted that transaction, so the offset read here matches the
+        changelog."""
+        assert self._consumer is not None
+        committed: int | None = await self._consumer.committed(tp)
+        if committed is not None:
+            self._consumer.seek(tp, committed)
+        return committed
+
+    async def _restore(self, task: Task, changelog: str) -> dict[bytes, bytes]:
+        """The live records of the task's changelog partition. If the task's producer left a
+        transaction there that the broker completed without its markers (``restore``), commit
+        it on every partition the task writes and read again: the state then includes it, and
+        the task resumes after its input (the offset recorded with it), not at the committed
+        consumer offset, whose update it holds too."""
+        tp = TopicPartition(changelog, task.tp.partition)
+        try:
+            live, read = await read_changelog(self.bootstrap, self.security, tp, self.heartbeat.beat)
+        except HangingTransaction as exc:
+            log.warning("%s-%d holds records of an earlier transaction of this partition's "
+                        "producer at offsets %d-%d that the broker completed without writing its "
+                        "markers (a controlled shutdown or a start-up without the partition's "
+                        "leader): committing them, and resuming after their input",
+                        tp.topic, tp.partition, exc.stable, exc.high - 1)
+            await commit_hanging(task.producer, self._written(task.tp))
+            live, read = await read_changelog(self.bootstrap, self.security, tp, self.heartbeat.beat)
+        log.info("restored %s-%d: %d live keys of %d records read", tp.topic, tp.partition,
+                 len(live), read)
+        return live
+
+    def _written(self, tp: TopicPartition) -> list[TopicPartition]:
+        """Every partition a task of ``tp`` writes to (its transactions may name any of them)."""
+        shared: tuple[str, ...]
+        if tp.topic == topics.TOPIC_INPUT:
+            own = [TopicPartition(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition)]
+            shared = (topics.TOPIC_PARTIALS, topics.TOPIC_DEADLETTER, topics.TOPIC_INPUT)
+        else:
+            own = [TopicPartition(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition)]
+            shared = (topics.TOPIC_INDICATORS, topics.TOPIC_ALERTS)
+        return own + [TopicPartition(t, p) for t in shared for p in range(self.partition_counts[t])]
+
+    async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
+        for tp in tps:
+            task = self.tasks.pop(tp)
+            if task.stage_one is not None:  # its held events go to the next owner
+                self.stats.handed_over += task.stage_one.pending
+            await task.close()
+            log.info("released %s-%d", tp.topic, tp.partition)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        now_ms = _now_ms()
+        for tp, task in list(self.tasks.items()):
+            task.check()  # raised here too, in case nothing more is submitted
+            records = batch.get(tp, [])
+            if records and records[0].offset < task.next_offset:
+                # fetched before a rebalance that gave tp back to this worker (between the fetch
+                # and this lock): the consumer reads them again from the committed offset, so
+                # take each offset once (stage two has no event ids to drop a second copy by)
+                records = [r for r in records if r.offset >= task.next_offset]
+            if records:
+                task.last_record_wall_ms = now_ms
+                task.next_offset = records[-1].offset + 1
+            # also without records: the clock may let a held watermark go
+            run = self._run_stage_one if task.stage_one is not None else self._run_stage_two
+            for i in range(0, max(len(records), 1), MAX_BATCH_RECORDS):
+                await run(task, records[i:i + MAX_BATCH_RECORDS], now_ms)
+                await task.commit_if_due(self.cfg.commit_interval_ms)
+                # between batches: the senders send and the consumer fetches the next records
+                await asyncio.sleep(0)
+
+    async def _caught_up(self, task: Task) -> bool:
+        """Read up to the last stable offset, known from a recent fetch (``END_FRESH_MS``). The
+        consumer's own position counts, not the last record's offset: transaction markers take
+        offsets that no record is delivered for."""
+        assert self._consumer is not None
+        lso = self._consumer.last_stable_offset(task.tp)
+        if lso is None or await self._consumer.position(task.tp) < lso:
+            return False
+        polled: int | None = self._consumer.last_poll_timestamp(task.tp)  # wall clock, ms
+        return polled is not None and _now_ms() - polled <= END_FRESH_MS
+
+    async def _run_stage_one(self, task: Task, records: list[Any], now_ms: int) -> None:
+        proc = task.stage_one
+        assert proc is not None
+        idle = (watermark.idle_due(now_ms, task.last_record_wall_ms, self.params.idle_timeout_ms)
+                and await self._caught_up(task))
+        result = proc.process(((r.offset, r.key, r.value) for r in records), now_ms, idle)
+        if result.empty() and not records:
+            return
+        offset = records[-1].offset + 1 if records else None
+        await task.submit(partial(self._send_stage_one, task, result, offset))
+
+    async def _send_stage_one(self, task: Task, r: BatchResult, offset: int | None) -> None:
+        """One batch's outputs, in the task's open transaction (a sender job)."""
+        await task.begin()
+        src = task.tp.partition
+        out = Outbox(task.producer, self.partition_counts, task.deliveries)
+        for d in r.deadletters:
+            await out.add(topics.TOPIC_DEADLETTER, deadletter.encode(d), key=deadletter.key(d))
+        for f in r.forward:  # re-keyed by interaction_id, to its owner
+            await out.add(topics.TOPIC_INPUT, f.value, key=f.key, partition=f.partition)
+        for (ch, w), acc in r.partials.items():
+            await out.add(topics.TOPIC_PARTIALS, partials.encode_partial(src, ch, w, acc),
+                          key=ch.encode(), partition=route(self.params, ch, self.partials_partitions))
+        if r.mark is not None:  # after this partition's partials, on every partials partition
+            value = partials.encode_mark(r.mark)
+            for q in range(self.partials_partitions):
+                await out.add(topics.TOPIC_PARTIALS, value, partition=q)
+        for key, val in r.changelog:
+            await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
+        if offset is not None:  # where the partition resumes, with the state it resumes from
+            await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, encode_offset(offset),
+                          key=OFFSET_KEY, partition=src)
+        await out.flush()
+        if offset is not None:
+            task.offset = offset
+        self.stats.add_batch(r)
+
+    async def _run_stage_two(self, task: Task, records: list[Any], now_ms: int) -> None:
+        agg = task.stage_two
+        assert agg is not None
+        result = agg.process((partials.decode(r.value) for r in records), now_ms)
+        # encoded now: the open windows it names change with the next batch
+        changelog = windows.records(result.windows, result.state)
+        if not (records or result.records or result.alerts or changelog):
+            return
+        offset = records[-1].offset + 1 if records else None
+        await task.submit(partial(self._send_stage_two, task, result, changelog, offset))
+
+    async def _send_stage_two(self, task: Task, result: AggResult,
+                              changelog: list[tuple[bytes, bytes | None]], offset: int | None) -> None:
+        """One batch's window records, alert transitions and changelog, in the task's open
+        transaction."""
+        await task.begin()
+        out = Outbox(task.producer, self.partition_counts, task.deliveries)
+        for rec in result.records:
+            await out.add(topics.TOPIC_INDICATORS, indicators.encode(rec), key=rec.channel.encode())
+        for t in result.alerts:  # in the transaction of the window records that caused them
+            await out.add(topics.TOPIC_ALERTS, alerts.encode(t), key=alerts.key(t))
+        for key, val in changelog:
+            await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
+        if offset is not None:
+            await out.add(topics.TOPIC_WINDOWS_CHANGELOG, encode_offset(offset), key=OFFSET_KEY,
+                          partition=task.tp.partition)
+        await out.flush()
+        if offset is not None:
+            task.offset = offset
+        self.stats.add_late(result.late)
+
+    # --- metrics ------------------------------------------------------------------------------
+
+    async def _publish_snapshot(self) -> None:
+        waiting: dict[str, int] = {}
+        open_: dict[str, int] = {}
+        oldest: dict[str, int | None] = {}
+        latest: dict[str, Indicators] = {}
+        active: dict[tuple[str, str, str], int] = {}
+        held = tracked = 0
+        wms: list[int] = []
+        assigned = {"interactions": 0, "aggregate": 0}
+        lag = {"interactions": 0, "aggregate": 0}
+        for task in self.tasks.values():
+            stage = "interactions" if task.stage_one is not None else "aggregate"
+            assigned[stage] += 1
+            lag[stage] += await self._lag(task)
+            if task.stage_one is not None:
+                proc = task.stage_one
+                held += proc.pending
+                tracked += len(proc.states)
+                backlog = proc.backlog
+                for ch in self.params.channels:
+                    waiting[ch] = waiting.get(ch, 0) + backlog.waiting[ch]
+                    open_[ch] = open_.get(ch, 0) + backlog.open[ch]
+                    m = backlog.oldest_waiting_ts(ch)
+                    cur = oldest.get(ch)
+                    oldest[ch] = m if cur is None or (m is not None and m < cur) else cur
+            if task.stage_two is not None:
+                agg = task.stage_two
+                latest.update(agg.latest)
+                active.update(agg.active_alerts())
+                g = agg.global_watermark(_now_ms())
+                if g is not None:
+                    wms.append(g)
+        self._snapshot = self.stats.snapshot(
+            backlog_waiting=waiting, backlog_open=open_, oldest_waiting_ts_ms=oldest,
+            windows=latest, alerts=active, watermark_ms=min(wms) if wms else None, held=held,
+            interactions=tracked, assigned=assigned, consumer_lag=lag,
+        )
+
+    async def _lag(self, task: Task) -> int:
+        """Offsets of the task's partition not consumed yet, up to the last stable offset (what a
+        read-committed consumer can read). The consumer's position is known once assigned, so
+        asking for it costs no round trip."""
+        if self._consumer is None:
+            return 0
+        end: int | None = self._consumer.last_stable_offset(task.tp)
+        if end is None:
+            return 0
+        try:
+            position: int = await self._consumer.position(task.tp)
+        except IllegalStateError:  # being revoked
+            return 0
+        return max(0, end - position)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands partition changes to the worker. A revocation first commits what the revoked
+    tasks have queued; an assignment restores the new tasks' state before the loop goes on."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        try:
+            await self.worker.revoke(revoked)
+        except Exception as exc:
+            self.worker.failure = exc
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        try:
+            await self.worker.assign(assigned)
+        except Exception as exc:
+            self.worker.failure = exc
