@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: soak help setup kafka-fetch packages lint typecheck unit test run bench clean
+.PHONY: soak help setup kafka-fetch packages lint typecheck unit test run bench clean docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,10 +30,13 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check monitor tests
 	$(BIN)/mypy
 
+docs: $(STAMP) ## build the docs site (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 unit: $(STAMP) ## unit tests only (no broker)
 	$(BIN)/pytest -q -m "not integration"
 
-test: setup lint ## everything CI runs: lint, unit and integration tests on a real local Kafka
+test: setup lint docs ## everything CI runs: lint, the docs site, unit and integration tests on a real local Kafka
 	$(BIN)/pytest -q
 
 run: setup ## local Kafka + topics + worker + synthetic traffic; prints the metrics URL
