@@ -1,8 +1,20 @@
-"""Reading a compacted changelog back: the latest value per key, as compaction keeps it."""
+"""The one mechanism of durable state: a compacted changelog partition per stage partition.
+
+Every stage writes its state as ``ChangelogRecord``s (key, value; None deletes the key) in the
+transaction of the outputs they belong to, and reads it back from the ``Live`` records, each
+key's latest value, as compaction keeps it: stage one through ``statelog``, stage two through
+``windows``; the quality stage's Faust tables use the key codecs of ``periods``. The worker adds
+``OFFSET_KEY`` to every stage's changelog and takes it out before the stage restores.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+#: One changelog record: a key and its value, None deleting the key (a tombstone).
+ChangelogRecord = tuple[bytes, bytes | None]
+#: A changelog partition as compaction keeps it: each live key's latest value.
+Live = Mapping[bytes, bytes]
 
 
 class Compacted:
@@ -42,7 +54,7 @@ def take_offset(live: dict[bytes, bytes]) -> int | None:
     return None if raw is None else int(raw)
 
 
-def last_values(items: Iterable[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
+def last_values(items: Iterable[ChangelogRecord]) -> dict[bytes, bytes]:
     """Each live key's last record value, as compaction would keep it (deleted keys absent)."""
     kept = Compacted()
     for k, v in items:

@@ -22,7 +22,7 @@ from monitor.contract.deadletter import raw_text
 from monitor.domain.stream.events import TYPE_RANK, Event
 from monitor.domain.stream.lifecycle import Interaction, Pending
 from monitor.domain.stream.ready import Ready
-from monitor.state.changelog import last_values
+from monitor.state.changelog import ChangelogRecord, last_values
 
 POINTER_KEY = b"g:"
 CHUNK_BYTES = 256 * 1024
@@ -165,11 +165,11 @@ class StateLog:
         self.delta_bytes = 0  # written since the current snapshot
         self.snapshot_bytes = 0
 
-    def write(self, head: list[Any], entries: list[Any]) -> list[tuple[bytes, bytes | None]]:
+    def write(self, head: list[Any], entries: list[Any]) -> list[ChangelogRecord]:
         """Delta records of one batch: its ``head`` (what it ran with) and its ``entries``
         (accepted events); a long batch takes several records, the head is in the last."""
         chunks = list(_chunks(entries)) or [b"[]"]
-        out: list[tuple[bytes, bytes | None]] = []
+        out: list[ChangelogRecord] = []
         for i, chunk in enumerate(chunks, 1):
             self.seq += 1
             b = orjson.dumps(head) if i == len(chunks) else b"null"
@@ -182,9 +182,9 @@ class StateLog:
         return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, self.snapshot_bytes)
 
     def snapshot(self, state: Iterable[Entry], meta: dict[str, Any]) -> list[
-            tuple[bytes, bytes | None]]:
+            ChangelogRecord]:
         """The whole ``state`` as of the last delta written, and tombstones for what it replaces."""
-        out: list[tuple[bytes, bytes | None]] = []
+        out: list[ChangelogRecord] = []
         gen = self.gen + 1
         size = 0
         n = 0
@@ -200,7 +200,7 @@ class StateLog:
         self.snapshot_bytes, self.delta_bytes = size, 0
         return out
 
-    def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
+    def restore(self, items: Iterable[ChangelogRecord]) -> tuple[
             dict[str, Any], dict[str, Any] | None, list[tuple[Any, list[Any]]]]:
         """The snapshot's state per interaction id and its meta, and the batches logged after
         it as ``(head, entries)``, in order, from changelog records."""

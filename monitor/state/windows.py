@@ -20,7 +20,7 @@ from monitor.domain.alerts import AlertState
 from monitor.domain.stream.indicators import Indicators
 from monitor.domain.stream.watermark import Mark
 from monitor.domain.stream.window import WindowAcc
-from monitor.state.changelog import last_values
+from monitor.state.changelog import ChangelogRecord, last_values
 
 META_KEY = b"m:"
 
@@ -38,10 +38,10 @@ class AggState:
 
 
 def records(changed: dict[tuple[str, int], WindowAcc | None], state: AggState | None
-            ) -> list[tuple[bytes, bytes | None]]:
+            ) -> list[ChangelogRecord]:
     """The changelog records of one batch of stage two: the open windows it changed (None:
     finalised, a tombstone) and its state if that changed."""
-    out: list[tuple[bytes, bytes | None]] = [
+    out: list[ChangelogRecord] = [
         (f"a:{ch}:{w}".encode(), None if acc is None else orjson.dumps(acc_to_json(acc)))
         for (ch, w), acc in changed.items()
     ]
@@ -62,7 +62,7 @@ def _encode_state(s: AggState) -> bytes:
     })
 
 
-def restore(items: Iterable[tuple[bytes, bytes | None]]) -> tuple[
+def restore(items: Iterable[ChangelogRecord]) -> tuple[
         AggState | None, dict[tuple[str, int], WindowAcc]]:
     """The state and the open windows, from changelog records."""
     state: AggState | None = None

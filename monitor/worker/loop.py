@@ -1,7 +1,9 @@
 """``sqm worker``: the Kafka adapter around the stages.
 
 One consumer in the group reads the input topic and the partials topic. Each assigned partition
-is a *task* (``task``) with its own state (restored from its compacted changelog partition) and
+is a *task* (``task``) running a *stage* (``stage``: stage one, ``interactions``, on an input
+partition; stage two, ``aggregate``, on a partials partition) with its own state (restored from
+its compacted changelog partition) and
 its own transactional producer (``transactional.id`` = group/topic/partition, so a restarted or
 new owner fences the old one). A task's batches are written and committed by its sender in
 Kafka transactions that carry their outputs, changelog entries and consumer offset, and stay
@@ -25,20 +27,18 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import IllegalStateError
 
 from monitor.config import Config, window_rules
-from monitor.contract import alerts, deadletter, indicators, partials, topics
+from monitor.contract import topics
 from monitor.domain.stream import watermark
-from monitor.domain.stream.indicators import Indicators
 from monitor.domain.stream.params import Params
 from monitor.kafka.security import client_options
 from monitor.metrics.health import Heartbeat, Readiness
 from monitor.metrics.stats import Snapshot, Stats
-from monitor.stages.aggregate.aggregator import Aggregator, AggResult, route
-from monitor.stages.interactions.outputs import BatchResult
-from monitor.stages.interactions.processor import PartitionProcessor
-from monitor.state import windows
 from monitor.state.changelog import OFFSET_KEY, encode_offset, take_offset
+from monitor.worker.aggregate import AggregateStage
+from monitor.worker.interactions import InteractionsStage
 from monitor.worker.outbox import Outbox
 from monitor.worker.restore import HangingTransaction, commit_hanging, read_changelog
+from monitor.worker.stage import Batch, Gauges, Stage
 from monitor.worker.task import Task
 from monitor.worker.watchdog import BrokerWatch
 
@@ -73,6 +73,7 @@ class Worker:
                  on_idle: Callable[[], None] | None = None) -> None:
         self.cfg = cfg
         self.params = params
+        #: the threshold alerts stage two evaluates on each final window
         self.rules = window_rules(cfg)
         self.bootstrap = cfg.bootstrap_servers
         #: ``[kafka]`` security options, the same for every client of the worker
@@ -118,7 +119,7 @@ class Worker:
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self._consumer = consumer
-        consumer.subscribe([topics.TOPIC_INPUT, topics.TOPIC_PARTIALS], listener=_Listener(self))
+        consumer.subscribe(list(self._stages()), listener=_Listener(self))
         await consumer.start()
         watch = BrokerWatch(self.bootstrap, self.cfg.broker_timeout_s, self.tasks.values,
                             consumer.topics)
@@ -230,22 +231,13 @@ class Worker:
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
         committed = await self._seek_committed(tp)
-        task = Task(tp, producer, self.cfg.group_id, last_record_wall_ms=_now_ms())
+        stage = self._stages()[tp.topic](tp.partition)
+        task = Task(tp, producer, self.cfg.group_id, stage, last_record_wall_ms=_now_ms())
         task.start()
-        if tp.topic == topics.TOPIC_INPUT:
-            proc = PartitionProcessor(self.params, tp.topic, tp.partition, self.input_partitions)
-            live = await self._restore(task, topics.TOPIC_INTERACTIONS_CHANGELOG)
-            recorded = take_offset(live)
-            proc.restore(live.items())
-            self.stats.restored += proc.pending  # consumed by an earlier owner, held here now
-            task.stage_one = proc
-        else:
-            agg = Aggregator(self.params, tp.partition, self.partials_partitions, self.input_partitions,
-                             self.rules)
-            live = await self._restore(task, topics.TOPIC_WINDOWS_CHANGELOG)
-            recorded = take_offset(live)
-            agg.restore(*windows.restore(live.items()))
-            task.stage_two = agg
+        live = await self._restore(task)
+        recorded = take_offset(live)
+        stage.restore(live)
+        self.stats.restored += stage.pending  # consumed by an earlier owner, waiting here now
         assert self._consumer is not None
         task.next_offset = committed or 0
         if recorded is not None and recorded > task.next_offset:  # see _restore
@@ -271,13 +263,23 @@ class Worker:
             self._consumer.seek(tp, committed)
         return committed
 
-    async def _restore(self, task: Task, changelog: str) -> dict[bytes, bytes]:
+    def _stages(self) -> dict[str, Callable[[int], Stage]]:
+        """The stage of each topic the worker reads, by partition."""
+        n_in, n_partials = self.input_partitions, self.partials_partitions
+        return {
+            topics.TOPIC_INPUT: lambda p: InteractionsStage(self.params, p, n_in, n_partials,
+                                                            self.stats),
+            topics.TOPIC_PARTIALS: lambda p: AggregateStage(self.params, self.rules, p, n_partials,
+                                                            n_in, self.stats),
+        }
+
+    async def _restore(self, task: Task) -> dict[bytes, bytes]:
         """The live records of the task's changelog partition. If the task's producer left a
         transaction there that the broker completed without its markers (``restore``), commit
         it on every partition the task writes and read again: the state then includes it, and
         the task resumes after its input (the offset recorded with it), not at the committed
         consumer offset, whose update it holds too."""
-        tp = TopicPartition(changelog, task.tp.partition)
+        tp = TopicPartition(task.stage.changelog, task.tp.partition)
         try:
             live, read = await read_changelog(self.bootstrap, self.security, tp, self.heartbeat.beat)
         except HangingTransaction as exc:
@@ -286,28 +288,22 @@ class Worker:
                         "markers (a controlled shutdown or a start-up without the partition's "
                         "leader): committing them, and resuming after their input",
                         tp.topic, tp.partition, exc.stable, exc.high - 1)
-            await commit_hanging(task.producer, self._written(task.tp))
+            await commit_hanging(task.producer, self._written(task))
             live, read = await read_changelog(self.bootstrap, self.security, tp, self.heartbeat.beat)
         log.info("restored %s-%d: %d live keys of %d records read", tp.topic, tp.partition,
                  len(live), read)
         return live
 
-    def _written(self, tp: TopicPartition) -> list[TopicPartition]:
-        """Every partition a task of ``tp`` writes to (its transactions may name any of them)."""
-        shared: tuple[str, ...]
-        if tp.topic == topics.TOPIC_INPUT:
-            own = [TopicPartition(topics.TOPIC_INTERACTIONS_CHANGELOG, tp.partition)]
-            shared = (topics.TOPIC_PARTIALS, topics.TOPIC_DEADLETTER, topics.TOPIC_INPUT)
-        else:
-            own = [TopicPartition(topics.TOPIC_WINDOWS_CHANGELOG, tp.partition)]
-            shared = (topics.TOPIC_INDICATORS, topics.TOPIC_ALERTS)
-        return own + [TopicPartition(t, p) for t in shared for p in range(self.partition_counts[t])]
+    def _written(self, task: Task) -> list[TopicPartition]:
+        """Every partition a task writes to (its transactions may name any of them)."""
+        own = TopicPartition(task.stage.changelog, task.tp.partition)
+        return [own] + [TopicPartition(t, p) for t in task.stage.written()
+                        for p in range(self.partition_counts[t])]
 
     async def _drop_tasks(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
             task = self.tasks.pop(tp)
-            if task.stage_one is not None:  # its held events go to the next owner
-                self.stats.handed_over += task.stage_one.pending
+            self.stats.handed_over += task.stage.pending  # they go to the next owner
             await task.close()
             log.info("released %s-%d", tp.topic, tp.partition)
 
@@ -327,9 +323,8 @@ class Worker:
                 task.last_record_wall_ms = now_ms
                 task.next_offset = records[-1].offset + 1
             # also without records: the clock may let a held watermark go
-            run = self._run_stage_one if task.stage_one is not None else self._run_stage_two
             for i in range(0, max(len(records), 1), MAX_BATCH_RECORDS):
-                await run(task, records[i:i + MAX_BATCH_RECORDS], now_ms)
+                await self._run(task, records[i:i + MAX_BATCH_RECORDS], now_ms)
                 await task.commit_if_due(self.cfg.commit_interval_ms)
                 # between batches: the senders send and the consumer fetches the next records
                 await asyncio.sleep(0)
@@ -345,112 +340,47 @@ class Worker:
         polled: int | None = self._consumer.last_poll_timestamp(task.tp)  # wall clock, ms
         return polled is not None and _now_ms() - polled <= END_FRESH_MS
 
-    async def _run_stage_one(self, task: Task, records: list[Any], now_ms: int) -> None:
-        proc = task.stage_one
-        assert proc is not None
+    async def _run(self, task: Task, records: list[Any], now_ms: int) -> None:
         idle = (watermark.idle_due(now_ms, task.last_record_wall_ms, self.params.idle_timeout_ms)
                 and await self._caught_up(task))
-        result = proc.process(((r.offset, r.key, r.value) for r in records), now_ms, idle)
-        if result.empty() and not records:
+        batch = task.stage.process(records, now_ms, idle)
+        if batch is None:
             return
         offset = records[-1].offset + 1 if records else None
-        await task.submit(partial(self._send_stage_one, task, result, offset))
+        await task.submit(partial(self._send, task, batch, offset))
 
-    async def _send_stage_one(self, task: Task, r: BatchResult, offset: int | None) -> None:
-        """One batch's outputs, in the task's open transaction (a sender job)."""
+    async def _send(self, task: Task, batch: Batch, offset: int | None) -> None:
+        """One batch's outputs and changelog records, and where the partition resumes, in the
+        task's open transaction (a sender job)."""
         await task.begin()
-        src = task.tp.partition
         out = Outbox(task.producer, self.partition_counts, task.deliveries)
-        for d in r.deadletters:
-            await out.add(topics.TOPIC_DEADLETTER, deadletter.encode(d), key=deadletter.key(d))
-        for f in r.forward:  # re-keyed by interaction_id, to its owner
-            await out.add(topics.TOPIC_INPUT, f.value, key=f.key, partition=f.partition)
-        for (ch, w), acc in r.partials.items():
-            await out.add(topics.TOPIC_PARTIALS, partials.encode_partial(src, ch, w, acc),
-                          key=ch.encode(), partition=route(self.params, ch, self.partials_partitions))
-        if r.mark is not None:  # after this partition's partials, on every partials partition
-            value = partials.encode_mark(r.mark)
-            for q in range(self.partials_partitions):
-                await out.add(topics.TOPIC_PARTIALS, value, partition=q)
-        for key, val in r.changelog:
-            await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, val, key=key, partition=src)
+        for o in batch.outputs():
+            await out.add(o.topic, o.value, key=o.key, partition=o.partition)
         if offset is not None:  # where the partition resumes, with the state it resumes from
-            await out.add(topics.TOPIC_INTERACTIONS_CHANGELOG, encode_offset(offset),
-                          key=OFFSET_KEY, partition=src)
-        await out.flush()
-        if offset is not None:
-            task.offset = offset
-        self.stats.add_batch(r)
-
-    async def _run_stage_two(self, task: Task, records: list[Any], now_ms: int) -> None:
-        agg = task.stage_two
-        assert agg is not None
-        result = agg.process((partials.decode(r.value) for r in records), now_ms)
-        # encoded now: the open windows it names change with the next batch
-        changelog = windows.records(result.windows, result.state)
-        if not (records or result.records or result.alerts or changelog):
-            return
-        offset = records[-1].offset + 1 if records else None
-        await task.submit(partial(self._send_stage_two, task, result, changelog, offset))
-
-    async def _send_stage_two(self, task: Task, result: AggResult,
-                              changelog: list[tuple[bytes, bytes | None]], offset: int | None) -> None:
-        """One batch's window records, alert transitions and changelog, in the task's open
-        transaction."""
-        await task.begin()
-        out = Outbox(task.producer, self.partition_counts, task.deliveries)
-        for rec in result.records:
-            await out.add(topics.TOPIC_INDICATORS, indicators.encode(rec), key=rec.channel.encode())
-        for t in result.alerts:  # in the transaction of the window records that caused them
-            await out.add(topics.TOPIC_ALERTS, alerts.encode(t), key=alerts.key(t))
-        for key, val in changelog:
-            await out.add(topics.TOPIC_WINDOWS_CHANGELOG, val, key=key, partition=task.tp.partition)
-        if offset is not None:
-            await out.add(topics.TOPIC_WINDOWS_CHANGELOG, encode_offset(offset), key=OFFSET_KEY,
+            await out.add(task.stage.changelog, encode_offset(offset), key=OFFSET_KEY,
                           partition=task.tp.partition)
         await out.flush()
         if offset is not None:
             task.offset = offset
-        self.stats.add_late(result.late)
+        batch.written()
 
     # --- metrics ------------------------------------------------------------------------------
 
     async def _publish_snapshot(self) -> None:
-        waiting: dict[str, int] = {}
-        open_: dict[str, int] = {}
-        oldest: dict[str, int | None] = {}
-        latest: dict[str, Indicators] = {}
-        active: dict[tuple[str, str, str], int] = {}
-        held = tracked = 0
-        wms: list[int] = []
+        now_ms = _now_ms()
+        gauges = Gauges()
         assigned = {"interactions": 0, "aggregate": 0}
         lag = {"interactions": 0, "aggregate": 0}
         for task in self.tasks.values():
-            stage = "interactions" if task.stage_one is not None else "aggregate"
-            assigned[stage] += 1
-            lag[stage] += await self._lag(task)
-            if task.stage_one is not None:
-                proc = task.stage_one
-                held += proc.pending
-                tracked += len(proc.states)
-                backlog = proc.backlog
-                for ch in self.params.channels:
-                    waiting[ch] = waiting.get(ch, 0) + backlog.waiting[ch]
-                    open_[ch] = open_.get(ch, 0) + backlog.open[ch]
-                    m = backlog.oldest_waiting_ts(ch)
-                    cur = oldest.get(ch)
-                    oldest[ch] = m if cur is None or (m is not None and m < cur) else cur
-            if task.stage_two is not None:
-                agg = task.stage_two
-                latest.update(agg.latest)
-                active.update(agg.active_alerts())
-                g = agg.global_watermark(_now_ms())
-                if g is not None:
-                    wms.append(g)
+            assigned[task.stage.name] += 1
+            lag[task.stage.name] += await self._lag(task)
+            task.stage.snapshot(gauges, now_ms)
+        wms = gauges.watermarks_ms
         self._snapshot = self.stats.snapshot(
-            backlog_waiting=waiting, backlog_open=open_, oldest_waiting_ts_ms=oldest,
-            windows=latest, alerts=active, watermark_ms=min(wms) if wms else None, held=held,
-            interactions=tracked, assigned=assigned, consumer_lag=lag,
+            backlog_waiting=gauges.waiting, backlog_open=gauges.open,
+            oldest_waiting_ts_ms=gauges.oldest_waiting_ts_ms, windows=gauges.latest,
+            alerts=gauges.alerts, watermark_ms=min(wms) if wms else None, held=gauges.held,
+            interactions=gauges.interactions, assigned=assigned, consumer_lag=lag,
         )
 
     async def _lag(self, task: Task) -> int:

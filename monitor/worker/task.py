@@ -18,8 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from monitor.stages.aggregate.aggregator import Aggregator
-from monitor.stages.interactions.processor import PartitionProcessor
+from monitor.worker.stage import Stage
 
 MAX_QUEUED_JOBS = 4  # per task: batches processed but not yet handed to the producer
 
@@ -36,8 +35,7 @@ class Task:
     tp: TopicPartition
     producer: AIOKafkaProducer
     group_id: str
-    stage_one: PartitionProcessor | None = None
-    stage_two: Aggregator | None = None
+    stage: Stage
     last_record_wall_ms: int = 0
     txn_since: float | None = None  # monotonic start of the open transaction, if one is open
     offset: int | None = None  # consumer offset to commit with the open transaction

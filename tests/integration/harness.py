@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.contract.partitioner import partition_for
 from monitor.contract.topics import TOPIC_INPUT, load_definitions
+from monitor.kafka.admin import TopicsError, apply
 from monitor.metrics.watch import Samples, scrape
 
 T = TypeVar("T")
@@ -68,10 +69,10 @@ async def _reset(bootstrap: str) -> None:
         await admin.close()
     for _ in range(50):  # a deleted topic may take a moment before it can be created again
         try:
-            statuses = await admin.apply(bootstrap, load_definitions())
+            statuses = await apply(bootstrap, load_definitions())
             assert all(s.status == "created" for s in statuses), statuses
             return
-        except admin.TopicsError:
+        except TopicsError:
             await asyncio.sleep(0.2)
     raise AssertionError("could not recreate the topics")
 

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.config import Config
 from monitor.contract.topics import TOPIC_INPUT, TopicDef, load_definitions
-from monitor.kafka import admin
+from monitor.kafka import admin as topics_admin
 from monitor.kafka.admin import TopicStatus, apply
 
 pytestmark = pytest.mark.integration
@@ -85,7 +85,7 @@ def test_real_definitions_apply_and_check(kafka_bootstrap: str, capsys: pytest.C
     assert summary(second) == [(d.name, "ok", []) for d in defs]
 
     cfg = Config(broker_url=f"kafka://{kafka_bootstrap}")
-    assert admin.main(cfg, check_only=True) == 0
+    assert topics_admin.main(cfg, check_only=True) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(defs)
     for line, d in zip(lines, defs, strict=True):

@@ -34,7 +34,8 @@ class FakeProducer:
 
 
 def _task(producer: FakeProducer) -> Task:
-    return Task(TopicPartition("sqm.interactions.v1", 2), producer, "g")
+    """A task whose stage is never called (these tests drive its transactions only)."""
+    return Task(TopicPartition("sqm.interactions.v1", 2), producer, "g", object())  # type: ignore[arg-type]
 
 
 def _delivered(loop: asyncio.AbstractEventLoop, error: Exception | None = None) -> asyncio.Future[Any]:
@@ -128,15 +129,15 @@ def test_records_fetched_before_a_rebalance_are_taken_once() -> None:
     cfg = Config()
     worker = Worker(cfg, domain_params(cfg))
     tp = TopicPartition("sqm.internal.partials.v1", 1)
-    task = Task(tp, FakeProducer(), "g", next_offset=100)  # the new task: committed offset 100
-    task.stage_two = object()  # type: ignore[assignment]  # only routes to stage two
+    # the new task: committed offset 100 (its stage is never called: ``_run`` is replaced)
+    task = Task(tp, FakeProducer(), "g", object(), next_offset=100)  # type: ignore[arg-type]
     worker.tasks = {tp: task}
     seen: list[list[int]] = []
 
     async def run(_task: Task, records: list[Any], _now_ms: int) -> None:
         seen.append([r.offset for r in records])
 
-    worker._run_stage_two = run  # type: ignore[method-assign,assignment]
+    worker._run = run  # type: ignore[method-assign,assignment]
 
     async def go() -> None:
         await worker._process({tp: [_Rec(o) for o in range(100, 106)]})  # the stale batch

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from monitor.domain.stream.events import DeadLetter
 from monitor.domain.stream.watermark import Mark
 from monitor.domain.stream.window import WindowAcc
+from monitor.state.changelog import ChangelogRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class BatchResult:
     partials: dict[tuple[str, int], WindowAcc] = field(default_factory=dict)
     deadletters: list[DeadLetter] = field(default_factory=list)
     #: changelog records (key, value or None for a tombstone), written by ``persist``
-    changelog: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    changelog: list[ChangelogRecord] = field(default_factory=list)
     mark: Mark | None = None
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)

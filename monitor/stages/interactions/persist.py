@@ -17,6 +17,7 @@ from typing import Any
 from monitor.domain.stream.events import Event
 from monitor.domain.stream.lifecycle import Interaction
 from monitor.domain.stream.ready import Ready
+from monitor.state.changelog import ChangelogRecord
 from monitor.state.statelog import (
     StateLog,
     batch_entries,
@@ -29,7 +30,7 @@ def batch_records(
     log: StateLog, states: Mapping[str, Interaction], buffer: Iterable[Ready],
     meta: Callable[[], dict[str, Any]], head: list[Any], fresh: list[Ready], kept: list[Ready],
     held_now: list[tuple[str, str]], surveys: list[Event],
-) -> list[tuple[bytes, bytes | None]]:
+) -> list[ChangelogRecord]:
     """Changelog records of one batch: what it ran with (``head``: its wall clock, idle flag
     and largest event time) and the events it accepted, plus a snapshot of the whole state
     (``states``, the reorder ``buffer`` and ``meta()``) when the log has outgrown it.

@@ -32,6 +32,7 @@ from monitor.stages.interactions.backlog import Backlog
 from monitor.stages.interactions.expiry import Orphans, Retention
 from monitor.stages.interactions.measure import measure, measure_survey
 from monitor.stages.interactions.outputs import BatchResult, Forward
+from monitor.state.changelog import ChangelogRecord
 from monitor.state.statelog import LoggedBatch, StateLog, decode_batch, interaction_from_json
 
 _ts_ms = attrgetter("ts_ms")
@@ -278,7 +279,7 @@ class PartitionProcessor:
         """What a snapshot keeps besides the interactions and the reorder buffer."""
         return {"max_ts": self.max_ts, "first_ts": self.first_ts, "next_snap_w": self.backlog.next_w}
 
-    def restore(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+    def restore(self, items: Iterable[ChangelogRecord]) -> None:
         """Rebuild (fresh) from this partition's changelog records: the snapshot, then the
         batches logged after it, re-run with their outputs dropped (``persist``)."""
         states, meta, batches = self.log.restore(items)
