@@ -14,6 +14,7 @@ _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def parse_channels(raw: Any) -> tuple[ChannelConfig, ...]:
+    """The ``[channels.<name>]`` tables, in file order; a built-in name keeps its default targets."""
     if not isinstance(raw, Mapping) or not raw:
         raise ConfigError("channels: expected a table with at least one [channels.<name>] entry")
     out: list[ChannelConfig] = []
@@ -21,11 +22,7 @@ def parse_channels(raw: Any) -> tuple[ChannelConfig, ...]:
         key = f"channels.{name}"
         if not name or len(name) > 32 or not set(name) <= _NAME_OK:
             raise ConfigError(f"{key}: a channel name is 1..32 of [a-z0-9_-]")
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"{key}: expected a table")
-        unknown = set(spec) - set(_CHANNEL_KEYS)
-        if unknown:
-            raise ConfigError(f"{key}.{sorted(unknown)[0]}: unknown key")
+        spec = check.table(key, spec, _CHANNEL_KEYS)
         fr_default, rs_default = DEFAULT_TARGETS.get(name, (None, None))
         values: dict[str, float] = {}
         for ck, default in zip(
