@@ -200,13 +200,13 @@ def expected_records(data: Mapping[tuple[str, int], PeriodData], channels: tuple
         else:
             oldest = p - (method.entropy_periods - 1) * period_ms
             w = entropy_weights([r for q, rs in history.items() if oldest <= q <= p for r in rs])
-        start, end = iso(p), iso(p + period_ms)
+        period_start, period_end = iso(p), iso(p + period_ms)
         idx: dict[str, float | None] = {}
         for ch in channels:
             idx[ch] = index(rows[ch], w)
-            out[("channel", ch, start)] = {
-                "schema": "sqm.quality.v1", "kind": "channel", "period_start": start,
-                "period_end": end, "channel": ch, "quality_index": idx[ch], "scores": rows[ch],
+            out[("channel", ch, period_start)] = {
+                "schema": "sqm.quality.v1", "kind": "channel", "period_start": period_start,
+                "period_end": period_end, "channel": ch, "quality_index": idx[ch], "scores": rows[ch],
                 "weights": w, "method": method.name,
                 "servqual_gap": gaps(data.get((ch, p), PeriodData()))}
         cons: dict[str, Any] = {}
@@ -214,9 +214,9 @@ def expected_records(data: Mapping[tuple[str, int], PeriodData], channels: tuple
             vals = [(ch, v) for ch in volume
                     if (v := (idx[ch] if name == "quality_index" else rows[ch][name])) is not None]
             cons[name] = spread(vals)
-        out[("consistency", "*", start)] = {
-            "schema": "sqm.quality.v1", "kind": "consistency", "period_start": start,
-            "period_end": end, "scores": cons}
+        out[("consistency", "*", period_start)] = {
+            "schema": "sqm.quality.v1", "kind": "consistency", "period_start": period_start,
+            "period_end": period_end, "scores": cons}
     return out
 
 
@@ -238,13 +238,14 @@ class AlertRef:
     clear_run: int = 0
     crit_clear_run: int = 0
 
-    def feed(self, channel: str, start: int, end: int, value: float | None) -> dict[str, Any] | None:
+    def feed(self, channel: str, period_start_ms: int, period_end_ms: int,
+             value: float | None) -> dict[str, Any] | None:
         if value is None:
             return None
         crit = value < self.critical
         warn = crit or value < self.warning
         if warn and self.warn_run == 0 and self.severity is None:
-            self.since = start
+            self.since = period_start_ms
         self.warn_run = self.warn_run + 1 if warn else 0
         self.crit_run = self.crit_run + 1 if crit else 0
         self.clear_run = 0 if warn else self.clear_run + 1
@@ -256,7 +257,7 @@ class AlertRef:
             elif self.warn_run >= self.for_periods:
                 new = "warning"
         elif self.clear_run >= self.clear_periods:
-            rec = self._record(channel, start, end, value, "resolved")
+            rec = self._record(channel, period_start_ms, period_end_ms, value, "resolved")
             self.severity = self.since = None
             return rec
         elif self.severity == "warning" and self.crit_run >= self.for_periods:
@@ -267,16 +268,17 @@ class AlertRef:
         if new == self.severity:
             return None
         self.severity = new
-        return self._record(channel, start, end, value, "firing")
+        return self._record(channel, period_start_ms, period_end_ms, value, "firing")
 
-    def _record(self, channel: str, start: int, end: int, value: float,
+    def _record(self, channel: str, period_start_ms: int, period_end_ms: int, value: float,
                 state: str) -> dict[str, Any]:
         assert self.severity is not None and self.since is not None
         return {"alert_id": f"{channel}/quality_index/{iso(self.since)}", "channel": channel,
                 "indicator": "quality_index", "severity": self.severity, "state": state,
                 "value": value, "op": "<",
                 "threshold": self.critical if self.severity == "critical" else self.warning,
-                "window_start": iso(start), "window_end": iso(end), "since": iso(self.since)}
+                "window_start": iso(period_start_ms), "window_end": iso(period_end_ms),
+                "since": iso(self.since)}
 
 
 def expected_alerts(records: Mapping[tuple[str, str, str], dict[str, Any]],

@@ -8,6 +8,7 @@ from __future__ import annotations
 from monitor.config.alerts import PERIOD_INDICATORS, AlertConfig, multiple
 from monitor.config.model import ChannelConfig, Config
 from monitor.domain.alerts import Rule
+from monitor.domain.quality.params import QualityParams
 from monitor.domain.stream.params import ChannelParams, Params
 
 
@@ -34,6 +35,18 @@ def domain_params(cfg: Config) -> Params:
         reopen_window_ms=cfg.reopen_window_s * 1000,
         max_event_bytes=cfg.max_event_bytes,
         max_event_age_ms=cfg.max_event_age_s * 1000,
+    )
+
+
+def quality_params(cfg: Config) -> QualityParams:
+    """``[quality]`` as the quality stage runs with it (integer milliseconds; lengths only)."""
+    return QualityParams(
+        channels=cfg.channel_names,
+        window_ms=cfg.window_s * 1000,
+        period_ms=cfg.quality.period_s * 1000,
+        entropy_periods=cfg.quality.entropy_periods,
+        method=cfg.quality.method,
+        static_weights=cfg.quality.static_weights(),
     )
 
 

@@ -128,7 +128,8 @@ def _convert(obj: dict[str, Any]) -> _Window:
 
 
 def decode_window(raw: bytes | None, channels: frozenset[str], window_ms: int) -> WindowSums:
-    """One ``sqm.indicators.v1`` record value; raises ``BadRecord`` with its reason."""
+    """One ``sqm.indicators.v1`` record value; ``window_ms``: the window length every record
+    must span. Raises ``BadRecord`` with its reason."""
     try:
         obj = orjson.loads(raw if raw is not None else b"")
     except orjson.JSONDecodeError as exc:
@@ -140,27 +141,29 @@ def decode_window(raw: bytes | None, channels: frozenset[str], window_ms: int) -
         raise BadRecord("bad_value", f"schema: expected {INDICATORS_SCHEMA}, got {w.schema!r}")
     if w.channel not in channels:
         raise BadRecord("unknown_channel", f"channel {w.channel[:64]!r} is not configured")
-    start, end = parse_rfc3339_ms(w.window_start), parse_rfc3339_ms(w.window_end)
-    if start is None or end is None:
+    window_start_ms = parse_rfc3339_ms(w.window_start)
+    window_end_ms = parse_rfc3339_ms(w.window_end)
+    if window_start_ms is None or window_end_ms is None:
         raise BadRecord("bad_value", f"window bounds {w.window_start!r}..{w.window_end!r}")
-    if end - start != window_ms or start % window_ms:
+    if window_end_ms - window_start_ms != window_ms or window_start_ms % window_ms:
         raise BadRecord("bad_value", f"window {w.window_start}..{w.window_end} is not one "
                                      f"aligned window of {window_ms // 1000} s (window_s)")
-    return WindowSums(w.channel, start, end, sums_of(w))
+    return WindowSums(w.channel, window_start_ms, window_end_ms, sums_of(w))
 
 
 # --- sqm.quality.v1 --------------------------------------------------------------------------
 
 
-def channel_record(channel: str, start_ms: int, end_ms: int, index: float | None,
-                   scores: Mapping[str, float | None], weights: Mapping[str, float],
-                   method: str, gaps: Mapping[str, float | None]) -> dict[str, Any]:
+def channel_record(channel: str, period_start_ms: int, period_end_ms: int,
+                   index: float | None, scores: Mapping[str, float | None],
+                   weights: Mapping[str, float], method: str,
+                   gaps: Mapping[str, float | None]) -> dict[str, Any]:
     """SPEC 7.4's ``kind: channel`` record; every score and dimension is present."""
     return {
         "schema": SCHEMA,
         "kind": "channel",
-        "period_start": format_utc_s(start_ms),
-        "period_end": format_utc_s(end_ms),
+        "period_start": format_utc_s(period_start_ms),
+        "period_end": format_utc_s(period_end_ms),
         "channel": channel,
         "quality_index": index,
         "scores": {name: scores.get(name) for name in SCORES},
@@ -177,15 +180,15 @@ def _spread(s: Spread | None) -> dict[str, Any] | None:
             "worst_channel": s.worst_channel}
 
 
-def consistency_record(start_ms: int, end_ms: int,
+def consistency_record(period_start_ms: int, period_end_ms: int,
                        spreads: Mapping[str, Spread | None]) -> dict[str, Any]:
     """SPEC 7.4's ``kind: consistency`` record: every score and ``quality_index``, null when no
     channel had it."""
     return {
         "schema": SCHEMA,
         "kind": "consistency",
-        "period_start": format_utc_s(start_ms),
-        "period_end": format_utc_s(end_ms),
+        "period_start": format_utc_s(period_start_ms),
+        "period_end": format_utc_s(period_end_ms),
         "scores": {name: _spread(spreads.get(name)) for name in CONSISTENCY_NAMES},
     }
 

@@ -1,10 +1,11 @@
 """Threshold alerts on ``quality_index`` per closed period (SPEC 5.1), without Faust.
 
 Each (channel, indicator) keeps its ``AlertState`` with the period it has been fed through and
-the transition that period caused. Feeding a period the state has already seen changes nothing
-and hands back the stored transition instead: after a crash between saving the state and
-publishing, the stage re-reads the period, and the transition must be published (maybe again),
-never re-decided from a state that already counted the period.
+the transition that period caused (``monitor.state.periods.AlertEntry``, the ``alerts`` table's
+value). Feeding a period the state has already seen changes nothing and hands back the stored
+transition instead: after a crash between saving the state and publishing, the stage re-reads
+the period, and the transition must be published (maybe again), never re-decided from a state
+that already counted the period.
 """
 
 from __future__ import annotations
@@ -14,16 +15,7 @@ from collections.abc import Mapping
 import msgspec
 
 from monitor.domain.alerts import CRITICAL, WARNING, AlertState, Rule, Span, Transition, evaluate_value
-
-_SEP = "/"
-
-
-class AlertEntry(msgspec.Struct, gc=False):
-    state: AlertState = msgspec.field(default_factory=AlertState)
-    #: start of the latest period fed to the state; None: none yet
-    through_ms: int | None = None
-    #: the transition of that period, if it caused one
-    transition: Transition | None = None
+from monitor.state.periods import AlertEntry, alert_key
 
 
 class Step(msgspec.Struct, frozen=True, gc=False):
@@ -43,30 +35,15 @@ def step(rule: Rule, entry: AlertEntry | None, span: Span, value: float | None) 
     return Step(AlertEntry(state, span.start_ms, t), t, replayed=False)
 
 
-def key(channel: str, indicator: str) -> str:
-    return f"{channel}{_SEP}{indicator}"
-
-
 def active(rules: Mapping[str, tuple[Rule, ...]],
            entries: Mapping[str, AlertEntry]) -> dict[tuple[str, str, str], int]:
     """``sqm_alert_active``: 1 for the severity firing, 0 for every other configured one."""
     out: dict[tuple[str, str, str], int] = {}
     for ch, chan_rules in rules.items():
         for rule in chan_rules:
-            entry = entries.get(key(ch, rule.indicator))
+            entry = entries.get(alert_key(ch, rule.indicator))
             firing = None if entry is None else entry.state.severity
             for severity, threshold in ((WARNING, rule.warning), (CRITICAL, rule.critical)):
                 if threshold is not None:
                     out[(ch, rule.indicator, severity)] = int(firing == severity)
     return out
-
-
-_DECODER = msgspec.json.Decoder(AlertEntry)
-
-
-def encode(entry: AlertEntry) -> bytes:
-    return msgspec.json.encode(entry)
-
-
-def decode(raw: bytes) -> AlertEntry:
-    return _DECODER.decode(raw)

@@ -6,6 +6,8 @@ input. A closed channel-period goes to the internal topic ``<app id>-closed-peri
 constant key, so ``combine`` sees every channel on one partition; it keeps the unfinished periods
 (``combine``), the entropy look-back (``history``) and the alert states (``alerts``) and
 publishes ``sqm.quality.v1`` and ``sqm.alerts.v1`` once every channel has closed a period.
+The tables' keys and byte formats are in ``monitor.state.periods``; the stage's lengths (window,
+period) come from ``monitor.config.params.quality_params``.
 
 Faust runs at least once here (its ``exactly_once`` picks transactional ids by destination
 partition, which breaks for outputs that are not a source topic). Every step is therefore
@@ -28,6 +30,7 @@ import msgspec
 
 from monitor.config import Config, period_rules
 from monitor.config.kafka import KafkaConfig
+from monitor.config.params import quality_params
 from monitor.contract import alerts as alerts_wire
 from monitor.contract import quality as wire
 from monitor.contract import topics
@@ -36,29 +39,16 @@ from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUALIT
 from monitor.domain.alerts import Span, Transition
 from monitor.kafka.security import client_options, ssl_context
 from monitor.quality import alerting, combine, faustfix, periods, sink
-from monitor.quality.combine import PeriodResult
+from monitor.state import periods as stored
+from monitor.state.periods import Meta, PeriodResult
 
 log = logging.getLogger("sqm.quality")
 
-#: every closure goes to partition 0 of the internal topic: one agent sees all channels
-CLOSED_KEY: Final = b"periods"
-_META: Final = "meta"
-_PENDING: Final = "p/"
 #: closures are read within seconds; a week covers any outage worth restarting after
 CLOSED_RETENTION_S: Final = 7 * 86400
 #: how often the metrics snapshot is re-read from the tables (after a restart, before any
 #: new period closes)
 REFRESH_S: Final = 2.0
-
-
-class Meta(msgspec.Struct, gc=False):
-    """The combine step's progress: the latest period published, and its result for the gauges."""
-
-    published_through: int | None = None
-    latest: PeriodResult | None = None
-
-
-_META_DECODER = msgspec.json.Decoder(Meta)
 
 
 class Snapshot(msgspec.Struct, frozen=True, gc=False):
@@ -130,12 +120,10 @@ class QualityStage:
     def __init__(self, cfg: Config, datadir: Path, *, indicators_partitions: int,
                  replication: int = 1) -> None:
         self.cfg = cfg
-        self.channels = cfg.channel_names
+        self.params = quality_params(cfg)
+        self.channels = self.params.channels
         self._channel_set = frozenset(self.channels)
-        self.window_ms = cfg.window_s * 1000
-        self.period_ms = cfg.quality.period_s * 1000
         self.rules = period_rules(cfg)
-        self.static = cfg.quality.static_weights()
         self.rejected: Counter[str] = Counter()
         self.snapshot = Snapshot()
         self.failure: BaseException | None = None
@@ -176,7 +164,7 @@ class QualityStage:
         try:
             async for raw in stream:
                 try:
-                    ws = wire.decode_window(raw, self._channel_set, self.window_ms)
+                    ws = wire.decode_window(raw, self._channel_set, self.params.window_ms)
                 except wire.BadRecord as exc:
                     self._reject(exc)
                     continue
@@ -193,23 +181,26 @@ class QualityStage:
         """Merge the window into its period, then close what the record closes. A closure is
         sent and acknowledged before its period leaves the table: after a crash, either the
         period is still there (and is closed again) or its closure was delivered."""
-        p = periods.period_start(ws.window_start_ms, self.period_ms)
-        k = periods.key(ws.channel, p)
+        period_ms, window_ms = self.params.period_ms, self.params.window_ms
+        period_start_ms = periods.period_start(ws.window_start_ms, period_ms)
+        k = stored.channel_period_key(ws.channel, period_start_ms)
         raw = self.periods.get(k)
-        acc = periods.merge(None if raw is None else periods.decode_acc(raw), ws.window_start_ms,
+        acc = periods.merge(None if raw is None else stored.decode_acc(raw), ws.window_start_ms,
                             ws.sums)
-        self.periods[k] = periods.encode(acc)
-        last = periods.is_last_window(ws.window_start_ms, self.window_ms, self.period_ms)
-        opened = periods.open_periods(list(self.periods.keys()), ws.channel)
-        closes = periods.closing(opened, p, last)
+        self.periods[k] = stored.encode_acc(acc)
+        last = periods.is_last_window(ws.window_start_ms, window_ms, period_ms)
+        opened = stored.channel_period_starts(list(self.periods.keys()), ws.channel)
+        closes = periods.closing(opened, period_start_ms, last)
         log.debug("window %s %s: period %s has %d windows; closes %s", ws.channel,
-                  format_utc_s(ws.window_start_ms), format_utc_s(p), len(acc.windows), closes)
-        for q in closes:
-            qk = periods.key(ws.channel, q)
-            closure = periods.Closure(ws.channel, q, periods.decode_acc(self.periods[qk]).windows)
-            await self._deliver(self.closed.send(key=CLOSED_KEY, value=periods.encode(closure),
-                                                  force=True))
-            del self.periods[qk]
+                  format_utc_s(ws.window_start_ms), format_utc_s(period_start_ms),
+                  len(acc.windows), closes)
+        for closed_start_ms in closes:
+            ck = stored.channel_period_key(ws.channel, closed_start_ms)
+            closure = stored.Closure(ws.channel, closed_start_ms,
+                                     stored.decode_acc(self.periods[ck]).windows)
+            await self._deliver(self.closed.send(key=stored.CLOSED_KEY,
+                                                  value=stored.encode_closure(closure), force=True))
+            del self.periods[ck]
 
     @staticmethod
     async def _deliver(sending: Awaitable[Awaitable[Any]]) -> None:
@@ -222,7 +213,7 @@ class QualityStage:
         try:
             async for raw in stream:
                 try:
-                    closure = periods.decode_closure(raw)
+                    closure = stored.decode_closure(raw)
                 except msgspec.DecodeError as exc:  # only this app writes the topic
                     log.error("skipping an unreadable closure: %s", exc)
                     continue
@@ -232,48 +223,56 @@ class QualityStage:
             raise
 
     def _meta(self) -> Meta:
-        raw = self.combine.get(_META)
-        return Meta() if raw is None else _META_DECODER.decode(raw)
+        return stored.decode_meta(self.combine.get(stored.META_KEY))
 
-    async def _add_closure(self, c: periods.Closure) -> None:
+    async def _add_closure(self, c: stored.Closure) -> None:
         meta = self._meta()
         log.debug("closure %s %s (%d windows); published through %s", c.channel,
                   format_utc_s(c.period_start_ms), len(c.windows), meta.published_through)
-        pk = _PENDING + str(c.period_start_ms)
+        pk = stored.pending_key(c.period_start_ms)
         if meta.published_through is not None and c.period_start_ms <= meta.published_through:
             if self.combine.get(pk) is not None:  # left over by a crash after publishing
                 del self.combine[pk]
             return
         raw = self.combine.get(pk)
-        pending = combine.merge(None if raw is None else combine.decode_pending(raw), c)
-        self.combine[pk] = combine.encode(pending)
+        pending = combine.merge(None if raw is None else stored.decode_pending(raw), c)
+        self.combine[pk] = stored.encode_pending(pending)
         if not combine.complete(pending, self.channels):
             return
-        for p in self._pending_before(c.period_start_ms):
+        for earlier_start_ms in self._pending_before(c.period_start_ms):
             log.warning("period %s: a later period completed first; publishing it with the "
-                        "channels it has", format_utc_s(p))
-            await self._publish(p, combine.decode_pending(self.combine[_PENDING + str(p)]))
+                        "channels it has", format_utc_s(earlier_start_ms))
+            await self._publish(earlier_start_ms, stored.decode_pending(
+                self.combine[stored.pending_key(earlier_start_ms)]))
         await self._publish(c.period_start_ms, pending)
 
-    def _pending_before(self, period_ms: int) -> list[int]:
-        """Unfinished periods older than one that just completed (periods publish in order)."""
-        return sorted(p for k in list(self.combine.keys()) if k.startswith(_PENDING)
-                      and (p := int(k[len(_PENDING):])) < period_ms)
+    def _pending_before(self, period_start_ms: int) -> list[int]:
+        """The starts of the unfinished periods older than one that just completed (periods
+        publish in order)."""
+        return sorted(p for k in list(self.combine.keys())
+                      if (p := stored.parse_pending_key(k)) is not None and p < period_start_ms)
 
-    def _history_rows(self, period_ms: int) -> list[combine.ScoreRow]:
-        start = combine.lookback_start(period_ms, self.period_ms, self.cfg.quality.entropy_periods)
-        rows: list[combine.ScoreRow] = []
-        for p in sorted(int(k) for k in list(self.history.keys())):
-            if start <= p < period_ms:
-                rows.extend(combine.decode_rows(self.history[str(p)]).values())
+    def _lookback_start(self, period_start_ms: int) -> int:
+        return combine.lookback_start(period_start_ms, self.params.period_ms,
+                                      self.params.entropy_periods)
+
+    def _history_rows(self, period_start_ms: int) -> list[stored.ScoreRow]:
+        """The score rows of the look-back's earlier periods (the one starting at
+        ``period_start_ms`` excluded)."""
+        oldest_start_ms = self._lookback_start(period_start_ms)
+        rows: list[stored.ScoreRow] = []
+        for p in sorted(stored.parse_history_key(k) for k in list(self.history.keys())):
+            if oldest_start_ms <= p < period_start_ms:
+                rows.extend(stored.decode_rows(self.history[stored.history_key(p)]).values())
         return rows
 
     def _save_history(self, result: PeriodResult) -> None:
-        p = result.period_start_ms
-        self.history[str(p)] = combine.encode(result.volume_rows())
-        oldest = combine.lookback_start(p, self.period_ms, self.cfg.quality.entropy_periods)
+        period_start_ms = result.period_start_ms
+        self.history[stored.history_key(period_start_ms)] = stored.encode_rows(
+            result.volume_rows())
+        oldest_start_ms = self._lookback_start(period_start_ms)
         for k in list(self.history.keys()):
-            if int(k) < oldest:
+            if stored.parse_history_key(k) < oldest_start_ms:
                 del self.history[k]
 
     def _step_alerts(self, result: PeriodResult) -> list[tuple[Transition, bool]]:
@@ -282,21 +281,22 @@ class QualityStage:
         for r in result.channels:
             span = Span(r.channel, result.period_start_ms, result.period_end_ms)
             for rule in self.rules.get(r.channel, ()):
-                k = alerting.key(r.channel, rule.indicator)
+                k = stored.alert_key(r.channel, rule.indicator)
                 raw = self.alerts.get(k)
-                s = alerting.step(rule, None if raw is None else alerting.decode(raw), span,
+                s = alerting.step(rule, None if raw is None else stored.decode_alert(raw), span,
                                   r.quality_index)
                 if not s.replayed:
-                    self.alerts[k] = alerting.encode(s.entry)
+                    self.alerts[k] = stored.encode_alert(s.entry)
                 if s.transition is not None:
                     out.append((s.transition, s.replayed))
         return out
 
-    async def _publish(self, period_ms: int, pending: combine.Pending) -> None:
+    async def _publish(self, period_start_ms: int, pending: stored.Pending) -> None:
         """Compute, save the states, publish (acknowledged), then mark the period done."""
-        result = combine.compute(self.channels, period_ms, period_ms + self.period_ms, pending,
-                                 self.cfg.quality.method, self.static,
-                                 self._history_rows(period_ms))
+        params = self.params
+        result = combine.compute(self.channels, period_start_ms,
+                                 period_start_ms + params.period_ms, pending, params.method,
+                                 params.static_weights, self._history_rows(period_start_ms))
         self._save_history(result)
         transitions = self._step_alerts(result)
         await self.app.producer.flush()  # the states are durable before anything is published
@@ -310,16 +310,16 @@ class QualityStage:
                   for k, v in combine.records(result)]
         for sending in sends:  # sent in order; each waits for its acknowledgement
             await self._deliver(sending)
-        self.combine[_META] = msgspec.json.encode(Meta(period_ms, result))
-        del self.combine[_PENDING + str(period_ms)]
-        log.info("published period %s: %s", format_utc_s(period_ms),
+        self.combine[stored.META_KEY] = stored.encode_meta(Meta(period_start_ms, result))
+        del self.combine[stored.pending_key(period_start_ms)]
+        log.info("published period %s: %s", format_utc_s(period_start_ms),
                  ", ".join(f"{r.channel} {r.quality_index}" for r in result.channels))
         self._set_snapshot(result)
 
     # --- metrics and failure ---------------------------------------------------------------
 
-    def _entries(self) -> dict[str, alerting.AlertEntry]:
-        return {k: alerting.decode(v) for k, v in list(self.alerts.items()) if v is not None}
+    def _entries(self) -> dict[str, stored.AlertEntry]:
+        return {k: stored.decode_alert(v) for k, v in list(self.alerts.items()) if v is not None}
 
     def _set_snapshot(self, latest: PeriodResult | None) -> None:
         self.snapshot = Snapshot(latest, alerting.active(self.rules, self._entries()),

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import msgspec
-
 from monitor.contract import quality as wire
 from monitor.domain.quality import weights as weights_mod
 from monitor.domain.quality.index import (
     SCORES,
-    Spread,
     Sums,
     consistency,
     quality_index,
     scores,
     servqual_gaps,
 )
-from monitor.quality.periods import Closure, total
-
-ScoreRow = dict[str, float | None]
-
-
-class Pending(msgspec.Struct, gc=False):
-    """The closures received so far for one period: channel -> window start -> sums."""
-
-    channels: dict[str, dict[int, Sums]] = msgspec.field(default_factory=dict)
+from monitor.quality.periods import total
+from monitor.state.periods import ChannelResult, Closure, Pending, PeriodResult, ScoreRow
 
 
 def merge(pending: Pending | None, c: Closure) -> Pending:
@@ -46,29 +36,6 @@ def complete(pending: Pending, channels: Sequence[str]) -> bool:
     return all(ch in pending.channels for ch in channels)
 
 
-class ChannelResult(msgspec.Struct, frozen=True, gc=False):
-    channel: str
-    has_volume: bool
-    scores: ScoreRow
-    quality_index: float | None
-    servqual_gap: dict[str, float | None]
-
-
-class PeriodResult(msgspec.Struct, frozen=True, gc=False):
-    """One period across every configured channel: what the records and the gauges show."""
-
-    period_start_ms: int
-    period_end_ms: int
-    method: str
-    weights: dict[str, float]
-    channels: list[ChannelResult]
-    consistency: dict[str, Spread | None]
-
-    def volume_rows(self) -> dict[str, ScoreRow]:
-        """The score rows of the channels with volume (the entropy method's history)."""
-        return {c.channel: c.scores for c in self.channels if c.has_volume}
-
-
 def period_weights(method: str, static: Mapping[str, float] | None,
                    rows: Sequence[Mapping[str, float | None]]) -> dict[str, float]:
     """Expert and AHP weights are fixed by the config; entropy weights follow the rows."""
@@ -77,11 +44,12 @@ def period_weights(method: str, static: Mapping[str, float] | None,
     return {name: float(static.get(name, 0.0)) for name in SCORES}
 
 
-def compute(channels: Sequence[str], start_ms: int, end_ms: int, pending: Pending, method: str,
-            static: Mapping[str, float] | None,
+def compute(channels: Sequence[str], period_start_ms: int, period_end_ms: int, pending: Pending,
+            method: str, static: Mapping[str, float] | None,
             history: Sequence[Mapping[str, float | None]]) -> PeriodResult:
-    """The period's result. ``history``: the score rows (channels with volume) of the earlier
-    periods of the entropy look-back; this period's rows are added here."""
+    """The result of the period ``period_start_ms``..``period_end_ms``. ``history``: the score
+    rows (channels with volume) of the earlier periods of the entropy look-back; this period's
+    rows are added here."""
     per: list[tuple[str, Sums, ScoreRow]] = []
     for ch in channels:
         s = total(pending.channels.get(ch, {}))
@@ -92,7 +60,7 @@ def compute(channels: Sequence[str], start_ms: int, end_ms: int, pending: Pendin
                for ch, s, row in per]
     compared = {r.channel: {**r.scores, "quality_index": r.quality_index}
                 for r in results if r.has_volume}
-    return PeriodResult(start_ms, end_ms, method, w, results,
+    return PeriodResult(period_start_ms, period_end_ms, method, w, results,
                         consistency(compared, wire.CONSISTENCY_NAMES))
 
 
@@ -106,27 +74,7 @@ def records(result: PeriodResult) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def lookback_start(period_start_ms: int, period_ms: int, periods: int) -> int:
-    """The oldest period start of the entropy look-back (``periods`` periods, this one included)."""
-    return period_start_ms - (periods - 1) * period_ms
-
-
-_PENDING = msgspec.json.Decoder(Pending)
-_ROWS = msgspec.json.Decoder(dict[str, dict[str, float | None]])
-_RESULT = msgspec.json.Decoder(PeriodResult)
-
-
-def encode(obj: Pending | PeriodResult | Mapping[str, ScoreRow]) -> bytes:
-    return msgspec.json.encode(obj)
-
-
-def decode_pending(raw: bytes) -> Pending:
-    return _PENDING.decode(raw)
-
-
-def decode_rows(raw: bytes) -> dict[str, ScoreRow]:
-    return _ROWS.decode(raw)
-
-
-def decode_result(raw: bytes) -> PeriodResult:
-    return _RESULT.decode(raw)
+def lookback_start(period_start_ms: int, period_ms: int, lookback_periods: int) -> int:
+    """The oldest period start of the entropy look-back: ``lookback_periods`` periods of length
+    ``period_ms``, the one starting at ``period_start_ms`` included."""
+    return period_start_ms - (lookback_periods - 1) * period_ms

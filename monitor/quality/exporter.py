@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from monitor.contract.quality import CONSISTENCY_NAMES, REASONS
 from monitor.domain.quality.index import DIMENSIONS
 from monitor.metrics.exporter import alert_active
-from monitor.quality.combine import PeriodResult
+from monitor.state.periods import PeriodResult
 
 
 class QualitySnapshot(Protocol):

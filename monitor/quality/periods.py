@@ -7,36 +7,22 @@ counts twice, whatever order the copies come in. The worker emits every window o
 (empty ones included), in window order, so a period is complete when the record of its last
 window arrives; a record of a later period closes whatever is still open before it (a period
 whose last record was never seen, or one re-opened by a late copy of a window).
+
+Names: ``period_ms`` and ``window_ms`` are lengths; ``*_start_ms`` are points in time. The
+table keys and byte formats are in ``monitor.state.periods``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import msgspec
-
 from monitor.domain.quality.index import Sums
-
-_SEP = "/"
-
-
-class PeriodAcc(msgspec.Struct, gc=False):
-    """The windows of one channel seen so far in one period, by window start (ms)."""
-
-    windows: dict[int, Sums] = msgspec.field(default_factory=dict)
-
-
-class Closure(msgspec.Struct, frozen=True, gc=False):
-    """A closed channel-period on its way to the cross-channel step. It carries the windows, not
-    their total, so the next step can merge copies per window as well."""
-
-    channel: str
-    period_start_ms: int
-    windows: dict[int, Sums]
+from monitor.state.periods import PeriodAcc
 
 
 def period_start(window_start_ms: int, period_ms: int) -> int:
-    """Periods are tumbling and aligned to the epoch, like windows."""
+    """The start of the period a window belongs to. Periods are tumbling and aligned to the
+    epoch, like windows."""
     return window_start_ms - window_start_ms % period_ms
 
 
@@ -52,12 +38,13 @@ def merge(acc: PeriodAcc | None, window_start_ms: int, sums: Sums) -> PeriodAcc:
     return out
 
 
-def closing(open_periods: Iterable[int], record_period_ms: int, last_window: bool) -> list[int]:
-    """The periods a record closes, oldest first: every open one before its own period, and its
-    own when it is the period's last window."""
-    out = sorted(p for p in set(open_periods) if p < record_period_ms)
+def closing(open_period_starts: Iterable[int], record_period_start_ms: int,
+            last_window: bool) -> list[int]:
+    """The starts of the periods a record closes, oldest first: every open one before its own
+    period, and its own when it is the period's last window."""
+    out = sorted(p for p in set(open_period_starts) if p < record_period_start_ms)
     if last_window:
-        out.append(record_period_ms)
+        out.append(record_period_start_ms)
     return out
 
 
@@ -67,30 +54,3 @@ def total(windows: dict[int, Sums]) -> Sums:
     for w in sorted(windows):
         out.add(windows[w])
     return out
-
-
-def key(channel: str, period_ms: int) -> str:
-    """The table key of a channel-period (channel names never contain ``/``)."""
-    return f"{channel}{_SEP}{period_ms}"
-
-
-def open_periods(keys: Iterable[str], channel: str) -> list[int]:
-    """The periods of ``channel`` among the table's keys."""
-    prefix = channel + _SEP
-    return sorted(int(k[len(prefix):]) for k in keys if k.startswith(prefix))
-
-
-_ACC_DECODER = msgspec.json.Decoder(PeriodAcc)
-_CLOSURE_DECODER = msgspec.json.Decoder(Closure)
-
-
-def encode(obj: PeriodAcc | Closure) -> bytes:
-    return msgspec.json.encode(obj)
-
-
-def decode_acc(raw: bytes) -> PeriodAcc:
-    return _ACC_DECODER.decode(raw)
-
-
-def decode_closure(raw: bytes) -> Closure:
-    return _CLOSURE_DECODER.decode(raw)

@@ -1,5 +1,6 @@
 """The quality stage's bookkeeping without Faust: periods (idempotent merge, closing, a period
-begun mid-way), the cross-channel merge and result, and the alerts fed per period."""
+begun mid-way), the cross-channel merge and result, the alerts fed per period, the tables' keys
+and byte formats (which existing changelogs hold), and the parameters from the config."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import random
 
 import pytest
 
+from monitor.config import from_mapping
+from monitor.config.params import quality_params
 from monitor.domain.alerts import AlertState, Rule, Span
 from monitor.domain.quality.index import SCORES, Sums, scores
+from monitor.domain.quality.params import QualityParams
 from monitor.quality import alerting, combine, periods
-from monitor.quality.periods import Closure, PeriodAcc
+from monitor.state import periods as stored
+from monitor.state.periods import AlertEntry, Closure, Meta, PeriodAcc
 
-W = 60_000
-P = 300_000
+W = 60_000  # window length
+P = 300_000  # period length
 T0 = 1_796_196_000_000  # a period start (divisible by P)
 
 
@@ -30,18 +35,20 @@ class Collector:
         self.table: dict[str, bytes] = {}
         self.sent: list[Closure] = []
 
-    def add(self, channel: str, window_ms: int, s: Sums) -> None:
-        p = periods.period_start(window_ms, P)
-        k = periods.key(channel, p)
+    def add(self, channel: str, window_start_ms: int, s: Sums) -> None:
+        period_start_ms = periods.period_start(window_start_ms, P)
+        k = stored.channel_period_key(channel, period_start_ms)
         raw = self.table.get(k)
-        acc = periods.merge(None if raw is None else periods.decode_acc(raw), window_ms, s)
-        self.table[k] = periods.encode(acc)
-        last = periods.is_last_window(window_ms, W, P)
-        for q in periods.closing(periods.open_periods(list(self.table), channel), p, last):
-            qk = periods.key(channel, q)
-            windows = periods.decode_acc(self.table[qk]).windows
-            self.sent.append(periods.decode_closure(periods.encode(Closure(channel, q, windows))))
-            del self.table[qk]
+        acc = periods.merge(None if raw is None else stored.decode_acc(raw), window_start_ms, s)
+        self.table[k] = stored.encode_acc(acc)
+        last = periods.is_last_window(window_start_ms, W, P)
+        opened = stored.channel_period_starts(list(self.table), channel)
+        for closed_start_ms in periods.closing(opened, period_start_ms, last):
+            ck = stored.channel_period_key(channel, closed_start_ms)
+            windows = stored.decode_acc(self.table[ck]).windows
+            raw_closure = stored.encode_closure(Closure(channel, closed_start_ms, windows))
+            self.sent.append(stored.decode_closure(raw_closure))
+            del self.table[ck]
 
 
 def test_period_of_a_window_and_its_last_window() -> None:
@@ -116,7 +123,7 @@ def test_a_later_period_closes_what_is_still_open() -> None:
     c.add("email", T0 + P + 0 * W, sums(1))  # the last window of T0 never came
     (closure,) = c.sent
     assert (closure.period_start_ms, sorted(closure.windows)) == (T0, [T0 + W, T0 + 2 * W])
-    assert list(c.table) == [periods.key("email", T0 + P)]
+    assert list(c.table) == [stored.channel_period_key("email", T0 + P)]
 
 
 def test_a_late_copy_of_a_closed_period_closes_again_with_what_it_has() -> None:
@@ -139,9 +146,9 @@ def test_channels_are_kept_apart() -> None:
         if i < 4:
             c.add("chat", T0 + i * W, sums(2))
     assert [x.channel for x in c.sent] == ["phone"]
-    assert periods.open_periods(list(c.table), "chat") == [T0]
-    assert periods.open_periods(list(c.table), "phone") == []
-    assert periods.open_periods(["phone/1", "phone-x/2", "chat/3"], "phone") == [1]
+    assert stored.channel_period_starts(list(c.table), "chat") == [T0]
+    assert stored.channel_period_starts(list(c.table), "phone") == []
+    assert stored.channel_period_starts(["phone/1", "phone-x/2", "chat/3"], "phone") == [1]
 
 
 def test_closing_order() -> None:
@@ -150,11 +157,75 @@ def test_closing_order() -> None:
     assert periods.closing([], T0, last_window=False) == []
 
 
+# --- the tables' keys and values (monitor.state.periods) --------------------------------------
+#
+# Existing changelogs hold these bytes: a change here is a change of the stored format.
+
+SUMS_JSON = (b'{"opened":2,"answered":1,"answered_within_target":0,"abandoned":0,"resolved":0,'
+             b'"resolved_within_target":0,"failed":0,"reopened":0,"feedback_responses":0,'
+             b'"csat_responses":0,"csat_sum":0,"nps_responses":0,"nps_net":0,"complaints":0,'
+             b'"servqual_responses":[0,0,0,0,0],"servqual_expected_sum":[0,0,0,0,0],'
+             b'"servqual_perceived_sum":[0,0,0,0,0]}')
+
+
+def test_table_keys_keep_their_format() -> None:
+    assert stored.CLOSED_KEY == b"periods"
+    assert stored.META_KEY == "meta"
+    assert stored.channel_period_key("phone", T0) == "phone/1796196000000"
+    assert stored.pending_key(T0) == "p/1796196000000"
+    assert stored.parse_pending_key("p/1796196000000") == T0
+    assert stored.parse_pending_key(stored.META_KEY) is None
+    assert stored.history_key(T0) == "1796196000000"
+    assert stored.parse_history_key("1796196000000") == T0
+    assert stored.alert_key("phone", "quality_index") == "phone/quality_index"
+
+
+def test_table_values_keep_their_format() -> None:
+    one = Sums(opened=2, answered=1)
+    acc = b'{"windows":{"1796196000000":' + SUMS_JSON + b"}}"
+    assert stored.encode_acc(PeriodAcc({T0: one})) == acc
+    assert stored.decode_acc(acc) == PeriodAcc({T0: one})
+    closed = (b'{"channel":"phone","period_start_ms":1796196000000,"windows":{"1796196060000":'
+              + SUMS_JSON + b"}}")
+    assert stored.encode_closure(Closure("phone", T0, {T0 + W: one})) == closed
+    assert stored.decode_closure(closed) == Closure("phone", T0, {T0 + W: one})
+    pending = b'{"channels":{"chat":{"1796196000000":' + SUMS_JSON + b"}}}"
+    assert stored.encode_pending(stored.Pending({"chat": {T0: one}})) == pending
+    assert stored.decode_pending(pending) == stored.Pending({"chat": {T0: one}})
+    rows = b'{"phone":{"nps":null,"csat_mean":0.5}}'
+    assert stored.encode_rows({"phone": {"nps": None, "csat_mean": 0.5}}) == rows
+    assert stored.decode_rows(rows) == {"phone": {"nps": None, "csat_mean": 0.5}}
+    assert stored.encode_meta(Meta()) == b'{"published_through":null,"latest":null}'
+    assert stored.decode_meta(None) == Meta()
+    assert stored.decode_meta(b'{"published_through":1796196000000,"latest":null}') == Meta(T0)
+    entry = (b'{"state":{"severity":null,"since_ms":null,"warn_run":0,"crit_run":0,"clear_run":0,'
+             b'"crit_clear_run":0,"last_active_ms":null},"through_ms":1796196000000,'
+             b'"transition":null}')
+    assert stored.encode_alert(AlertEntry(AlertState(), T0)) == entry
+    assert stored.decode_alert(entry) == AlertEntry(AlertState(), T0)
+
+
+# --- the parameters ---------------------------------------------------------------------------------
+
+
+def test_quality_params_are_lengths_in_milliseconds() -> None:
+    cfg = from_mapping({"window_s": 60, "channels": {"phone": {}, "chat": {}},
+                        "quality": {"period_s": 300, "method": "entropy", "entropy_periods": 6}},
+                       env={})
+    assert quality_params(cfg) == QualityParams(
+        channels=("phone", "chat"), window_ms=W, period_ms=P, entropy_periods=6,
+        method="entropy", static_weights=None)
+    expert = quality_params(from_mapping({"quality": {"method": "expert"}}, env={}))
+    assert expert.period_ms == 3_600_000 and expert.static_weights is not None
+    assert sum(expert.static_weights.values()) == pytest.approx(1.0)
+
+
 # --- the cross-channel step ---------------------------------------------------------------------
 
 
-def closure(channel: str, start: int, n: int, per: int = 1) -> Closure:
-    return Closure(channel, start, {start + i * W: sums(per) for i in range(n)})
+def closure(channel: str, period_start_ms: int, n: int, per: int = 1) -> Closure:
+    return Closure(channel, period_start_ms,
+                   {period_start_ms + i * W: sums(per) for i in range(n)})
 
 
 def test_pending_merges_copies_per_window_and_completes() -> None:
@@ -164,8 +235,8 @@ def test_pending_merges_copies_per_window_and_completes() -> None:
     pending = combine.merge(pending, closure("chat", T0, 2))
     assert combine.complete(pending, ("phone", "chat"))
     assert {ch: len(ws) for ch, ws in pending.channels.items()} == {"phone": 5, "chat": 2}
-    raw = combine.encode(pending)
-    assert combine.decode_pending(raw) == pending
+    raw = stored.encode_pending(pending)
+    assert stored.decode_pending(raw) == pending
 
 
 def test_result_and_records() -> None:
@@ -185,7 +256,8 @@ def test_result_and_records() -> None:
     assert result.volume_rows() == {"phone": phone.scores}
     recs = combine.records(result)
     assert [k for k, _v in recs] == [b"phone", b"chat", b"*"]
-    assert combine.decode_result(combine.encode(result)) == result
+    assert stored.decode_meta(stored.encode_meta(Meta(T0, result))) == Meta(T0, result)
+    assert stored.decode_rows(stored.encode_rows(result.volume_rows())) == result.volume_rows()
 
 
 def test_entropy_weights_use_the_history() -> None:
@@ -206,7 +278,7 @@ RULE = Rule("quality_index", "<", warning=70.0, critical=50.0, for_windows=1, cl
 
 
 def test_alert_fires_and_resolves_per_period() -> None:
-    entry: alerting.AlertEntry | None = None
+    entry: AlertEntry | None = None
     states = []
     for i, value in enumerate([80.0, 60.0, None, 40.0, 90.0]):
         s = alerting.step(RULE, entry, Span("phone", T0 + i * P, T0 + (i + 1) * P), value)
@@ -220,16 +292,16 @@ def test_alert_fires_and_resolves_per_period() -> None:
 def test_a_period_fed_twice_changes_nothing_and_returns_its_transition() -> None:
     first = alerting.step(RULE, None, Span("phone", T0, T0 + P), 40.0)
     assert first.transition is not None and first.entry.state.severity == "critical"
-    stored = alerting.decode(alerting.encode(first.entry))
-    again = alerting.step(RULE, stored, Span("phone", T0, T0 + P), 40.0)
+    kept = stored.decode_alert(stored.encode_alert(first.entry))
+    again = alerting.step(RULE, kept, Span("phone", T0, T0 + P), 40.0)
     assert again.replayed and again.transition == first.transition
     assert again.entry.state == first.entry.state
-    older = alerting.step(RULE, stored, Span("phone", T0 - P, T0), 10.0)
+    older = alerting.step(RULE, kept, Span("phone", T0 - P, T0), 10.0)
     assert older.replayed and older.transition is None
 
 
 def test_step_does_not_change_the_stored_state() -> None:
-    entry = alerting.AlertEntry(AlertState(), None, None)
+    entry = AlertEntry(AlertState(), None, None)
     alerting.step(RULE, entry, Span("phone", T0, T0 + P), 40.0)
     assert entry.state == AlertState()
 
@@ -237,7 +309,7 @@ def test_step_does_not_change_the_stored_state() -> None:
 def test_alert_active_per_configured_severity() -> None:
     entry = alerting.step(RULE, None, Span("phone", T0, T0 + P), 60.0).entry
     got = alerting.active({"phone": (RULE,), "chat": (RULE,)},
-                          {alerting.key("phone", "quality_index"): entry})
+                          {stored.alert_key("phone", "quality_index"): entry})
     assert got == {("phone", "quality_index", "warning"): 1,
                    ("phone", "quality_index", "critical"): 0,
                    ("chat", "quality_index", "warning"): 0,
