@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from core_harness import final_window
+from stream_harness import final_window
 
 from monitor.domain.alerts import AlertState, Rule, Transition, evaluate
 from monitor.domain.stream.indicators import Indicators

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from core_harness import WINDOW_MS, final_window
+from stream_harness import WINDOW_MS, final_window
 
 from monitor.domain.alerts import Rule
 from monitor.domain.report.attainment import (

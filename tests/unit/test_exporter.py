@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from core_harness import final_window
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from stream_harness import final_window
 
 from monitor.config import Config, domain_params
 from monitor.domain.stream.indicators import Indicators

@@ -1,4 +1,5 @@
-"""``monitor.report.build.build_report`` on hand-built records with hand-worked figures.
+"""``monitor.report.build.build_report`` on hand-built records with hand-worked figures, decoded
+by ``monitor.report.read.decode_inputs`` as the command does.
 
 Scenario, range [10:00, 12:00) of 2026-11-21, channels phone and chat, one threshold rule
 (service_level < 0.8, counted from 1 contact), one SLO (service_level, objective 0.8), the
@@ -20,7 +21,7 @@ import math
 from typing import Any
 
 import pytest
-from core_harness import at, final_window, iso_s
+from stream_harness import at, final_window, iso_s
 
 from monitor.config import Config, from_mapping
 from monitor.contract.indicators import record
@@ -28,6 +29,8 @@ from monitor.domain.report.attainment import Hour
 from monitor.domain.report.review import Finding
 from monitor.domain.stream.indicators import NO_SURVEY, Dimension
 from monitor.report.build import build_report, report_channels
+from monitor.report.model import Report
+from monitor.report.read import decode_inputs
 
 M = 60_000
 FROM, TO, NOW = at("10:00:00"), at("12:00:00"), at("13:00:00")
@@ -83,9 +86,16 @@ QUALITY = [quality("phone", FROM, 80.0), quality("phone", FROM + 60 * M, 70.0),
            quality("phone", FROM, 80.0), quality("phone", TO, 10.0), CONSISTENCY]
 
 
+def build(cfg: Config, indicators: list[dict[str, Any]], alerts: list[dict[str, Any]],
+          quality: list[dict[str, Any]], channels: tuple[str, ...]) -> Report:
+    """The records as ``sqm report`` has them: decoded, then built into the range's report."""
+    return build_report(cfg, decode_inputs(cfg, indicators, alerts, quality), FROM, TO, channels,
+                        NOW)
+
+
 @pytest.fixture(scope="module")
 def report() -> Any:
-    return build_report(CFG, INDICATORS, ALERTS, QUALITY, FROM, TO, ("chat", "phone"), NOW)
+    return build(CFG, INDICATORS, ALERTS, QUALITY, ("chat", "phone"))
 
 
 def test_channels_in_config_order_and_header(report: Any) -> None:
@@ -145,7 +155,7 @@ def test_an_episode_that_fired_before_the_range_counts() -> None:
     before = [alert("chat", "firing", FROM - 30 * M, FROM - 30 * M, 0.1),
               alert("email", "firing", FROM - 60 * M, FROM - 60 * M, 0.1),
               alert("email", "resolved", FROM - 50 * M, FROM - 60 * M, 0.9)]
-    r = build_report(CFG, INDICATORS, [*ALERTS, *before], QUALITY, FROM, TO, (), NOW)
+    r = build(CFG, INDICATORS, [*ALERTS, *before], QUALITY, ())
     chat = [e for e in r.episodes if e.channel == "chat"]
     assert [(e.since_ms, e.resolved_ms, e.duration_ms) for e in chat] == [(FROM - 30 * M, None, TO - FROM)]
     assert not [e for e in r.episodes if e.channel == "email"]
@@ -182,7 +192,7 @@ def test_worst_hours_overall_then_per_channel(report: Any) -> None:
 def test_entropy_takes_the_latest_records_weights() -> None:
     cfg = from_mapping({"channels": {"phone": {}, "chat": {}}, "quality": {"method": "entropy"}},
                        env={})
-    got = build_report(cfg, INDICATORS, [], QUALITY, FROM, TO, (), NOW)
+    got = build(cfg, INDICATORS, [], QUALITY, ())
     # weights {service_level: 1}: the index is the service level x 100
     qi = got.spread["quality_index"]
     assert qi is not None and qi.mean == pytest.approx(100 * (0.65 + 1.0) / 2)
@@ -191,6 +201,6 @@ def test_entropy_takes_the_latest_records_weights() -> None:
 
 def test_a_record_that_does_not_decode_is_skipped() -> None:
     bad = dict(PHONE_0, answered="ten", window_start=iso_s(FROM + 2 * M))
-    got = build_report(CFG, [*INDICATORS, bad], ALERTS, QUALITY, FROM, TO, ("phone",), NOW)
+    got = build(CFG, [*INDICATORS, bad], ALERTS, QUALITY, ("phone",))
     assert got.sums["phone"].answered == 18 and got.channels == ("phone",)
     assert not math.isnan(got.budgets[0].spent or 0.0)

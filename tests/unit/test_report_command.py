@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_harness import at
+from stream_harness import at
 
 from monitor import cli
 from monitor.config import Config
 from monitor.kafka.reader import ReadError
 from monitor.report import command
-from monitor.report.build import TopicProgress
 from monitor.report.command import UsageError, check_channels, default_out, parse_range, parse_time
-from monitor.report.model import Report
+from monitor.report.model import Inputs, Report
+from monitor.report.read import TopicProgress
 
 NOW = at("10:30:15")  # 2026-11-21T10:30:15Z
 DAY = 86_400_000
@@ -82,7 +82,7 @@ class _Reader:
         self.calls: list[tuple[int, int]] = []
 
     def __call__(self, cfg: Config, from_ms: int, to_ms: int, progress: TopicProgress | None
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+                 ) -> Inputs:
         self.calls.append((from_ms, to_ms))
         if self.fail:
             raise ReadError("topic sqm.indicators.v1 does not exist")
@@ -90,7 +90,7 @@ class _Reader:
         progress("sqm.indicators.v1", 0, 2)
         progress("sqm.indicators.v1", 2, 2)
         progress("sqm.alerts.v1", 0, 0)
-        return [], [], []
+        return Inputs([], [], [])
 
 
 def _fake_render(report: Report, fmt: str) -> str:

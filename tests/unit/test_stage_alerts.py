@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_harness import Pipeline, at, ev, iso_s
+from stream_harness import Pipeline, at, ev, iso_s
 
 W = 60_000
 W0 = at("10:00:00")

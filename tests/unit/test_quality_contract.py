@@ -25,7 +25,7 @@ from monitor.domain.stream.sketch import EMPTY_SUMMARY
 from monitor.quality import combine
 from monitor.quality.app import Snapshot
 from monitor.quality.exporter import QualityCollector
-from monitor.quality.periods import Closure
+from monitor.state.periods import Closure, PeriodResult
 
 W = 60_000
 T0 = 1_796_196_000_000
@@ -138,7 +138,7 @@ def errors(value: object) -> list[str]:
     return [e.message for e in validator().iter_errors(value)]
 
 
-def result() -> combine.PeriodResult:
+def result() -> PeriodResult:
     rng = random.Random(5)
     windows = {}
     for i in range(5):

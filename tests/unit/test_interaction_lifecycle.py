@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from core_harness import (
+from stream_harness import (
     TOPIC,
     WINDOW_MS,
     Pipeline,

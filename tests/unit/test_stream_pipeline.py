@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from core_harness import (
+from stream_harness import (
     CHANNELS,
     NULLS,
     PARAMS,

@@ -1,4 +1,5 @@
-"""Shared harness for the core tests: stage one feeding stage two, time and record helpers.
+"""Shared harness of the unit tests of the stream stages: stage one feeding stage two, time and
+record helpers (also used by the alert, exporter and report tests).
 
 Every expectation it builds is hand-written from the SPEC; nothing here calls the code under
 test to compute an expected value.

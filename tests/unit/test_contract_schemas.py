@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 import pytest
-from core_harness import PARAMS, TOPIC, WALL, Pipeline, at, ev
 from jsonschema import Draft202012Validator
+from stream_harness import PARAMS, TOPIC, WALL, Pipeline, at, ev
 
 from monitor.contract import alerts, deadletter, topics
 from monitor.domain.alerts import Transition
