@@ -1,13 +1,20 @@
-"""``sqm.alerts.v1`` records (SPEC sections 3 and 5.1) from the domain's alert transitions."""
+"""``sqm.alerts.v1`` records (SPEC sections 3 and 5.1): the domain's alert transitions encoded
+(the worker's stage two and the quality stage write them), and decoded back (``sqm report``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 import orjson
 
+from monitor.contract.fields import number, one_of, text, time_ms
 from monitor.contract.timefmt import format_utc_s
-from monitor.domain.alerts import Transition
+from monitor.domain.alerts import CRITICAL, WARNING, Transition
 
 SCHEMA = "sqm.alerts.v1"
+_SEVERITIES: Final = (WARNING, CRITICAL)
+_STATES: Final = ("firing", "resolved")
 
 
 def alert_id(channel: str, indicator: str, since_ms: int) -> str:
@@ -47,3 +54,18 @@ def encode(t: Transition) -> bytes:
         "since": format_utc_s(t.since_ms),
         "summary": summary(t),
     })
+
+
+def decode(d: Mapping[str, Any]) -> Transition:
+    """One record value (parsed JSON) as the transition it records: the inverse of ``encode``
+    (``alert_id`` and ``summary`` are derived, so not read). A value that does not fit raises
+    ``ValueError`` naming the field."""
+    if d.get("schema") != SCHEMA:
+        raise ValueError(f"schema: expected {SCHEMA}, got {d.get('schema')!r}")
+    return Transition(
+        channel=text(d, "channel"), indicator=text(d, "indicator"),
+        severity=one_of(d, "severity", _SEVERITIES), state=one_of(d, "state", _STATES),
+        value=number(d, "value"), threshold=number(d, "threshold"), op=text(d, "op"),
+        window_start_ms=time_ms(d, "window_start"), window_end_ms=time_ms(d, "window_end"),
+        since_ms=time_ms(d, "since"),
+    )

@@ -17,8 +17,10 @@ from typing import Any, Final
 import msgspec
 import orjson
 
+from monitor.contract.fields import number, one_of, text, time_ms
 from monitor.contract.timefmt import format_utc_s
 from monitor.domain.quality.index import DIMENSIONS, SCORES, Spread, Sums
+from monitor.domain.report.review import QualityPoint
 from monitor.domain.stream.timefmt import parse_rfc3339_ms
 
 SCHEMA: Final = "sqm.quality.v1"
@@ -195,3 +197,42 @@ def consistency_record(period_start_ms: int, period_end_ms: int,
 
 def encode(record: Mapping[str, Any]) -> bytes:
     return orjson.dumps(record)
+
+
+# --- read back (``sqm report``): the inverse of ``channel_record`` ------------------------
+# The report must say exactly what the stream said, so nothing here recomputes a figure: a
+# ``kind: channel`` record gives back its period's ``QualityPoint`` and the weights the index
+# was computed with. A value that does not fit raises ``ValueError`` naming the field.
+
+
+class ChannelQuality(msgspec.Struct, frozen=True):
+    """One ``kind: channel`` record: the channel's index for the period, and its weights (the
+    entropy method's weights change each period, so the report takes them from the data)."""
+
+    point: QualityPoint
+    weights: dict[str, float]
+
+
+def _weights(d: Mapping[str, Any]) -> dict[str, float]:
+    raw = d.get("weights")
+    if not isinstance(raw, dict):
+        raise ValueError(f"weights: expected an object, got {raw!r}")
+    out: dict[str, float] = {}
+    for name, value in raw.items():
+        w = number(raw, name)
+        if w is None:
+            raise ValueError(f"weights.{name}: expected a number, got {value!r}")
+        out[str(name)] = w
+    return out
+
+
+def decode(d: Mapping[str, Any]) -> ChannelQuality | None:
+    """One record value (parsed JSON); None for a ``kind: consistency`` record (the report
+    computes consistency over its whole range instead)."""
+    if d.get("schema") != SCHEMA:
+        raise ValueError(f"schema: expected {SCHEMA}, got {d.get('schema')!r}")
+    if one_of(d, "kind", ("channel", "consistency")) == "consistency":
+        return None
+    point = QualityPoint(text(d, "channel"), time_ms(d, "period_start"), time_ms(d, "period_end"),
+                         number(d, "quality_index"))
+    return ChannelQuality(point, _weights(d))

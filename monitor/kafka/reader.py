@@ -87,6 +87,11 @@ def event_time_ms(value: bytes) -> int | None:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
+    return event_time_of(doc)
+
+
+def event_time_of(doc: object) -> int | None:
+    """:func:`event_time_ms` of a value already parsed (a caller that keeps the parsed value)."""
     if not isinstance(doc, dict):
         return None
     for name in EVENT_TIME_FIELDS:

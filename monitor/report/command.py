@@ -1,4 +1,5 @@
-"""``sqm report``: parse the range, read the three topics with a progress bar, build, render, write.
+"""``sqm report``: parse the range, read the three topics with a progress bar (``read``), build
+(``build``), render, write.
 
 Times given to ``--from`` and ``--to`` (``--to`` is exclusive), all in UTC unless an offset says
 otherwise:
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -31,8 +32,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from monitor.config import Config
 from monitor.domain.stream.timefmt import parse_rfc3339_ms
 from monitor.kafka.reader import ReadError
-from monitor.report.build import TopicProgress, build_report, read_inputs
-from monitor.report.model import Report
+from monitor.report.build import build_report
+from monitor.report.model import Inputs, Report
+from monitor.report.read import TopicProgress, read_inputs
 
 FORMATS: Final = ("html", "md")
 _UNIT_MS: Final = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -41,9 +43,9 @@ _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_FORMS: Final = ("RFC 3339 with an offset (2026-12-01T00:00:00Z), a date (2026-12-01, UTC "
                       "midnight), now, or now minus an amount: -7d, now-12h (s, m, h, d, w)")
 
-#: ``read(cfg, from_ms, to_ms, progress)``: the three topics' in-range records (``read_inputs``)
-Reader = Callable[[Config, int, int, TopicProgress | None],
-                  tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]
+#: ``read(cfg, from_ms, to_ms, progress)``: the three topics' in-range records, decoded
+#: (``read.read_inputs``)
+Reader = Callable[[Config, int, int, TopicProgress | None], Inputs]
 
 
 class UsageError(ValueError):
@@ -137,11 +139,11 @@ def report_main(cfg: Config, from_text: str, to_text: str, channels: Sequence[st
         return 2
     try:
         with progress_bar() as progress:
-            indicators, alerts, quality = read(cfg, from_ms, to_ms, progress)
+            inputs = read(cfg, from_ms, to_ms, progress)
     except ReadError as exc:
         print(f"sqm report: cannot read {cfg.broker_url}: {exc}", file=sys.stderr)
         return 1
-    report = build_report(cfg, indicators, alerts, quality, from_ms, to_ms, chans, now)
+    report = build_report(cfg, inputs, from_ms, to_ms, chans, now)
     path = Path(out) if out is not None else default_out(from_ms, to_ms, fmt)
     path.write_text(render(report, fmt), encoding="utf-8")
     print(path)

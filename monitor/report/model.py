@@ -1,14 +1,37 @@
-"""What a period report holds: the figures of ``monitor.domain.report.attainment`` and
-``monitor.domain.report.review`` for one time range, assembled by ``build`` and written by the
-renderers. Plain data: a renderer never computes a figure, so HTML and Markdown always agree."""
+"""What a period report is built from and what it holds. ``Inputs``: the decoded records of the
+three output topics, as ``read`` hands them to ``build``; ``Report``: the figures of
+``monitor.domain.report.attainment`` and ``monitor.domain.report.review`` for one time range,
+assembled by ``build`` and written by the renderers. Plain data: a renderer never computes a
+figure, so HTML and Markdown always agree."""
 
 from __future__ import annotations
 
 import msgspec
 
-from monitor.domain.quality.index import Spread
+from monitor.contract.quality import ChannelQuality
+from monitor.domain.alerts import Transition
+from monitor.domain.quality.index import Spread, Sums
 from monitor.domain.report.attainment import Attainment, Budget, Counts, Hour, Target
 from monitor.domain.report.review import Episode, Finding, GapTable, Trend
+from monitor.domain.stream.indicators import Indicators
+
+
+class Window(msgspec.Struct, frozen=True):
+    """One ``sqm.indicators.v1`` record: its indicators, and the integer sums the quality stage
+    adds up (so the report's SERVQUAL gaps and consistency are the stage's)."""
+
+    indicators: Indicators
+    sums: Sums
+
+
+class Inputs(msgspec.Struct, frozen=True):
+    """The records a report is built from, each decoded once and each distinct (a topic read at
+    least once may hold a record twice). Any channel and time: ``build`` keeps its own."""
+
+    windows: list[Window]
+    transitions: list[Transition]
+    #: the ``kind: channel`` records of ``sqm.quality.v1`` (the report computes consistency itself)
+    quality: list[ChannelQuality]
 
 
 class Report(msgspec.Struct, frozen=True):

@@ -1,6 +1,6 @@
-"""``monitor.report.build.read_inputs`` on the real broker: from the three output topics it returns
-exactly the records whose event time is in the range, a late (backfilled) one included (alerts:
-every record before the range end, however old), and reports progress for each topic."""
+"""``monitor.report.read.read_documents`` on the real broker: from the three output topics it
+returns exactly the records whose event time is in the range, a late (backfilled) one included
+(alerts: every record before the range end, however old), and reports progress for each topic."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from harness import reset_topics
 from monitor.config import Config
 from monitor.contract.timefmt import format_utc_s
 from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS
-from monitor.report.build import read_inputs
+from monitor.report.read import read_documents
 
 TOPIC_QUALITY = "sqm.quality.v1"
 M = 60_000
@@ -67,14 +67,15 @@ async def _produce(bootstrap: str, items: list[tuple[str, dict[str, Any], int]])
         await producer.stop()
 
 
-def test_read_inputs_returns_exactly_the_in_range_records(kafka_bootstrap: str) -> None:
+def test_read_documents_returns_exactly_the_in_range_records(kafka_bootstrap: str) -> None:
     reset_topics(kafka_bootstrap)
     frm = (int(time.time() * 1000) // H - 3) * H
     to = frm + H
     asyncio.run(_produce(kafka_bootstrap, _scenario(frm, to)))
     calls: list[tuple[str, int, int]] = []
     cfg = Config(broker_url=f"kafka://{kafka_bootstrap}")
-    indicators, alerts, quality = read_inputs(cfg, frm, to, lambda t, d, n: calls.append((t, d, n)))
+    indicators, alerts, quality = read_documents(cfg, frm, to,
+                                                 lambda t, d, n: calls.append((t, d, n)))
     assert sorted(d["tag"] for d in indicators) == ["backfill", "first", "second"]
     # alerts from the topic's start: an episode may have fired long before the range
     assert [d["tag"] for d in alerts] == ["old", "long-ago", "firing"]  # produce order

@@ -20,10 +20,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
 import pytest
 from stream_harness import at, final_window, iso_s
 
 from monitor.config import Config, from_mapping
+from monitor.contract import indicators as indicators_wire
+from monitor.contract import quality as quality_wire
 from monitor.contract.indicators import record
 from monitor.domain.report.attainment import Hour
 from monitor.domain.report.review import Finding
@@ -204,3 +207,25 @@ def test_a_record_that_does_not_decode_is_skipped() -> None:
     got = build(CFG, [*INDICATORS, bad], ALERTS, QUALITY, ("phone",))
     assert got.sums["phone"].answered == 18 and got.channels == ("phone",)
     assert not math.isnan(got.budgets[0].spent or 0.0)
+
+
+NPS = record(final_window("chat", FROM + M, feedback_responses=3, nps_responses=3, nps=100 / 3,
+                          complaints=1, complaint_rate=1 / 3))
+
+
+@pytest.mark.parametrize("d", [PHONE_0, CHAT_0, NPS, dict(CHAT_0, csat_mean=None),
+                               dict(NPS, complaints=-1)])
+def test_a_windows_sums_are_the_quality_stages(d: dict[str, Any]) -> None:
+    """The report decodes a record once (``contract.indicators``); its integer sums must be those
+    the quality stage takes from the same bytes, so the report's SERVQUAL gaps are the stage's."""
+    stage: Any
+    try:
+        stage = quality_wire.decode_window(orjson.dumps(d), frozenset({"phone", "chat"}), M).sums
+    except quality_wire.BadRecord as exc:
+        stage = str(exc)
+    mine: Any
+    try:
+        mine = indicators_wire.sums_of(indicators_wire.decode(d, M))
+    except indicators_wire.BadRecord as exc:
+        mine = str(exc)
+    assert mine == stage
