@@ -53,7 +53,8 @@ from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
 
 from monitor.config import Config  # noqa: E402
 from monitor.domain.stream.timefmt import parse_rfc3339_ms  # noqa: E402
-from monitor.kafka import topics  # noqa: E402
+from monitor.contract import topics  # noqa: E402
+from monitor.kafka import admin  # noqa: E402
 from monitor.sim.model import encode, history, key_of  # noqa: E402
 from monitor.sim.producer import produce  # noqa: E402
 
@@ -550,7 +551,7 @@ def main() -> int:
         port = free_port()
         data = tmp / f"kafka-{port}"
         bootstrap = start_broker(port, data)
-        asyncio.run(topics.apply(bootstrap, topics.load_definitions()))
+        asyncio.run(admin.apply(bootstrap, topics.load_definitions()))
         return port, data, bootstrap
 
     port, data, bootstrap = fresh_broker()
