@@ -228,12 +228,13 @@ def from_record(d: dict[str, Any]) -> Indicators:
 
 # --- integer sums ------------------------------------------------------------------------------
 
-_COUNTS: Final = ("opened", "answered", "answered_within_target", "abandoned", "resolved",
+#: the counts of a record that the quality index sums as they are
+COUNTS: Final = ("opened", "answered", "answered_within_target", "abandoned", "resolved",
                   "resolved_within_target", "failed", "reopened", "feedback_responses",
                   "complaints")
 
 
-def _sum(mean: float | None, n: int, what: str, scale: int = 1) -> int:
+def sum_of_mean(mean: float | None, n: int, what: str, scale: int = 1) -> int:
     """The integer sum behind ``mean`` over ``n`` answers (0 when there are none); ``scale``:
     the mean is ``scale`` x sum / n (NPS is a percentage)."""
     if n < 0:
@@ -252,7 +253,7 @@ def sums_of(ind: Indicators) -> Sums:
     realistic count). The same conversion as the quality stage's (``contract.quality.sums_of``),
     so the report's SERVQUAL gaps are the stage's. Raises ``BadRecord`` for a negative count or a
     missing mean with answers."""
-    counts: dict[str, int] = {name: getattr(ind, name) for name in _COUNTS}
+    counts: dict[str, int] = {name: getattr(ind, name) for name in COUNTS}
     for name, value in counts.items():
         if value < 0:
             raise BadRecord("bad_value", f"{name}: negative count {value}")
@@ -260,13 +261,13 @@ def sums_of(ind: Indicators) -> Sums:
     return Sums(
         **counts,
         csat_responses=ind.csat_responses,
-        csat_sum=_sum(ind.csat_mean, ind.csat_responses, "csat_mean"),
+        csat_sum=sum_of_mean(ind.csat_mean, ind.csat_responses, "csat_mean"),
         nps_responses=ind.nps_responses,
         # nps = 100 (promoters - detractors) / n, so the net count is nps x n / 100
-        nps_net=_sum(ind.nps, ind.nps_responses, "nps", scale=100),
+        nps_net=sum_of_mean(ind.nps, ind.nps_responses, "nps", scale=100),
         servqual_responses=[c.responses for c in dims],
-        servqual_expected_sum=[_sum(c.expected_mean, c.responses, f"servqual.{d}.expected_mean")
+        servqual_expected_sum=[sum_of_mean(c.expected_mean, c.responses, f"servqual.{d}.expected_mean")
                                for d, c in zip(DIMENSIONS, dims, strict=True)],
-        servqual_perceived_sum=[_sum(c.perceived_mean, c.responses, f"servqual.{d}.perceived_mean")
+        servqual_perceived_sum=[sum_of_mean(c.perceived_mean, c.responses, f"servqual.{d}.perceived_mean")
                                 for d, c in zip(DIMENSIONS, dims, strict=True)],
     )

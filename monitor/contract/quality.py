@@ -9,7 +9,6 @@ window ratios). Out: SPEC 7.4's records, one per channel and one for the consist
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,6 +17,7 @@ import msgspec
 import orjson
 
 from monitor.contract.fields import number, one_of, text, time_ms
+from monitor.contract.indicators import COUNTS, BadRecord, sum_of_mean
 from monitor.contract.timefmt import format_utc_s
 from monitor.domain.quality.index import DIMENSIONS, SCORES, Spread, Sums
 from monitor.domain.report.review import QualityPoint
@@ -32,18 +32,6 @@ REASONS: Final = ("malformed_json", "not_an_object", "missing_field", "bad_value
                   "unknown_channel")
 #: ``consistency`` compares the scores and the index itself
 CONSISTENCY_NAMES: Final = (*SCORES, "quality_index")
-
-_COUNTS: Final = ("opened", "answered", "answered_within_target", "abandoned", "resolved",
-                  "resolved_within_target", "failed", "reopened", "feedback_responses",
-                  "complaints")
-
-
-class BadRecord(ValueError):
-    """An input record the stage cannot use; ``reason`` is one of ``REASONS``."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
 
 
 class _Dimension(msgspec.Struct):
@@ -86,21 +74,9 @@ class WindowSums:
     sums: Sums
 
 
-def _sum(mean: float | None, n: int, what: str, scale: int = 1) -> int:
-    """The integer sum behind ``mean`` over ``n`` answers (0 when there are none); ``scale``:
-    the mean is ``scale`` x sum / n (NPS is a percentage)."""
-    if n < 0:
-        raise BadRecord("bad_value", f"{what}: negative count {n}")
-    if n == 0:
-        return 0
-    if mean is None or not math.isfinite(mean):
-        raise BadRecord("bad_value", f"{what}: mean is {mean!r} with {n} responses")
-    return round(mean * n / scale)
-
-
 def sums_of(w: _Window) -> Sums:
     """Integer sums of one window record (csat_sum, nps_net and SERVQUAL sums from the means)."""
-    counts = {name: getattr(w, name) for name in _COUNTS}
+    counts = {name: getattr(w, name) for name in COUNTS}
     for name, value in counts.items():
         if value < 0:
             raise BadRecord("bad_value", f"{name}: negative count {value}")
@@ -108,14 +84,14 @@ def sums_of(w: _Window) -> Sums:
     return Sums(
         **counts,
         csat_responses=w.csat_responses,
-        csat_sum=_sum(w.csat_mean, w.csat_responses, "csat_mean"),
+        csat_sum=sum_of_mean(w.csat_mean, w.csat_responses, "csat_mean"),
         nps_responses=w.nps_responses,
         # nps = 100 (promoters - detractors) / n, so the net count is nps x n / 100
-        nps_net=_sum(w.nps, w.nps_responses, "nps", scale=100),
+        nps_net=sum_of_mean(w.nps, w.nps_responses, "nps", scale=100),
         servqual_responses=[c.responses for c in dims],
-        servqual_expected_sum=[_sum(c.expected_mean, c.responses, f"servqual.{d}.expected_mean")
+        servqual_expected_sum=[sum_of_mean(c.expected_mean, c.responses, f"servqual.{d}.expected_mean")
                                for d, c in zip(DIMENSIONS, dims, strict=True)],
-        servqual_perceived_sum=[_sum(c.perceived_mean, c.responses, f"servqual.{d}.perceived_mean")
+        servqual_perceived_sum=[sum_of_mean(c.perceived_mean, c.responses, f"servqual.{d}.perceived_mean")
                                 for d, c in zip(DIMENSIONS, dims, strict=True)],
     )
 

@@ -34,6 +34,7 @@ from monitor.config.params import quality_params
 from monitor.contract import alerts as alerts_wire
 from monitor.contract import quality as wire
 from monitor.contract import topics
+from monitor.contract.indicators import BadRecord
 from monitor.contract.timefmt import format_utc_s
 from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUALITY
 from monitor.domain.alerts import Span, Transition
@@ -165,7 +166,7 @@ class QualityStage:
             async for raw in stream:
                 try:
                     ws = wire.decode_window(raw, self._channel_set, self.params.window_ms)
-                except wire.BadRecord as exc:
+                except BadRecord as exc:
                     self._reject(exc)
                     continue
                 await self._add_window(ws)
@@ -173,7 +174,7 @@ class QualityStage:
             self._fail(exc)
             raise
 
-    def _reject(self, exc: wire.BadRecord) -> None:
+    def _reject(self, exc: BadRecord) -> None:
         self.rejected[exc.reason] += 1
         log.warning("rejected a %s record: %s", TOPIC_INDICATORS, str(exc)[:300])
 

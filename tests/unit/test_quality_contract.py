@@ -17,6 +17,7 @@ from test_topics import changed
 
 from monitor.contract import indicators as indicators_wire
 from monitor.contract import quality as wire
+from monitor.contract.indicators import BadRecord
 from monitor.contract.topics import TOPIC_QUALITY, load_definitions, schema_path
 from monitor.domain.quality.index import DIMENSIONS, SCORES, Sums
 from monitor.domain.stream import feedback as fb
@@ -112,7 +113,7 @@ def record(**changes: Any) -> bytes:
     (record(csat_responses=3, csat_mean=None), "bad_value"),
 ])
 def test_bad_records_are_refused_with_a_reason(raw: bytes | None, reason: str) -> None:
-    with pytest.raises(wire.BadRecord) as err:
+    with pytest.raises(BadRecord) as err:
         wire.decode_window(raw, CHANNELS, W)
     assert err.value.reason == reason
     assert reason in wire.REASONS

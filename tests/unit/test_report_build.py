@@ -221,7 +221,7 @@ def test_a_windows_sums_are_the_quality_stages(d: dict[str, Any]) -> None:
     stage: Any
     try:
         stage = quality_wire.decode_window(orjson.dumps(d), frozenset({"phone", "chat"}), M).sums
-    except quality_wire.BadRecord as exc:
+    except indicators_wire.BadRecord as exc:
         stage = str(exc)
     mine: Any
     try:
