@@ -1,16 +1,11 @@
-"""The ``sqm`` console command (SPEC section 6)."""
+"""The ``sqm`` console command (SPEC section 6): arguments and dispatch to each command's module."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import logging
 import os
-import signal
-import socket
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_mod
@@ -41,62 +36,9 @@ def _load_for_kafka(args: argparse.Namespace) -> Config:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from prometheus_client import CollectorRegistry, ProcessCollector
+    from monitor.worker.main import run
 
-    from monitor.metrics.exporter import SqmCollector
-    from monitor.metrics.server import serve
-    from monitor.runtime.allocator import fix_mmap_threshold, heap_releaser
-    from monitor.worker.loop import Worker
-
-    cfg = _load_for_kafka(args)
-    web = config_mod.load_web(cfg)  # before anything starts: a bad file is a config error
-    # The state is millions of long-lived, cycle-free containers: frequent full collections
-    # would walk all of them for nothing (measured: 1.6x faster hot path with these thresholds).
-    gc.set_threshold(100_000, 50, 1000)
-    fix_mmap_threshold()  # resident memory follows the state, not the largest fetch
-    port = cfg.metrics_port if args.metrics_port is None else args.metrics_port
-    worker = Worker(cfg, config_mod.domain_params(cfg),
-                    client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}",
-                    on_idle=heap_releaser())  # after a burst, freed heap goes back
-    registry = CollectorRegistry()
-    registry.register(SqmCollector(cfg.channel_names, worker.snapshot))
-    ProcessCollector(registry=registry)  # process_resident_memory_bytes, CPU, open fds
-    try:
-        server = serve(registry, cfg.metrics_bind, port, web, live=worker.heartbeat.check,
-                       ready=worker.readiness.check)
-    except OSError as exc:
-        print(f"sqm worker: cannot serve metrics on {cfg.metrics_bind}:{port}: {exc}",
-              file=sys.stderr)
-        return 1
-    print(f"sqm worker: broker {cfg.broker_url}, metrics on {server.url()}", flush=True)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await worker.run(stop)
-
-    from aiokafka.errors import KafkaError
-
-    from monitor.worker.restore import HangingTransaction
-    from monitor.worker.task import DeliveryFailed
-    from monitor.worker.watchdog import RESTART_NOTE, BrokerLost
-
-    try:
-        asyncio.run(main())
-    except (BrokerLost, HangingTransaction) as exc:  # one line: what happened, what comes next
-        logging.getLogger("sqm.worker").error("worker stopped: %s", exc)
-        return 1
-    except (KafkaError, DeliveryFailed) as exc:  # the broker failed a write or a commit
-        logging.getLogger("sqm.worker").error(
-            "worker stopped: the Kafka client failed (%s); %s", logthrottle.causes(exc),
-            RESTART_NOTE)
-        return 1
-    except Exception as exc:  # anything else: exit so that a supervisor restarts us
-        logging.getLogger("sqm.worker").exception("worker stopped: %s", exc)
-        return 1
-    return 0
+    return run(_load_for_kafka(args), args.metrics_port)
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
@@ -113,23 +55,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = _load(args)
-    endpoint = metrics_summary(cfg)  # reads metrics_web_config: its errors stop here too
-    print(f"config ok: broker {cfg.broker_url}, metrics port {cfg.metrics_port}, "
-          f"window {cfg.window_s} s, grace {cfg.grace_s} s, channels {', '.join(cfg.channel_names)}")
-    print(endpoint)
-    print(cfg.kafka.summary())
-    print()
-    print(alerting_summary(cfg))
-    r = cfg.rules
-    print(f"\nrules: job {r.job}, watermark lag > {r.watermark_lag_s:g} s, dead letters > "
-          f"{r.deadletter_ratio:.2%}, consumer lag > {r.consumer_lag_records} records, "
-          f"runbook {r.runbook_url}")
+    from monitor.config.summary import summary
     from monitor.ops.rules.document import notes
 
-    for note in notes(cfg):
-        print(f"note: {note}")
-    print(f"\n{quality_summary(cfg)}")
+    cfg = _load(args)
+    print(summary(cfg, notes(cfg)))
     return 0
 
 
@@ -147,56 +77,6 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for note in notes(cfg):
         print(f"sqm rules: note: {note}", file=sys.stderr)
     return 0
-
-
-def metrics_summary(cfg: Config) -> str:
-    """How the worker and the quality stage serve /metrics, /healthz and /readyz."""
-    web = config_mod.load_web(cfg)
-    scheme = "https" if web is not None and web.tls is not None else "http"
-    n = 0 if web is None else len(web.users)
-    auth = f"basic auth for /metrics ({n} user{'s' * (n != 1)})" if n else "no authentication"
-    return (f"metrics: {scheme} on {cfg.metrics_bind}, ports {cfg.metrics_port} (worker) and "
-            f"{cfg.quality.metrics_port} (quality), {auth}; /healthz and /readyz open")
-
-
-def quality_summary(cfg: Config) -> str:
-    """``[quality]``: period, method and the weights in force (AHP with its consistency ratio;
-    entropy weights are computed each period from the data)."""
-    q = cfg.quality
-    head = (f"quality: period {q.period_s} s, method {q.method}, metrics port {q.metrics_port}"
-            + (f", entropy over the last {q.entropy_periods} periods" if q.method == "entropy"
-               else ""))
-    weights = q.static_weights()
-    if weights is None:
-        return head + "\n  weights: entropy, recomputed at the close of each period"
-    lines = [head]
-    if q.method == "ahp" and q.ahp_consistency_ratio is not None:
-        lines.append(f"  AHP consistency ratio {q.ahp_consistency_ratio:.3f} (must stay below 0.1)")
-    lines += [f"  weight {name:<24} {w:.4f}" for name, w in weights.items() if w > 0]
-    return "\n".join(lines)
-
-
-def _fmt(value: object) -> str:
-    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def alerting_summary(cfg: Config) -> str:
-    """The effective ``[[alerts]]`` and ``[[slos]]`` (defaults included) as two text tables."""
-    def chans(names: tuple[str, ...]) -> str:
-        return "all" if names == cfg.channel_names else ",".join(names)
-
-    rows = [("alert", "op", "warning", "critical", "for", "clear", "min_volume", "channels")]
-    rows += [(a.indicator, a.op, _fmt(a.warning), _fmt(a.critical), str(a.for_windows),
-              str(a.clear_windows), str(a.min_volume), chans(a.channels)) for a in cfg.alerts]
-    slos = [("slo", "indicator", "objective", "period_days", "min_events", "channels")]
-    slos += [(s.name, s.indicator, _fmt(s.objective), str(s.period_days), str(s.min_events),
-              chans(s.channels)) for s in cfg.slos]
-    return "\n".join([*_table(rows), "", *_table(slos)])
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
