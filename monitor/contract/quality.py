@@ -17,7 +17,7 @@ import msgspec
 import orjson
 
 from monitor.contract.fields import number, one_of, text, time_ms
-from monitor.contract.indicators import COUNTS, BadRecord, sum_of_mean
+from monitor.contract.indicators import BadRecord, sums
 from monitor.contract.timefmt import format_utc_s
 from monitor.domain.quality.index import DIMENSIONS, SCORES, Spread, Sums
 from monitor.domain.report.review import QualityPoint
@@ -75,25 +75,9 @@ class WindowSums:
 
 
 def sums_of(w: _Window) -> Sums:
-    """Integer sums of one window record (csat_sum, nps_net and SERVQUAL sums from the means)."""
-    counts = {name: getattr(w, name) for name in COUNTS}
-    for name, value in counts.items():
-        if value < 0:
-            raise BadRecord("bad_value", f"{name}: negative count {value}")
-    dims = [w.servqual.get(d, _Dimension(0, None, None)) for d in DIMENSIONS]
-    return Sums(
-        **counts,
-        csat_responses=w.csat_responses,
-        csat_sum=sum_of_mean(w.csat_mean, w.csat_responses, "csat_mean"),
-        nps_responses=w.nps_responses,
-        # nps = 100 (promoters - detractors) / n, so the net count is nps x n / 100
-        nps_net=sum_of_mean(w.nps, w.nps_responses, "nps", scale=100),
-        servqual_responses=[c.responses for c in dims],
-        servqual_expected_sum=[sum_of_mean(c.expected_mean, c.responses, f"servqual.{d}.expected_mean")
-                               for d, c in zip(DIMENSIONS, dims, strict=True)],
-        servqual_perceived_sum=[sum_of_mean(c.perceived_mean, c.responses, f"servqual.{d}.perceived_mean")
-                                for d, c in zip(DIMENSIONS, dims, strict=True)],
-    )
+    """Integer sums of one window record (csat_sum, nps_net and SERVQUAL sums from the means;
+    ``contract.indicators.sums``)."""
+    return sums(w, [w.servqual.get(d, _Dimension(0, None, None)) for d in DIMENSIONS])
 
 
 def _convert(obj: dict[str, Any]) -> _Window:
