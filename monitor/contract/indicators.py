@@ -11,8 +11,7 @@ stage two's own changelog, whose records of a release before feedback lack the s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import msgspec
 import orjson
@@ -247,55 +246,27 @@ def sum_of_mean(mean: float | None, n: int, what: str, scale: int = 1) -> int:
     return round(mean * n / scale)
 
 
-class _DimensionMeans(Protocol):
-    @property
-    def responses(self) -> int: ...
-    @property
-    def expected_mean(self) -> float | None: ...
-    @property
-    def perceived_mean(self) -> float | None: ...
-
-
-class _Means(Protocol):
-    """What the integer sums are read from (besides the ``COUNTS``): a decoded record, whole
-    (``Indicators``) or the quality stage's subset of it."""
-
-    @property
-    def csat_responses(self) -> int: ...
-    @property
-    def csat_mean(self) -> float | None: ...
-    @property
-    def nps_responses(self) -> int: ...
-    @property
-    def nps(self) -> float | None: ...
-
-
-def sums(record: _Means, dims: Sequence[_DimensionMeans]) -> Sums:
-    """One window's integer sums for the quality index (SPEC 7.2); ``dims``: its SERVQUAL
-    dimensions in ``DIMENSIONS`` order. A record carries means (csat, nps, SERVQUAL) rather than
-    sums, but each mean is an integer sum divided by its count, so ``round(mean x count)`` gives
-    the sum back exactly (float error is far below 0.5 for any realistic count). The report and
-    the quality stage both convert with it, so the report's SERVQUAL gaps are the stage's.
+def sums_of(ind: Indicators) -> Sums:
+    """One window's integer sums for the quality index (SPEC 7.2). A record carries means (csat,
+    nps, SERVQUAL) rather than sums, but each mean is an integer sum divided by its count, so
+    ``round(mean x count)`` gives the sum back exactly (float error is far below 0.5 for any
+    realistic count). The report and the quality stage both convert with it, so the report's
+    SERVQUAL gaps are the stage's.
     Raises ``BadRecord`` for a negative count or a missing mean with answers."""
-    counts: dict[str, int] = {name: getattr(record, name) for name in COUNTS}
+    counts: dict[str, int] = {name: getattr(ind, name) for name in COUNTS}
     for name, value in counts.items():
         if value < 0:
             raise BadRecord("bad_value", f"{name}: negative count {value}")
     return Sums(
         **counts,
-        csat_responses=record.csat_responses,
-        csat_sum=sum_of_mean(record.csat_mean, record.csat_responses, "csat_mean"),
-        nps_responses=record.nps_responses,
+        csat_responses=ind.csat_responses,
+        csat_sum=sum_of_mean(ind.csat_mean, ind.csat_responses, "csat_mean"),
+        nps_responses=ind.nps_responses,
         # nps = 100 (promoters - detractors) / n, so the net count is nps x n / 100
-        nps_net=sum_of_mean(record.nps, record.nps_responses, "nps", scale=100),
-        servqual_responses=[c.responses for c in dims],
+        nps_net=sum_of_mean(ind.nps, ind.nps_responses, "nps", scale=100),
+        servqual_responses=[c.responses for c in ind.servqual],
         servqual_expected_sum=[sum_of_mean(c.expected_mean, c.responses, f"servqual.{d}.expected_mean")
-                               for d, c in zip(DIMENSIONS, dims, strict=True)],
+                               for d, c in zip(DIMENSIONS, ind.servqual, strict=True)],
         servqual_perceived_sum=[sum_of_mean(c.perceived_mean, c.responses, f"servqual.{d}.perceived_mean")
-                                for d, c in zip(DIMENSIONS, dims, strict=True)],
+                                for d, c in zip(DIMENSIONS, ind.servqual, strict=True)],
     )
-
-
-def sums_of(ind: Indicators) -> Sums:
-    """The integer sums of one decoded window (``sums``)."""
-    return sums(ind, ind.servqual)

@@ -16,15 +16,14 @@ from typing import Any, Final
 import msgspec
 import orjson
 
+from monitor.contract import indicators
 from monitor.contract.fields import number, one_of, text, time_ms
-from monitor.contract.indicators import BadRecord, sums
+from monitor.contract.indicators import BadRecord
 from monitor.contract.timefmt import format_utc_s
 from monitor.domain.quality.index import DIMENSIONS, SCORES, Spread, Sums
 from monitor.domain.report.review import QualityPoint
-from monitor.domain.stream.timefmt import parse_rfc3339_ms
 
 SCHEMA: Final = "sqm.quality.v1"
-INDICATORS_SCHEMA: Final = "sqm.indicators.v1"
 #: the key of the consistency record (a channel name never contains ``*``)
 CONSISTENCY_KEY: Final = b"*"
 #: why an input record was refused (``sqm_quality_records_rejected_total{reason}``)
@@ -32,36 +31,6 @@ REASONS: Final = ("malformed_json", "not_an_object", "missing_field", "bad_value
                   "unknown_channel")
 #: ``consistency`` compares the scores and the index itself
 CONSISTENCY_NAMES: Final = (*SCORES, "quality_index")
-
-
-class _Dimension(msgspec.Struct):
-    responses: int
-    expected_mean: float | None
-    perceived_mean: float | None
-
-
-class _Window(msgspec.Struct):
-    """The fields of an ``sqm.indicators.v1`` record the quality stage needs; others ignored."""
-
-    schema: str
-    channel: str
-    window_start: str
-    window_end: str
-    opened: int
-    answered: int
-    answered_within_target: int
-    abandoned: int
-    resolved: int
-    resolved_within_target: int
-    failed: int
-    reopened: int
-    feedback_responses: int
-    csat_responses: int
-    csat_mean: float | None
-    nps_responses: int
-    nps: float | None
-    complaints: int
-    servqual: dict[str, _Dimension]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +43,6 @@ class WindowSums:
     sums: Sums
 
 
-def sums_of(w: _Window) -> Sums:
-    """Integer sums of one window record (csat_sum, nps_net and SERVQUAL sums from the means;
-    ``contract.indicators.sums``)."""
-    return sums(w, [w.servqual.get(d, _Dimension(0, None, None)) for d in DIMENSIONS])
-
-
-def _convert(obj: dict[str, Any]) -> _Window:
-    try:
-        return msgspec.convert(obj, _Window)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        raise BadRecord("missing_field" if "missing required field" in text else "bad_value",
-                        text) from None
-
-
 def decode_window(raw: bytes | None, channels: frozenset[str], window_ms: int) -> WindowSums:
     """One ``sqm.indicators.v1`` record value; ``window_ms``: the window length every record
     must span. Raises ``BadRecord`` with its reason."""
@@ -96,21 +50,10 @@ def decode_window(raw: bytes | None, channels: frozenset[str], window_ms: int) -
         obj = orjson.loads(raw if raw is not None else b"")
     except orjson.JSONDecodeError as exc:
         raise BadRecord("malformed_json", str(exc)) from None
-    if not isinstance(obj, dict):
-        raise BadRecord("not_an_object", f"a JSON {type(obj).__name__}, not an object")
-    w = _convert(obj)
-    if w.schema != INDICATORS_SCHEMA:
-        raise BadRecord("bad_value", f"schema: expected {INDICATORS_SCHEMA}, got {w.schema!r}")
-    if w.channel not in channels:
-        raise BadRecord("unknown_channel", f"channel {w.channel[:64]!r} is not configured")
-    window_start_ms = parse_rfc3339_ms(w.window_start)
-    window_end_ms = parse_rfc3339_ms(w.window_end)
-    if window_start_ms is None or window_end_ms is None:
-        raise BadRecord("bad_value", f"window bounds {w.window_start!r}..{w.window_end!r}")
-    if window_end_ms - window_start_ms != window_ms or window_start_ms % window_ms:
-        raise BadRecord("bad_value", f"window {w.window_start}..{w.window_end} is not one "
-                                     f"aligned window of {window_ms // 1000} s (window_s)")
-    return WindowSums(w.channel, window_start_ms, window_end_ms, sums_of(w))
+    ind = indicators.decode(obj, window_ms)  # the one decoder of the topic's records
+    if ind.channel not in channels:
+        raise BadRecord("unknown_channel", f"channel {ind.channel[:64]!r} is not configured")
+    return WindowSums(ind.channel, ind.window_start_ms, ind.window_end_ms, indicators.sums_of(ind))
 
 
 # --- sqm.quality.v1 --------------------------------------------------------------------------
