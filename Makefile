@@ -42,7 +42,7 @@ test: setup lint docs ## everything CI runs: lint, the docs site, unit and integ
 run: setup ## local Kafka + topics + worker + synthetic traffic; prints the metrics URL
 	PATH="$(abspath $(BIN)):$$PATH" bash deploy/local/run.sh
 
-bench: setup ## throughput, memory and latency benchmark vs the ceiling and peers (not a test; ~15 min)
+bench: setup ## throughput (3 runs), memory and latency benchmark vs the ceiling and peers (not a test; ~20 min)
 	$(BIN)/pip install -q -r bench/peers/requirements.txt
 	$(BIN)/python bench/bench.py
 

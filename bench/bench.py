@@ -17,9 +17,11 @@ to the raw consume ceiling measured in the same run are the numbers that count.
 
 A quick figure for one worker: ``python bench/bench.py --events 400000 --skip faust --skip quix
 --skip memory --skip latency --out /tmp/r.md``. Environment switches for the worker under test:
-``SQM_PROFILE=FILE`` runs it under cProfile; ``SQM_PYSPY=FILE`` samples it with py-spy (raw
-collapsed stacks, low overhead; ``pip install py-spy``); ``SQM_BENCH_EXTRA='key = value;...'``
-adds config lines (for example ``commit_interval_ms = 1000``).
+``SQM_BENCH_WORKER_PATH=DIR`` runs the worker of another checkout (a before/after comparison
+in the same harness); ``SQM_PROFILE=FILE`` runs it under cProfile; ``SQM_PYSPY=FILE`` samples
+it with py-spy (raw collapsed stacks, low overhead; ``pip install py-spy``);
+``SQM_BENCH_EXTRA='key = value;...'`` adds config lines (for example
+``commit_interval_ms = 1000``).
 
 Results: a table on stdout and bench/RESULTS.md. The worker's rate runs from its first to its
 last committed input offset (read from the broker, so watching costs the worker nothing); use
@@ -34,6 +36,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,8 +55,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
 
 from monitor.config import Config  # noqa: E402
-from monitor.domain.stream.timefmt import parse_rfc3339_ms  # noqa: E402
 from monitor.contract import topics  # noqa: E402
+from monitor.domain.stream.timefmt import parse_rfc3339_ms  # noqa: E402
 from monitor.kafka import admin  # noqa: E402
 from monitor.sim.model import encode, history, key_of  # noqa: E402
 from monitor.sim.producer import produce  # noqa: E402
@@ -147,10 +150,15 @@ class Worker:
         # SQM_PROFILE=FILE: run the worker under cProfile (written when it stops)
         profile = ["-m", "cProfile", "-o", os.environ["SQM_PROFILE"]] if os.environ.get(
             "SQM_PROFILE") else []
+        # SQM_BENCH_WORKER_PATH=DIR: run another checkout's worker (DIR/monitor) in this harness,
+        # for a before/after comparison on the same machine, one after the other
+        env = dict(os.environ)
+        if os.environ.get("SQM_BENCH_WORKER_PATH"):
+            env["PYTHONPATH"] = os.environ["SQM_BENCH_WORKER_PATH"]
         self.proc = subprocess.Popen(
             [sys.executable, *profile, "-m", "monitor.cli", "--config", str(conf), "worker",
              "--metrics-port", str(self.port)],
-            stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+            stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT, env=env)
         # SQM_PYSPY=FILE: sample the worker with py-spy (low overhead; written when it stops)
         if os.environ.get("SQM_PYSPY"):
             subprocess.Popen(["py-spy", "record", "--pid", str(self.proc.pid), "--format", "raw",
@@ -197,6 +205,13 @@ async def _create(bootstrap: str, name: str, partitions: int) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
+        # CreateTopics answers once the controller has the topic; a producer asking a broker
+        # that has just started may not see it yet
+        deadline = time.monotonic() + 30
+        while name not in await admin.list_topics():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {name} not listed 30 s after its creation")
+            await asyncio.sleep(0.1)
     finally:
         await admin.close()
 
@@ -475,16 +490,40 @@ def machine() -> str:
             f"Kafka 4.3.1 (single KRaft node on the same machine)")
 
 
+def bracketing_ceiling(rows: list[Row]) -> float:
+    """The ceiling a run's ratios are taken against: the mean of its ceiling measurements
+    (before and after the consumers), so a machine that was briefly slower or faster during one
+    of them (seen here: 213,000 then 363,000 events/s in one run) moves the ratio half as much."""
+    ceilings = [r.eps for r in rows if "ceiling" in r.name and r.seconds]
+    return statistics.fmean(ceilings) if ceilings else 0.0
+
+
+def runs_summary(runs: list[list[Row]]) -> list[str]:
+    """Each run's worker ratio to its own ceilings, and their median: the figure to compare
+    between builds on a machine whose neighbours come and go."""
+    ratios = [w.eps / c for rows in runs if (c := bracketing_ceiling(rows))
+              for w in rows if w.name == "sqm worker" and w.seconds]
+    cpu = [w.extra["worker_cpu_us_per_event"] for rows in runs for w in rows
+           if w.name == "sqm worker" and "worker_cpu_us_per_event" in w.extra]
+    if len(ratios) < 2:
+        return []
+    return ["", "## Runs", "",
+            f"{len(ratios)} runs of the throughput part, each on a fresh broker: the worker at "
+            + ", ".join(f"{r:.1%}" for r in ratios)
+            + f" of its run's ceiling (**median {statistics.median(ratios):.1%}**); worker CPU "
+            + ", ".join(f"{c} µs" for c in cpu) + f" per event (median {statistics.median(cpu)} µs)."]
+
+
 def report(rows: list[Row], memory: dict[str, Any] | None, latency: list[dict[str, Any]],
-           n: int) -> str:
-    ceiling = next((r.eps for r in rows if "ceiling" in r.name and r.seconds), 0.0)
+           n: int, runs: list[list[Row]] | None = None) -> str:
+    ceiling = bracketing_ceiling(rows)
     faust = next((r.eps for r in rows if r.name.startswith("faust") and r.seconds), 0.0)
     lines = [
         "# Benchmark results", "",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · `make bench` · "
         f"{n:,} lifecycle events, 4 partitions, 7 channels", "",
         f"Machine: {machine()}", "",
-        "| consumer | events/s | ratio to ceiling | peak RSS | notes |",
+        "| consumer | events/s | ratio to ceiling (mean of both) | peak RSS | notes |",
         "|---|---:|---:|---:|---|",
     ]
     for r in rows:
@@ -503,6 +542,7 @@ def report(rows: list[Row], memory: dict[str, Any] | None, latency: list[dict[st
         if r.extra.get("windows"):
             note = (note + f"; {r.extra['windows']} (channel, window) counts").strip("; ")
         lines.append(f"| {r.name} | {r.eps:,.0f} | {ratio} | {rss} | {note} |")
+    lines += runs_summary(runs or [rows])
     if memory:
         lines += ["", "## Memory", "",
                   f"{memory['open']:,} interactions open at once: RSS {memory['rss'] / 2**20:.0f} "
@@ -541,9 +581,11 @@ def main() -> int:
     ap.add_argument("--skip", action="append", default=[],
                     help="skip a part: faust, quix, memory, latency")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="repeat the throughput part (ceiling, worker, ceiling) on a fresh broker "
+                         "this many times and report the median ratio (default 3)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
-    rows: list[Row] = []
     memory = None
     latency: list[dict[str, Any]] = []
 
@@ -554,27 +596,32 @@ def main() -> int:
         asyncio.run(admin.apply(bootstrap, topics.load_definitions()))
         return port, data, bootstrap
 
-    port, data, bootstrap = fresh_broker()
-    try:
-        log(f"workload: {args.events:,} events")
-        items = lifecycle_items(args.events)
-        n = len(items)
-        asyncio.run(_create(bootstrap, BENCH_TOPIC, 4))
-        asyncio.run(produce(bootstrap, BENCH_TOPIC, items))
-        rows.append(run_peer("ceiling", bootstrap, n))
-        rows.append(run_sqm_throughput(tmp, bootstrap, items))
-        if "faust" not in args.skip:  # ~1,000 events/s: a slice of the same topic is enough
-            faust_n = min(n, args.faust_events)
-            rows.append(run_peer("faust_agent", bootstrap, faust_n))
-            if faust_n < n:
-                rows[-1].note = f"first {faust_n:,} events of the same topic"
-        if "quix" not in args.skip:
-            rows.append(run_peer("quix_app", bootstrap, n))
-        rows.append(run_peer("ceiling", bootstrap, n))  # again: the machine did not drift
-        rows[-1].name = "ceiling (again)"
-        del items
-    finally:
-        stop_broker(port, data)
+    log(f"workload: {args.events:,} events")
+    items = lifecycle_items(args.events)
+    n = len(items)
+    runs: list[list[Row]] = []
+    for run in range(args.runs):
+        run_rows: list[Row] = []
+        port, data, bootstrap = fresh_broker()
+        try:
+            asyncio.run(_create(bootstrap, BENCH_TOPIC, 4))
+            asyncio.run(produce(bootstrap, BENCH_TOPIC, items))
+            run_rows.append(run_peer("ceiling", bootstrap, n))
+            run_rows.append(run_sqm_throughput(tmp, bootstrap, items))
+            if run == 0 and "faust" not in args.skip:  # ~1,000 events/s: a slice is enough
+                faust_n = min(n, args.faust_events)
+                run_rows.append(run_peer("faust_agent", bootstrap, faust_n))
+                if faust_n < n:
+                    run_rows[-1].note = f"first {faust_n:,} events of the same topic"
+            if run == 0 and "quix" not in args.skip:
+                run_rows.append(run_peer("quix_app", bootstrap, n))
+            run_rows.append(run_peer("ceiling", bootstrap, n))  # again: did the machine drift?
+            run_rows[-1].name = "ceiling (again)"
+        finally:
+            stop_broker(port, data)
+        runs.append(run_rows)
+    rows = runs[0]
+    del items
     if "memory" not in args.skip:
         port, data, bootstrap = fresh_broker()
         try:
@@ -591,7 +638,7 @@ def main() -> int:
                                            reorder_s))
             finally:
                 stop_broker(port, data)
-    text = report(rows, memory, latency, n)
+    text = report(rows, memory, latency, n, runs)
     print(text)
     args.out.write_text(text)
     log(f"wrote {args.out}")
