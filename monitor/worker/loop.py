@@ -3,12 +3,12 @@
 One consumer in the group reads the input topic and the partials topic. Each assigned partition
 is a *task* (``task``) running a *stage* (``stage``: stage one, ``interactions``, on an input
 partition; stage two, ``aggregate``, on a partials partition) with its own state (restored from
-its compacted changelog partition) and
-its own transactional producer (``transactional.id`` = group/topic/partition, so a restarted or
-new owner fences the old one). A task's batches are written and committed by its sender in
-Kafka transactions that carry their outputs, changelog entries and consumer offset, and stay
-open for ``commit_interval_ms`` across batches: after a crash the state, the outputs and the
-position agree, so a restart neither loses nor repeats work.
+its compacted changelog partition) and its own transactional producer (``transactional.id`` =
+group/topic/partition, so a restarted or new owner fences the old one). A task's batches are
+written and committed by its sender in Kafka transactions that carry their outputs, changelog
+entries and consumer offset, and stay open for ``commit_interval_ms`` across batches: after a
+crash the state, the outputs and the position agree, so a restart neither loses nor repeats
+work.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ class Worker:
         self.input_partitions = 0
         self.partials_partitions = 0
         self.partition_counts: dict[str, int] = {}
+        #: the stage of each topic the worker reads, by partition (``_discover_partitions``)
+        self._stages: dict[str, Callable[[int], Stage]] = {}
         self.stats = Stats(
             self.params.channels,
             [c.first_response_target_s for c in cfg.channels],
@@ -119,7 +121,7 @@ class Worker:
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self._consumer = consumer
-        consumer.subscribe(list(self._stages()), listener=_Listener(self))
+        consumer.subscribe(list(self._stages), listener=_Listener(self))
         await consumer.start()
         watch = BrokerWatch(self.bootstrap, self.cfg.broker_timeout_s, self.tasks.values,
                             consumer.topics)
@@ -199,6 +201,13 @@ class Worker:
                 raise RuntimeError(
                     f"{changelog} has {counts[changelog]} partitions but {source} has "
                     f"{counts[source]}: they must match (see `sqm topics check`)")
+        n_in, n_partials = self.input_partitions, self.partials_partitions
+        self._stages = {
+            topics.TOPIC_INPUT: lambda p: InteractionsStage(self.params, p, n_in, n_partials,
+                                                            self.stats),
+            topics.TOPIC_PARTIALS: lambda p: AggregateStage(self.params, self.rules, p, n_partials,
+                                                            n_in, self.stats),
+        }
 
     async def assign(self, partitions: Iterable[TopicPartition]) -> None:
         async with self._lock:
@@ -231,7 +240,7 @@ class Worker:
         )
         await producer.start()  # fences any earlier owner and aborts its open transaction
         committed = await self._seek_committed(tp)
-        stage = self._stages()[tp.topic](tp.partition)
+        stage = self._stages[tp.topic](tp.partition)
         task = Task(tp, producer, self.cfg.group_id, stage, last_record_wall_ms=_now_ms())
         task.start()
         live = await self._restore(task)
@@ -262,16 +271,6 @@ class Worker:
         if committed is not None:
             self._consumer.seek(tp, committed)
         return committed
-
-    def _stages(self) -> dict[str, Callable[[int], Stage]]:
-        """The stage of each topic the worker reads, by partition."""
-        n_in, n_partials = self.input_partitions, self.partials_partitions
-        return {
-            topics.TOPIC_INPUT: lambda p: InteractionsStage(self.params, p, n_in, n_partials,
-                                                            self.stats),
-            topics.TOPIC_PARTIALS: lambda p: AggregateStage(self.params, self.rules, p, n_partials,
-                                                            n_in, self.stats),
-        }
 
     async def _restore(self, task: Task) -> dict[bytes, bytes]:
         """The live records of the task's changelog partition. If the task's producer left a
