@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,8 +54,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from kafka_broker import free_port, start_broker, stop_broker  # noqa: E402
+from workload import queues_toml  # noqa: E402
 
 from monitor.config import Config  # noqa: E402
+from monitor.config.loader import from_mapping  # noqa: E402
+from monitor.config.model import ChannelConfig  # noqa: E402
 from monitor.contract import topics  # noqa: E402
 from monitor.domain.stream.timefmt import parse_rfc3339_ms  # noqa: E402
 from monitor.kafka import admin  # noqa: E402
@@ -145,7 +149,7 @@ class Worker:
         lines = [f'broker_url = "kafka://{bootstrap}"', f'group_id = "{group}"']
         lines += [f"{k} = {v}" for k, v in cfg.items()]
         lines += [x.strip() for x in os.environ.get("SQM_BENCH_EXTRA", "").split(";") if x.strip()]
-        conf.write_text("\n".join(lines) + "\n")
+        conf.write_text("\n".join(lines) + "\n" + queues_toml(QUEUES_PER_CHANNEL))
         self.log_path = tmp / f"{group}.log"
         # SQM_PROFILE=FILE: run the worker under cProfile (written when it stops)
         profile = ["-m", "cProfile", "-o", os.environ["SQM_PROFILE"]] if os.environ.get(
@@ -177,13 +181,23 @@ class Worker:
 
 # --- workloads -------------------------------------------------------------------------------
 
+#: queues declared per channel in the workers' config and the traffic (``--queues``; SPEC 9)
+QUEUES_PER_CHANNEL = 3
+
+
+def bench_channels(per_channel: int) -> tuple[ChannelConfig, ...]:
+    return from_mapping(tomllib.loads(queues_toml(per_channel))).channels
+
+
 def lifecycle_items(n_events: int, seed: int = 42) -> list[tuple[bytes | None, bytes]]:
-    """About ``n_events`` seeded lifecycle events of all channels, ending an hour ago."""
+    """About ``n_events`` seeded lifecycle events of all channels, ending an hour ago, in the
+    queues of ``QUEUES_PER_CHANNEL`` (with transfers and a few undeclared names)."""
     rate = 200.0
     duration = n_events / rate
     start = int(time.time() * 1000) - int(duration * 1000) - 3_600_000
     return [(key_of(i), encode(i)) for i in
-            history(Config().channels, "steady", seed, rate, start, duration, epoch_ms_ratio=0.2)]
+            history(bench_channels(QUEUES_PER_CHANNEL), "steady", seed, rate, start, duration,
+                    epoch_ms_ratio=0.2)]
 
 
 def opened_items(n: int) -> list[tuple[bytes | None, bytes]]:
@@ -521,7 +535,8 @@ def report(rows: list[Row], memory: dict[str, Any] | None, latency: list[dict[st
     lines = [
         "# Benchmark results", "",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · `make bench` · "
-        f"{n:,} lifecycle events, 4 partitions, 7 channels", "",
+        f"{n:,} lifecycle events, 4 partitions, 7 channels, {QUEUES_PER_CHANNEL} queues per "
+        "channel", "",
         f"Machine: {machine()}", "",
         "| consumer | events/s | ratio to ceiling (mean of both) | peak RSS | notes |",
         "|---|---:|---:|---:|---|",
@@ -572,6 +587,7 @@ def report(rows: list[Row], memory: dict[str, Any] | None, latency: list[dict[st
 
 
 def main() -> int:
+    global QUEUES_PER_CHANNEL
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--open", type=int, default=1_000_000)
@@ -581,10 +597,14 @@ def main() -> int:
     ap.add_argument("--skip", action="append", default=[],
                     help="skip a part: faust, quix, memory, latency")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    ap.add_argument("--queues", type=int, default=3,
+                    help="queues declared per channel, in the config and the traffic (0: none, "
+                         "as before queues; for the worker of a checkout without them)")
     ap.add_argument("--runs", type=int, default=3,
                     help="repeat the throughput part (ceiling, worker, ceiling) on a fresh broker "
                          "this many times and report the median ratio (default 3)")
     args = ap.parse_args()
+    QUEUES_PER_CHANNEL = args.queues
     tmp = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
     memory = None
     latency: list[dict[str, Any]] = []

@@ -1,7 +1,7 @@
 """Events/s of the stages alone (stage one + stage two and their encodings, no Kafka): the hot
 path's CPU cost, and the time a restore of one partition takes from the changelog it wrote.
 
-Usage: python bench/core_speed.py [--events N] [--batch B] [--profile]
+Usage: python bench/core_speed.py [--events N] [--batch B] [--queues Q] [--profile]
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ import gc
 import pstats
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from workload import queues_toml
+
 from monitor.config import Config, domain_params, window_rules
-from monitor.contract import deadletter, indicators, partials
+from monitor.config.loader import from_mapping
+from monitor.contract import deadletter, indicators, partials, queues
 from monitor.contract.partitioner import partition_of_key
 from monitor.sim.model import encode, history, key_of
 from monitor.stages.aggregate.aggregator import Aggregator
@@ -33,10 +37,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--queues", type=int, default=3, help="queues per channel (0: none)")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     gc.set_threshold(100_000, 50, 1000)  # as `sqm worker` does
-    cfg = Config()
+    cfg = from_mapping(tomllib.loads(queues_toml(args.queues))) if args.queues else Config()
     params = domain_params(cfg)
     now = int(time.time() * 1000)
     rate = 200.0
@@ -67,13 +72,15 @@ def main() -> int:
                 logged += r.changelog
             for d in r.deadletters:
                 deadletter.encode(d)
-            vals = [partials.encode_partial(p, c, w, a) for (c, w), a in r.partials.items()]
+            vals = [partials.encode_partial(p, q, w, a) for (q, w), a in r.partials.items()]
             if r.mark:
                 vals.append(partials.encode_mark(r.mark))
-            out = agg.process([partials.decode(v) for v in vals], now)
+            out = agg.process([partials.decode(v, params.queues) for v in vals], now)
             windows.records(out.windows, out.state)
             for rec in out.records:
                 indicators.encode(rec)
+            for rec in out.queue_records:
+                queues.encode(rec)
     if prof:
         prof.disable()
     el = time.perf_counter() - t0

@@ -110,7 +110,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     cfg = _load(args)
     urls = args.url or [f"http://127.0.0.1:{cfg.metrics_port}/metrics",
                         f"http://127.0.0.1:{cfg.quality.metrics_port}/metrics"]
-    return watch_main(urls, cfg.channel_names, args.interval, args.once, args.alertmanager)
+    return watch_main(urls, cfg.queue_labels, args.interval, args.once, args.alertmanager,
+                      args.by)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -162,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="produce realistic synthetic traffic")
     p.add_argument("--rate", type=float, default=200.0, help="events per second (default 200)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--scenario", default="steady", help="steady | degrade:<channel>")
+    p.add_argument("--scenario", default="steady",
+                   help="steady | degrade:<channel> | degrade:<channel>/<queue>")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=None, help="write JSON lines here instead of Kafka")
     p.add_argument("--history", type=float, default=None,
@@ -176,13 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--rate", type=float, default=None, help="lines per second (default: max)")
     p.set_defaults(func=cmd_replay)
-    p = sub.add_parser("watch", help="live per-channel summary from workers' /metrics")
+    p = sub.add_parser("watch", help="live per-channel (--by queue: and per-queue) summary "
+                       "from workers' /metrics")
     p.add_argument("--url", action="append", help="metrics URL (repeat for several workers and "
                    "the quality stage; default: this config's worker and quality ports)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     p.add_argument("--once", action="store_true", help="print one table and exit")
     p.add_argument("--alertmanager", metavar="URL",
                    help="also show the alerts Alertmanager has active, by receiver")
+    p.add_argument("--by", choices=["channel", "queue"], default="channel",
+                   help="a row per channel (default), or each channel followed by its queues")
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("report", help="write a period report (targets, SLA attainment, error "

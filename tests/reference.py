@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-RANK = {"opened": 0, "responded": 1, "abandoned": 2, "resolved": 3, "failed": 3, "reopened": 4}
+#: order of equal times; a transfer comes before an answer at the same millisecond (SPEC 9)
+RANK = {"opened": 0, "transferred": 1, "responded": 2, "abandoned": 3, "resolved": 4, "failed": 4,
+        "reopened": 5}
 TARGETS = {  # channel: (first response target s, resolution target s)
     "phone": (20, 600), "chat": (60, 1800), "email": (14400, 86400), "web": (300, 3600),
     "app": (300, 3600), "store": (300, 1800), "social": (3600, 86400),
@@ -41,29 +43,61 @@ def nearest_rank(values: list[int], q: float) -> int:
 @dataclass
 class Outcome:
     records: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    #: SPEC 9: ``sqm.queues.v1`` records by (channel, queue, window start)
+    queue_records: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
     invalid: int = 0
     duplicates: dict[str, int] = field(default_factory=dict)
     measured: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> count name -> n
     accepted: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: applied opened/transferred events that named an undeclared queue, by channel
+    unlisted: dict[str, int] = field(default_factory=dict)
     first_ms: int = 0
 
 
 @dataclass
 class Backlog:
-    """Backlog of one channel at one window end: waiting (unanswered), open, oldest waiting open."""
+    """Backlog of one queue at one window end: waiting (unanswered), open, oldest waiting open."""
 
     waiting: int = 0
     open: int = 0
     oldest_ms: int | None = None
 
 
+@dataclass(frozen=True)
+class Queues:
+    """SPEC 9, one channel: its declared queues (the default among them) and targets
+    overriding the channel's ``(first response s, resolution s)``."""
+
+    declared: tuple[str, ...] = ()
+    default: str = "main"
+    targets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def labels(self) -> tuple[str, ...]:
+        return (*self.declared, "other") if self.declared else (self.default,)
+
+    def resolve(self, name: str | None) -> tuple[str, bool]:
+        """(queue, undeclared): SPEC 9's reading of a ``queue`` field."""
+        if name is None:
+            return self.default, False
+        if name in self.declared or (not self.declared and name == self.default):
+            return name, False
+        return ("other" if self.declared else self.default), True
+
+
+def _empty_cell() -> dict[str, Any]:
+    return {"n": defaultdict(int), "fr": [], "rs": [], "fb": []}
+
+
 def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: int | None = None,
-            channels: tuple[str, ...] = tuple(TARGETS)) -> Outcome:
-    """Expected records for valid ``events`` (in delivery order; duplicates and disorder ok)."""
+            channels: tuple[str, ...] = tuple(TARGETS),
+            queues: dict[str, Queues] | None = None) -> Outcome:
+    """Expected records for valid ``events`` (in delivery order; duplicates and disorder ok):
+    per channel and, SPEC 9, per queue of ``queues`` (a channel left out: one queue, main)."""
     out = Outcome()
+    qs = {ch: (queues or {}).get(ch, Queues()) for ch in channels}
     seen: set[tuple[str, str]] = set()
-    per: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
-    surveys: list[tuple[int, str, dict[str, Any]]] = []
+    per: dict[str, list[tuple[int, int, str, str, str, Any]]] = defaultdict(list)
+    surveys: list[tuple[int, str, str, dict[str, Any]]] = []
     for e in events:
         k = (e["interaction_id"], e["event_id"])
         if k in seen:
@@ -72,39 +106,44 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
         seen.add(k)
         t = ts_ms(e["ts"])
         if e["type"] == "feedback":  # SPEC 7.1: no lifecycle, the window of its own time
-            surveys.append((t, e["channel"], e["feedback"]))
+            surveys.append((t, e["channel"], e["interaction_id"], e["feedback"]))
             continue
-        per[e["interaction_id"]].append((t, RANK[e["type"]], e["event_id"], e["type"], e["channel"]))
+        per[e["interaction_id"]].append((t, RANK[e["type"]], e["event_id"], e["type"],
+                                         e["channel"], e.get("queue")))
 
     wms = window_s * 1000
-    meas: dict[tuple[str, int], dict[str, Any]] = defaultdict(
-        lambda: {"n": defaultdict(int), "fr": [], "rs": [], "fb": []})
+    meas: dict[tuple[str, str, int], dict[str, Any]] = defaultdict(_empty_cell)
     first = None
-    for t, ch_, survey in surveys:
-        meas[(ch_, t - t % wms)]["fb"].append(survey)
-        out.accepted[(ch_, "feedback")] = out.accepted.get((ch_, "feedback"), 0) + 1
-        first = t if first is None else min(first, t)
-    # valid applied events per interaction, for the backlog replay: (ts, type)
-    valid: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+    # valid applied events per interaction, for the backlog replay: (ts, type, queue after)
+    valid: dict[str, tuple[str, list[tuple[int, str, str]]]] = {}
     for iid, evs in per.items():
-        evs.sort()
+        evs.sort(key=lambda x: x[:3])
         opened = None
         ch = None
+        queue = ""
         responded = abandoned = False
         closed = None  # None | "resolved" | "failed"
         closed_ts = 0
-        applied: list[tuple[int, str]] = []
-        for t, _r, _eid, typ, ech in evs:
+        applied: list[tuple[int, str, str]] = []
+        for t, _r, _eid, typ, ech, qname in evs:
             ok = True
             m: tuple[str, int] | None = None
+            unlisted = False
             if typ == "opened":
                 if opened is not None:
                     ok = False
                 else:
                     opened, ch = t, ech
+                    queue, unlisted = qs[ech].resolve(qname)
                     m = ("opened", 0)
             elif opened is None or t < opened:
                 ok = False
+            elif typ == "transferred":
+                assert ch is not None
+                if closed is not None or ech != ch:
+                    ok = False
+                else:
+                    queue, unlisted = qs[ch].resolve(qname)
             elif typ == "responded":
                 if abandoned:
                     ok = False
@@ -133,14 +172,16 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
                 out.invalid += 1
                 continue
             assert ch is not None
-            applied.append((t, typ))
+            applied.append((t, typ, queue))
             out.accepted[(ch, typ)] = out.accepted.get((ch, typ), 0) + 1
+            if unlisted:
+                out.unlisted[ch] = out.unlisted.get(ch, 0) + 1
             first = t if first is None else min(first, t)
             if m is None:
                 continue
             kind, v = m
-            cell = meas[(ch, t - t % wms)]
-            frt, rst = TARGETS[ch]
+            cell = meas[(ch, queue, t - t % wms)]
+            frt, rst = qs[ch].targets.get(queue, TARGETS[ch])
             if kind == "answered":
                 cell["n"]["answered"] += 1
                 cell["n"]["answered_within_target"] += v <= frt * 1000
@@ -155,22 +196,35 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
                 cell["n"][kind] += 1
         if ch is not None:
             valid[iid] = (ch, applied)
+    for t, ch_, iid, survey in surveys:
+        # the queue its interaction is in at the survey's time (surveys come after the contact)
+        q = qs[ch_].default
+        if iid in valid and valid[iid][0] == ch_:
+            for at, _typ, queue in valid[iid][1]:
+                if at <= t:
+                    q = queue
+        meas[(ch_, q, t - t % wms)]["fb"].append(survey)
+        out.accepted[(ch_, "feedback")] = out.accepted.get((ch_, "feedback"), 0) + 1
+        first = t if first is None else min(first, t)
 
     assert first is not None
     out.first_ms = first - first % wms
-    last = max(w for (_c, w) in meas) if last_window_ms is None else last_window_ms
+    last = max(w for (_c, _q, w) in meas) if last_window_ms is None else last_window_ms
     for ch in channels:
         out.measured[ch] = defaultdict(int)
+    started: set[tuple[str, str]] = set()
     for w in range(out.first_ms, last + wms, wms):
         end = w + wms
-        backlog = {c: Backlog() for c in channels}
+        backlog: dict[tuple[str, str], Backlog] = defaultdict(Backlog)
         for ch, applied in valid.values():
             opened_ts = None
             responded = abandoned = False
             is_closed = False
-            for t, typ in applied:
+            queue = ""
+            for t, typ, q in applied:
                 if t >= end:
                     break
+                queue = q
                 if typ == "opened":
                     opened_ts = t
                 elif typ == "responded":
@@ -183,50 +237,75 @@ def compute(events: list[dict[str, Any]], window_s: int = 60, last_window_ms: in
                     is_closed = False
             if opened_ts is None or is_closed:
                 continue
-            b = backlog[ch]
+            b = backlog[(ch, queue)]
             b.open += 1
             if not responded and not abandoned:
                 b.waiting += 1
                 b.oldest_ms = opened_ts if b.oldest_ms is None else min(b.oldest_ms, opened_ts)
         for ch in channels:
-            cell = meas.get((ch, w), {"n": defaultdict(int), "fr": [], "rs": [], "fb": []})
-            n = cell["n"]
-            for k, v in n.items():
+            total = _empty_cell()
+            wb = Backlog()
+            for q in qs[ch].labels():
+                found = meas.get((ch, q, w))
+                qb = backlog.get((ch, q), Backlog())
+                if found is not None or qb.open or qb.waiting:
+                    started.add((ch, q))
+                if (ch, q) not in started:
+                    continue
+                cell = found or _empty_cell()
+                out.queue_records[(ch, q, w)] = {
+                    "schema": "sqm.queues.v1", "channel": ch, "queue": q,
+                    **_record(ch, w, end, cell, qb)}
+                for name, v in cell["n"].items():
+                    total["n"][name] += v
+                for part in ("fr", "rs", "fb"):
+                    total[part] += cell[part]
+                wb.open += qb.open
+                wb.waiting += qb.waiting
+                if qb.oldest_ms is not None:
+                    wb.oldest_ms = qb.oldest_ms if wb.oldest_ms is None else min(wb.oldest_ms,
+                                                                                qb.oldest_ms)
+            for k, v in total["n"].items():
                 out.measured[ch][k] += v
-            answered, abandoned_n = n["answered"], n["abandoned"]
-            resolved, failed = n["resolved"], n["failed"]
-
-            def summary(vals: list[int]) -> dict[str, float | None]:
-                if not vals:
-                    return {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
-                return {"p50": nearest_rank(vals, 0.5) / 1000, "p90": nearest_rank(vals, 0.9) / 1000,
-                        "p99": nearest_rank(vals, 0.99) / 1000,
-                        "mean": sum(vals) / len(vals) / 1000, "max": max(vals) / 1000}
-
-            def ratio(a: int, b: int) -> float | None:
-                return a / b if b else None
-
-            wb = backlog[ch]
-            out.records[(ch, w)] = {
-                "schema": "sqm.indicators.v1", "channel": ch,
-                "window_start": iso(w), "window_end": iso(end),
-                "opened": n["opened"], "answered": answered,
-                "answered_within_target": n["answered_within_target"],
-                "abandoned": abandoned_n, "short_abandoned": n["short_abandoned"],
-                "service_level": ratio(n["answered_within_target"], answered + abandoned_n),
-                "abandonment_rate": ratio(abandoned_n, answered + abandoned_n),
-                "first_response_s": summary(cell["fr"]),
-                "resolved": resolved, "failed": failed,
-                "resolution_rate": ratio(resolved, resolved + failed),
-                "resolved_within_target": n["resolved_within_target"],
-                "on_time_resolution_rate": ratio(n["resolved_within_target"], resolved),
-                "resolution_s": summary(cell["rs"]),
-                "reopened": n["reopened"], "reopen_rate": ratio(n["reopened"], resolved),
-                "backlog_waiting": wb.waiting, "backlog_open": wb.open,
-                "oldest_wait_s": 0 if wb.oldest_ms is None else (end - wb.oldest_ms) / 1000,
-                **feedback_fields(cell["fb"], n["opened"]),
-            }
+            out.records[(ch, w)] = {"schema": "sqm.indicators.v1", "channel": ch,
+                                    **_record(ch, w, end, total, wb)}
     return out
+
+
+def _record(ch: str, w: int, end: int, cell: dict[str, Any], wb: Backlog) -> dict[str, Any]:
+    """A window's fields (SPEC 2) from its measurements and its backlog at the window end."""
+    n = cell["n"]
+    answered, abandoned_n = n["answered"], n["abandoned"]
+    resolved, failed = n["resolved"], n["failed"]
+
+    def summary(vals: list[int]) -> dict[str, float | None]:
+        if not vals:
+            return {"p50": None, "p90": None, "p99": None, "mean": None, "max": None}
+        return {"p50": nearest_rank(vals, 0.5) / 1000, "p90": nearest_rank(vals, 0.9) / 1000,
+                "p99": nearest_rank(vals, 0.99) / 1000,
+                "mean": sum(vals) / len(vals) / 1000, "max": max(vals) / 1000}
+
+    def ratio(a: int, b: int) -> float | None:
+        return a / b if b else None
+
+    return {
+        "window_start": iso(w), "window_end": iso(end),
+        "opened": n["opened"], "answered": answered,
+        "answered_within_target": n["answered_within_target"],
+        "abandoned": abandoned_n, "short_abandoned": n["short_abandoned"],
+        "service_level": ratio(n["answered_within_target"], answered + abandoned_n),
+        "abandonment_rate": ratio(abandoned_n, answered + abandoned_n),
+        "first_response_s": summary(cell["fr"]),
+        "resolved": resolved, "failed": failed,
+        "resolution_rate": ratio(resolved, resolved + failed),
+        "resolved_within_target": n["resolved_within_target"],
+        "on_time_resolution_rate": ratio(n["resolved_within_target"], resolved),
+        "resolution_s": summary(cell["rs"]),
+        "reopened": n["reopened"], "reopen_rate": ratio(n["reopened"], resolved),
+        "backlog_waiting": wb.waiting, "backlog_open": wb.open,
+        "oldest_wait_s": 0 if wb.oldest_ms is None else (end - wb.oldest_ms) / 1000,
+        **feedback_fields(cell["fb"], n["opened"]),
+    }
 
 
 DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")

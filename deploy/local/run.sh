@@ -8,7 +8,7 @@
 #
 #   SQM_KAFKA_PORT (9092)  SQM_METRICS_PORT (9310)  SQM_QUALITY_METRICS_PORT (9311)
 #   SQM_PROMETHEUS_PORT (9090)
-#   SQM_ALERTMANAGER_PORT (9094)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat)
+#   SQM_ALERTMANAGER_PORT (9094)  SQM_RATE events/s (200)  SQM_SCENARIO (degrade:chat/tech_support)
 #   SQM_DURATION s of traffic (1200)  SQM_CLEAN=1 (start from empty)
 #   SQM_CONFIG (deploy/local/sqm.toml: the shipped alerts plus CSAT, NPS and quality index)
 #   SQM_RUN_DIR (.run: logs, Prometheus and Alertmanager data)
@@ -85,7 +85,7 @@ prometheus --config.file="$RUN_DIR/prometheus.yml" --storage.tsdb.path="$RUN_DIR
 pids+=($!)
 
 sqm generate --rate "${SQM_RATE:-200}" --duration "${SQM_DURATION:-1200}" \
-  --scenario "${SQM_SCENARIO:-degrade:chat}" --seed "$RANDOM" \
+  --scenario "${SQM_SCENARIO:-degrade:chat/tech_support}" --seed "$RANDOM" \
   --duplicates 0.01 --disorder-ms 3000 --garbage 0.002 >"$RUN_DIR/generate.log" 2>&1 &
 pids+=($!)
 
@@ -102,10 +102,10 @@ cat <<MSG
   logs          ${RUN_DIR}/*.log
   records       indicators on sqm.indicators.v1 (first ones ~1-2 min after start: window 60 s
                 + grace), alerts on sqm.alerts.v1, quality index per 5-minute period on
-                sqm.quality.v1; ${SQM_SCENARIO:-degrade:chat}: see the first line of
-                ${RUN_DIR}/generate.log for when the channel degrades
+                sqm.quality.v1; per queue on sqm.queues.v1; ${SQM_SCENARIO:-degrade:chat/tech_support}:
+                see the first line of ${RUN_DIR}/generate.log for when it degrades
 
 MSG
 sqm watch --url "http://127.0.0.1:${SQM_METRICS_PORT}/metrics" \
   --url "http://127.0.0.1:${SQM_QUALITY_METRICS_PORT}/metrics" \
-  --alertmanager "http://127.0.0.1:${AM_PORT}" --interval 2
+  --alertmanager "http://127.0.0.1:${AM_PORT}" --interval 2 --by queue

@@ -8,7 +8,7 @@ key (``alerts[1].warning: ...``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +21,12 @@ INDICATORS = ("service_level", "abandonment_rate", "resolution_rate", "on_time_r
               "csat_mean", "nps", "quality_index")
 #: evaluated by the quality stage on each final period, not by stage two on each window
 PERIOD_INDICATORS = ("quality_index",)
-_ALERT_KEYS = frozenset({"indicator", "channels", "op", "warning", "critical", "for_windows",
-                         "clear_windows", "min_volume"})
-_SLO_KEYS = frozenset({"name", "indicator", "channels", "objective", "period_days", "min_events"})
+_ALERT_KEYS = frozenset({"indicator", "channels", "queues", "op", "warning", "critical",
+                         "for_windows", "clear_windows", "min_volume"})
+_SLO_KEYS = frozenset({"name", "indicator", "channels", "objective", "period_days", "min_events",
+                       "by"})
+#: ``queues = ["*"]``: every queue of each of the rule's channels (declared ones and ``other``)
+ALL_QUEUES = "*"
 _MULTIPLE = re.compile(r"^(\d+(?:\.\d+)?)x$")
 _SLO_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -42,6 +45,15 @@ class AlertConfig:
     for_windows: int = 2
     clear_windows: int = 2
     min_volume: int = 10
+    #: SPEC 9: the queues this rule evaluates (``("*",)``: all of them); empty: the channel
+    #: roll-up only. A rule evaluates one or the other: alerting on both takes two rules.
+    queues: tuple[str, ...] = ()
+
+    def queues_of(self, labels: Sequence[str]) -> tuple[str, ...]:
+        """The queues this rule evaluates on a channel whose queue labels are ``labels``."""
+        if self.queues == (ALL_QUEUES,):
+            return tuple(labels)
+        return tuple(q for q in self.queues if q in labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,8 @@ class SloConfig:
     objective: float
     period_days: int = 30
     min_events: int = 10
+    #: ``("queue",)``: one SLO per queue of each channel (SPEC 9); empty: per channel
+    by: tuple[str, ...] = ()
 
 
 DEFAULT_ALERTS: tuple[dict[str, Any], ...] = (
@@ -77,16 +91,23 @@ def multiple(threshold: Threshold | None) -> float | None:
     return None
 
 
-def parse_alerts(raw: Any, channels: Sequence[str]) -> tuple[AlertConfig, ...]:
-    """The ``[[alerts]]`` array (None: the shipped defaults)."""
+def parse_alerts(raw: Any, channels: Sequence[str],
+                 queue_labels: Mapping[str, Sequence[str]] | None = None
+                 ) -> tuple[AlertConfig, ...]:
+    """The ``[[alerts]]`` array (None: the shipped defaults). ``queue_labels``: each channel's
+    queues (declared and ``other``), which ``queues`` may name (None: none declared)."""
     entries = _array("alerts", DEFAULT_ALERTS if raw is None else raw)
-    alerts = tuple(_alert(f"alerts[{i}]", e, channels) for i, e in enumerate(entries))
-    seen: set[tuple[str, str]] = set()
+    labels = queue_labels or {}
+    alerts = tuple(_alert(f"alerts[{i}]", e, channels, labels) for i, e in enumerate(entries))
+    seen: set[tuple[str, str, str]] = set()
     for i, a in enumerate(alerts):
         for ch in a.channels:
-            if (ch, a.indicator) in seen:  # one state machine per (channel, indicator)
-                raise ConfigError(f"alerts[{i}]: a second {a.indicator} alert for {ch}")
-            seen.add((ch, a.indicator))
+            for q in a.queues_of(labels.get(ch, ())) if a.queues else ("",):
+                # one state machine per (channel, queue, indicator)
+                if (ch, q, a.indicator) in seen:
+                    what = f"{ch}/{q}" if q else ch
+                    raise ConfigError(f"alerts[{i}]: a second {a.indicator} alert for {what}")
+                seen.add((ch, q, a.indicator))
     return alerts
 
 
@@ -138,7 +159,26 @@ def _threshold(key: str, value: Any, indicator: str) -> Threshold | None:
     return float(value)
 
 
-def _alert(where: str, entry: Any, channels: Sequence[str]) -> AlertConfig:
+def _queues(key: str, value: Any, channels: tuple[str, ...],
+            labels: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """``queues``: ``["*"]``, or queues each of the rule's channels has."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(q, str) for q in value):
+        raise ConfigError(f"{key}: expected a non-empty list of queue names, or [\"*\"]")
+    if value == [ALL_QUEUES]:
+        return (ALL_QUEUES,)
+    for q in value:
+        for ch in channels:
+            if q not in labels.get(ch, ()):
+                have = ", ".join(labels.get(ch, ())) or "none"
+                raise ConfigError(f"{key}: {q!r} is not a queue of channel {ch!r} (its queues: "
+                                  f"{have}); name the rule's channels with channels = [...]")
+    return tuple(value)
+
+
+def _alert(where: str, entry: Any, channels: Sequence[str],
+           labels: Mapping[str, Sequence[str]]) -> AlertConfig:
     e = check.table(where, entry, _ALERT_KEYS)
     indicator = _choice(f"{where}.indicator", e.get("indicator"), INDICATORS, "indicator")
     op = _choice(f"{where}.op", e.get("op"), ("<", ">"), "op")
@@ -147,8 +187,13 @@ def _alert(where: str, entry: Any, channels: Sequence[str]) -> AlertConfig:
     if warning is None and critical is None:
         raise ConfigError(f"{where}: needs warning, critical or both")
     _check_sides(where, op, warning, critical)
+    chans = _channels(f"{where}.channels", e.get("channels"), channels)
+    queues = _queues(f"{where}.queues", e.get("queues"), chans, labels)
+    if queues and indicator in PERIOD_INDICATORS:
+        raise ConfigError(f"{where}.queues: {indicator} is per channel (the quality stage has no "
+                          "queues)")
     return AlertConfig(
-        indicator=indicator, channels=_channels(f"{where}.channels", e.get("channels"), channels),
+        indicator=indicator, channels=chans, queues=queues,
         op=op, warning=warning, critical=critical,
         for_windows=check.integer(f"{where}.for_windows", e.get("for_windows", 2), 1),
         clear_windows=check.integer(f"{where}.clear_windows", e.get("clear_windows", 2), 1),
@@ -188,4 +233,13 @@ def _slo(where: str, entry: Any, channels: Sequence[str]) -> SloConfig:
         objective=float(objective),
         period_days=check.integer(f"{where}.period_days", e.get("period_days", 30), 1),
         min_events=check.integer(f"{where}.min_events", e.get("min_events", 10), 0),
+        by=_by(f"{where}.by", e.get("by")),
     )
+
+
+def _by(key: str, value: Any) -> tuple[str, ...]:
+    if value is None or value == []:
+        return ()
+    if value != ["queue"]:
+        raise ConfigError(f"{key}: expected [\"queue\"] (one SLO per queue), got {value!r}")
+    return ("queue",)

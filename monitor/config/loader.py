@@ -22,7 +22,7 @@ from monitor.config.alerts import parse_alerts, parse_slos
 from monitor.config.channels import parse_channels
 from monitor.config.errors import ConfigError
 from monitor.config.kafka import parse_kafka
-from monitor.config.model import DEFAULT_WINDOW_S, ChannelConfig, Config
+from monitor.config.model import DEFAULT_MAX_QUEUES, DEFAULT_WINDOW_S, ChannelConfig, Config
 from monitor.config.quality import parse_quality
 from monitor.config.rules import parse_rules
 from monitor.config.web import WebConfig
@@ -45,6 +45,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "max_event_age_s": (int,),
     "commit_interval_ms": (int,),
     "broker_timeout_s": (int, float),
+    "max_queues": (int,),
 }
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 
@@ -55,19 +56,24 @@ class _Context:
 
     channels: tuple[ChannelConfig, ...]
     window_s: int
+    max_queues: int
     env: Mapping[str, str]
 
     @property
     def channel_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.channels)
 
+    @property
+    def queue_labels(self) -> dict[str, tuple[str, ...]]:
+        return {c.name: c.queue_labels for c in self.channels}
+
 
 #: Every table: its ``Config`` field and its parser, in parsing order (``channels`` first: the
 #: others name channels). Absent ``[[alerts]]`` and ``[[slos]]`` leave the shipped defaults.
 _TABLES: dict[str, tuple[str, Callable[[Any, _Context], Any]]] = {
-    "channels": ("channels", lambda t, _: parse_channels(t)),
+    "channels": ("channels", lambda t, c: parse_channels(t, c.max_queues)),
     "rules": ("rules", lambda t, _: parse_rules(t)),
-    "alerts": ("alerts_config", lambda t, c: parse_alerts(t, c.channel_names)),
+    "alerts": ("alerts_config", lambda t, c: parse_alerts(t, c.channel_names, c.queue_labels)),
     "slos": ("slos_config", lambda t, c: parse_slos(t, c.channel_names)),
     "quality": ("quality", lambda t, c: parse_quality(t, c.window_s)),
     "kafka": ("kafka", lambda t, c: parse_kafka(t, c.env)),
@@ -88,7 +94,8 @@ def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     for key, (field_name, parse) in _TABLES.items():
         if key in raw:
             context = _Context(kwargs.get("channels", Config().channels),
-                               kwargs.get("window_s", DEFAULT_WINDOW_S), env)
+                               kwargs.get("window_s", DEFAULT_WINDOW_S),
+                               kwargs.get("max_queues", DEFAULT_MAX_QUEUES), env)
             kwargs[field_name] = parse(raw[key], context)
     cfg = Config(**kwargs)
     _validate(cfg)
@@ -112,7 +119,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
 def _validate(cfg: Config) -> None:
     for key in ("window_s", "grace_s", "idle_timeout_s", "max_future_skew_s", "orphan_timeout_s",
                 "reopen_window_s", "max_event_bytes", "max_event_age_s", "commit_interval_ms",
-                "broker_timeout_s"):
+                "broker_timeout_s", "max_queues"):
         check.positive(key, getattr(cfg, key))
     _check_metrics(cfg)
     if 86400 % cfg.window_s != 0:

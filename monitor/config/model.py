@@ -27,7 +27,21 @@ DEFAULT_BROKER_URL = "kafka://127.0.0.1:9092"
 DEFAULT_METRICS_PORT = 9310
 DEFAULT_METRICS_BIND = "0.0.0.0"
 DEFAULT_WINDOW_S = 60
+#: The queue of an event without ``queue`` when the channel sets no ``default_queue`` (SPEC 9).
+DEFAULT_QUEUE = "main"
+#: The queue every undeclared queue of a channel with declared queues is measured under.
+OTHER_QUEUE = "other"
+DEFAULT_MAX_QUEUES = 50
 
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """One queue of a channel, its targets resolved (the channel's where it sets none)."""
+
+    name: str
+    first_response_target_s: float
+    resolution_target_s: float
+    short_abandon_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +50,27 @@ class ChannelConfig:
     first_response_target_s: float
     resolution_target_s: float
     short_abandon_s: float
+    #: the queue of an event that names none
+    default_queue: str = DEFAULT_QUEUE
+    #: ``[channels.<c>.queues.<q>]`` in file order; the default queue is added (with the
+    #: channel's targets) when queues are declared without it. Empty: one queue, the default.
+    queues: tuple[QueueConfig, ...] = ()
+
+    @property
+    def queue_labels(self) -> tuple[str, ...]:
+        """Every ``queue`` label value of this channel: its declared queues and ``other``, or
+        its default queue alone when it declares none."""
+        if not self.queues:
+            return (self.default_queue,)
+        return (*(q.name for q in self.queues), OTHER_QUEUE)
+
+    def queue(self, name: str) -> QueueConfig:
+        """A queue's targets (``other`` and an undeclared channel's default: the channel's)."""
+        for q in self.queues:
+            if q.name == name:
+                return q
+        return QueueConfig(name, self.first_response_target_s, self.resolution_target_s,
+                           self.short_abandon_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +99,8 @@ class Config:
     #: How long the worker goes on without an answer from its broker before it exits with code
     #: 1 for its supervisor to restart it (it resumes from its last commit).
     broker_timeout_s: float = 30.0
+    #: at most this many declared queues per channel (bounds the series of the ``queue`` label)
+    max_queues: int = DEFAULT_MAX_QUEUES
     channels: tuple[ChannelConfig, ...] = field(
         default_factory=lambda: tuple(
             ChannelConfig(n, fr, rs, DEFAULT_SHORT_ABANDON_S)
@@ -85,7 +122,7 @@ class Config:
     def alerts(self) -> tuple[AlertConfig, ...]:
         """The threshold alerts in force (SPEC 5.1)."""
         if self.alerts_config is None:
-            return parse_alerts(None, self.channel_names)
+            return parse_alerts(None, self.channel_names, self.queue_labels)
         return self.alerts_config
 
     @property
@@ -98,6 +135,11 @@ class Config:
     @property
     def channel_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.channels)
+
+    @property
+    def queue_labels(self) -> dict[str, tuple[str, ...]]:
+        """Each channel's ``queue`` label values (SPEC 9)."""
+        return {c.name: c.queue_labels for c in self.channels}
 
     def channel(self, name: str) -> ChannelConfig:
         for c in self.channels:

@@ -17,13 +17,20 @@ _SEVERITIES: Final = (WARNING, CRITICAL)
 _STATES: Final = ("firing", "resolved")
 
 
-def alert_id(channel: str, indicator: str, since_ms: int) -> str:
-    """Stable for one episode, readable on a pager: ``phone/service_level/2026-11-21T10:04:00Z``."""
-    return f"{channel}/{indicator}/{format_utc_s(since_ms)}"
+def subject(t: Transition) -> str:
+    """``channel`` or ``channel/queue``: what the alert is about."""
+    return t.channel if t.queue is None else f"{t.channel}/{t.queue}"
+
+
+def alert_id(t: Transition) -> str:
+    """Stable for one episode, readable on a pager: ``phone/service_level/2026-11-21T10:04:00Z``
+    (a queue alert: ``chat/billing/service_level/...``)."""
+    return f"{subject(t)}/{t.indicator}/{format_utc_s(t.since_ms)}"
 
 
 def key(t: Transition) -> bytes:
-    return f"{t.channel}/{t.indicator}".encode()
+    """``channel/indicator``, or ``channel/queue/indicator`` for a queue alert (SPEC 9)."""
+    return f"{subject(t)}/{t.indicator}".encode()
 
 
 def _num(v: float | None) -> str:
@@ -31,18 +38,20 @@ def _num(v: float | None) -> str:
 
 
 def summary(t: Transition) -> str:
-    """One line: ``phone service_level 0.62 < 0.8 (critical)``, or what resolved it."""
+    """One line: ``phone service_level 0.62 < 0.8 (critical)`` (a queue alert names
+    ``chat/billing``), or what resolved it."""
     if t.state == "resolved":
-        return f"{t.channel} {t.indicator} back to {_num(t.value)}: resolved ({t.severity})"
-    return f"{t.channel} {t.indicator} {_num(t.value)} {t.op} {_num(t.threshold)} ({t.severity})"
+        return f"{subject(t)} {t.indicator} back to {_num(t.value)}: resolved ({t.severity})"
+    return f"{subject(t)} {t.indicator} {_num(t.value)} {t.op} {_num(t.threshold)} ({t.severity})"
 
 
 def encode(t: Transition) -> bytes:
     assert t.threshold is not None, "a firing or resolved severity has its threshold"
     return orjson.dumps({
         "schema": SCHEMA,
-        "alert_id": alert_id(t.channel, t.indicator, t.since_ms),
+        "alert_id": alert_id(t),
         "channel": t.channel,
+        **({} if t.queue is None else {"queue": t.queue}),
         "indicator": t.indicator,
         "severity": t.severity,
         "state": t.state,
@@ -68,4 +77,5 @@ def decode(d: Mapping[str, Any]) -> Transition:
         value=number(d, "value"), threshold=number(d, "threshold"), op=text(d, "op"),
         window_start_ms=time_ms(d, "window_start"), window_end_ms=time_ms(d, "window_end"),
         since_ms=time_ms(d, "since"),
+        queue=None if d.get("queue") is None else text(d, "queue"),
     )

@@ -147,6 +147,8 @@ class _Record(msgspec.Struct, frozen=True, kw_only=True):
     complaints: int
     complaint_rate: float | None = None
     servqual: dict[str, _Dimension]
+    #: ``sqm.queues.v1`` only (SPEC 9)
+    queue: str | None = None
 
 
 #: the survey fields' values without any answer: a changelog record of a release before feedback
@@ -187,12 +189,14 @@ def _indicators(r: _Record, start_ms: int, end_ms: int) -> Indicators:
         servqual=tuple(NO_SURVEY if (x := r.servqual.get(dim)) is None
                        else Dimension(x.responses, x.expected_mean, x.perceived_mean, x.gap)
                        for dim in DIMENSIONS),
+        queue=r.queue,
     )
 
 
-def decode(obj: object, window_ms: int | None = None) -> Indicators:
+def decode(obj: object, window_ms: int | None = None, schema: str = SCHEMA) -> Indicators:
     """One record value read off the topic (parsed JSON), every field checked; ``window_ms``:
-    when given, the record must span one window of that length, aligned to the epoch. Raises
+    when given, the record must span one window of that length, aligned to the epoch;
+    ``schema``: ``sqm.queues.v1`` for a queue's record (``monitor.contract.queues``). Raises
     ``BadRecord`` with its reason."""
     if not isinstance(obj, dict):
         raise BadRecord("not_an_object", f"a JSON {type(obj).__name__}, not an object")
@@ -202,8 +206,12 @@ def decode(obj: object, window_ms: int | None = None) -> Indicators:
         text = str(exc)
         raise BadRecord("missing_field" if "missing required field" in text else "bad_value",
                         text) from None
-    if r.schema != SCHEMA:
-        raise BadRecord("bad_value", f"schema: expected {SCHEMA}, got {r.schema!r}")
+    if r.schema != schema:
+        raise BadRecord("bad_value", f"schema: expected {schema}, got {r.schema!r}")
+    if (r.queue is None) != (schema == SCHEMA):
+        raise BadRecord("missing_field" if r.queue is None else "bad_value",
+                        f"queue: {schema} records {'have' if r.queue is None else 'have no'} "
+                        "queue")
     start, end = parse_rfc3339_ms(r.window_start), parse_rfc3339_ms(r.window_end)
     if start is None or end is None:
         raise BadRecord("bad_value", f"window bounds {r.window_start!r}..{r.window_end!r}")

@@ -8,14 +8,24 @@ every rule of ``monitor.domain.stream.events.validate`` in order, which names th
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
 
-from monitor.domain.stream.events import EVENT_TYPES, MAX_ID_CHARS, Event, Rejection, validate
+from monitor.domain.stream.events import (
+    EVENT_TYPES,
+    MAX_ID_CHARS,
+    MAX_QUEUE_CHARS,
+    OPENED,
+    QUEUED_TYPES,
+    Event,
+    Rejection,
+    validate,
+)
 from monitor.domain.stream.feedback import FEEDBACK, Feedback, complete
+from monitor.domain.stream.queues import ChannelQueues, single_queues
 from monitor.domain.stream.timefmt import MAX_TS_MS, MIN_TS_MS, parse_rfc3339_ms
 
 
@@ -23,12 +33,15 @@ class Parser:
     """Validates one record value; the first failing rule decides the reason. Configured once,
     called once per record (the hot path)."""
 
-    __slots__ = ("_age_ms", "_channels", "_decode", "_max_bytes", "_skew_ms")
+    __slots__ = ("_age_ms", "_decode", "_max_bytes", "_queues", "_skew_ms")
 
-    def __init__(self, channels: Collection[str], max_future_skew_ms: int, max_bytes: int,
-                 max_event_age_ms: int) -> None:
-        self._channels = channels
-        self._decode = _decoder(channels).decode
+    def __init__(self, queues: Mapping[str, ChannelQueues] | Collection[str],
+                 max_future_skew_ms: int, max_bytes: int, max_event_age_ms: int) -> None:
+        """``queues``: each channel's queues (a plain collection of channels: one queue each)."""
+        if not isinstance(queues, Mapping):
+            queues = single_queues(queues)
+        self._queues = queues
+        self._decode = _decoder(tuple(queues)).decode
         self._skew_ms = max_future_skew_ms
         self._max_bytes = max_bytes
         self._age_ms = max_event_age_ms
@@ -52,17 +65,44 @@ class Parser:
                     ts_ms = None
                 if ts_ms is not None and now_ms - self._age_ms <= ts_ms <= now_ms + self._skew_ms:
                     etype = rec.type
-                    if etype != FEEDBACK:  # a stray ``feedback`` field is ignored, like attrs
+                    if etype in QUEUED_TYPES:
+                        event = self._queued(rec, etype, ts_ms)
+                    elif etype != FEEDBACK:  # a stray ``feedback`` field is ignored, like attrs
                         return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms)
-                    fb = rec.feedback
-                    if fb is not None and complete(fb):
-                        return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms,
-                                     fb)
-        return _general(raw, self._channels, now_ms, self._skew_ms, self._max_bytes, self._age_ms)
+                    else:
+                        event = _surveyed(rec, ts_ms)
+                    if event is not None:
+                        return event
+        return _general(raw, self._queues, now_ms, self._skew_ms, self._max_bytes, self._age_ms)
+
+
+    def _queued(self, rec: Any, etype: str, ts_ms: int) -> Event | None:
+        """An ``opened`` or ``transferred`` with its ``Queue`` (SPEC 9); None: the general path
+        names what is wrong (a transfer without a queue, a name of the wrong length)."""
+        name = rec.queue
+        cq = self._queues[rec.channel]
+        if name is None:
+            if etype != OPENED:
+                return None
+            return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms, None,
+                         cq.default)
+        if not 0 < len(name) <= MAX_QUEUE_CHARS:
+            return None
+        q = cq.by_name.get(name)
+        return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms, None,
+                     cq.resolve(name) if q is None else q, q is None or q is cq.other)
+
+
+def _surveyed(rec: Any, ts_ms: int) -> Event | None:
+    """A ``feedback`` event with its survey; None: the general path names what is wrong."""
+    fb = rec.feedback
+    if fb is None or not complete(fb):
+        return None
+    return Event(rec.event_id, rec.interaction_id, rec.channel, rec.type, ts_ms, fb)
 
 
 def _general(
-    raw: bytes | None, channels: Collection[str], now_ms: int, max_future_skew_ms: int,
+    raw: bytes | None, queues: Mapping[str, ChannelQueues], now_ms: int, max_future_skew_ms: int,
     max_bytes: int, max_event_age_ms: int,
 ) -> Event | Rejection:
     """Every rule in order (orjson and Python): the path that names a rejection's reason."""
@@ -76,14 +116,14 @@ def _general(
         return Rejection("malformed_json", str(exc)[:200])
     if type(obj) is not dict:
         return Rejection("not_an_object", f"JSON {type(obj).__name__}, expected an object")
-    return validate(obj, channels, now_ms, max_future_skew_ms, max_event_age_ms)
+    return validate(obj, queues, now_ms, max_future_skew_ms, max_event_age_ms)
 
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
-_decoders: dict[Collection[str], msgspec.json.Decoder[Any]] = {}
+_decoders: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
 
 
-def _decoder(channels: Collection[str]) -> msgspec.json.Decoder[Any]:
+def _decoder(channels: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
     """A decoder that accepts exactly the valid events of these channels (cached per set).
 
     Unknown fields are refused here, so they take the general path: msgspec skips an unknown
@@ -97,6 +137,8 @@ def _decoder(channels: Collection[str]) -> msgspec.json.Decoder[Any]:
             ("type", Literal[EVENT_TYPES]),
             ("ts", str | int), ("attrs", dict[str, Any] | None, None),
             ("feedback", Feedback | None, None),
+            # any string: on the types whose queue does not count, a queue is ignored
+            ("queue", str | None, None),
         ], gc=False, forbid_unknown_fields=True)
         if len(_decoders) > 16:
             _decoders.clear()

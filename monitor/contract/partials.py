@@ -1,15 +1,18 @@
-"""``sqm.internal.partials.v1``: stage one's partial accumulators and watermark marks as JSON.
+"""``sqm.internal.partials.v1``: stage one's partial accumulators (one per queue and window)
+and watermark marks as JSON.
 
 The accumulator's JSON form is also how stage two's changelog stores an open window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from monitor.domain.stream import feedback
+from monitor.domain.stream.queues import ChannelQueues, Queue
 from monitor.domain.stream.sketch import Sketch
 from monitor.domain.stream.watermark import Mark
 from monitor.domain.stream.window import Partial, WindowAcc
@@ -54,9 +57,9 @@ def acc_from_json(data: dict[str, Any]) -> WindowAcc:
     return acc
 
 
-def encode_partial(src: int, channel: str, window_start_ms: int, acc: WindowAcc) -> bytes:
-    return orjson.dumps({"k": "p", "src": src, "c": channel, "w": window_start_ms,
-                         "a": acc_to_json(acc)})
+def encode_partial(src: int, queue: Queue, window_start_ms: int, acc: WindowAcc) -> bytes:
+    return orjson.dumps({"k": "p", "src": src, "c": queue.channel, "q": queue.name,
+                         "w": window_start_ms, "a": acc_to_json(acc)})
 
 
 def encode_mark(mark: Mark) -> bytes:
@@ -64,9 +67,11 @@ def encode_mark(mark: Mark) -> bytes:
                          "first": mark.first_ts_ms, "idle": mark.idle})
 
 
-def decode(value: bytes) -> Partial | Mark:
-    """A record of the partials topic (written by ``encode_partial`` or ``encode_mark``)."""
+def decode(value: bytes, queues: Mapping[str, ChannelQueues]) -> Partial | Mark:
+    """A record of the partials topic (written by ``encode_partial`` or ``encode_mark``); its
+    queue is found among ``queues`` by name (a partial of a release before queues: the
+    channel's default queue)."""
     d = orjson.loads(value)
     if d["k"] == "m":
         return Mark(d["src"], d["wm"], d["first"], bool(d.get("idle", False)))
-    return Partial(d["src"], d["c"], d["w"], acc_from_json(d["a"]))
+    return Partial(d["src"], queues[d["c"]].resolve(d.get("q")), d["w"], acc_from_json(d["a"]))

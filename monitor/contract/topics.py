@@ -16,6 +16,7 @@ from typing import Any, Final
 
 TOPIC_INPUT: Final = "sqm.interactions.v1"
 TOPIC_INDICATORS: Final = "sqm.indicators.v1"
+TOPIC_QUEUES: Final = "sqm.queues.v1"
 TOPIC_ALERTS: Final = "sqm.alerts.v1"
 TOPIC_DEADLETTER: Final = "sqm.deadletter.v1"
 TOPIC_QUALITY: Final = "sqm.quality.v1"

@@ -1,5 +1,5 @@
-"""Threshold alerts in the stream (SPEC section 5.1): one state machine per (channel, indicator),
-fed by each final window in window order.
+"""Threshold alerts in the stream (SPEC section 5.1): one state machine per (channel, indicator)
+or (channel, queue, indicator) (SPEC 9), fed by each final window in window order.
 
 A window whose value is null, or whose volume is below ``min_volume``, leaves the alert as it
 is. Otherwise it either breaches a severity or not: ``ok`` fires at a severity once it has
@@ -66,6 +66,8 @@ class Transition(msgspec.Struct, frozen=True, gc=False):
     window_start_ms: int
     window_end_ms: int
     since_ms: int
+    #: the queue of a queue alert (SPEC 9); None: the channel's
+    queue: str | None = None
 
 
 def value_of(ind: Indicators, indicator: str) -> float | None:
@@ -113,8 +115,8 @@ def evaluate(rule: Rule, state: AlertState, ind: Indicators) -> Transition | Non
     else:
         value = value_of(ind, rule.indicator)
         volume = volume_of(ind, rule.indicator)
-    return evaluate_value(rule, state, Span(ind.channel, ind.window_start_ms, ind.window_end_ms),
-                          value, volume)
+    return evaluate_value(rule, state, Span(ind.channel, ind.window_start_ms, ind.window_end_ms,
+                                            ind.queue), value, volume)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ class Span:
     channel: str
     start_ms: int
     end_ms: int
+    queue: str | None = None
 
 
 def evaluate_value(rule: Rule, state: AlertState, span: Span, value: float | None,
@@ -194,4 +197,4 @@ def _transition(rule: Rule, state: AlertState, ind: Span, value: float | None,
     threshold = rule.critical if state.severity == CRITICAL else rule.warning
     return Transition(
         ind.channel, rule.indicator, state.severity, what, value, threshold, rule.op,
-        ind.start_ms, ind.end_ms, state.since_ms)
+        ind.start_ms, ind.end_ms, state.since_ms, ind.queue)

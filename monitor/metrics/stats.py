@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.domain.stream import feedback
 from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.queues import Queue
 from monitor.domain.stream.window import COUNT_FIELDS
 from monitor.stages.interactions.outputs import BatchResult
 
@@ -45,22 +46,32 @@ class Histogram:
         return h
 
 
+#: ``(channel, queue)``; queue ``""``: the channel's roll-up (SPEC 9)
+Series = tuple[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    events: dict[tuple[str, str], int] = field(default_factory=dict)
+    """What one scrape shows; per-queue values are keyed ``(channel, queue)``."""
+
+    events: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (channel, queue, type)
     rejected: dict[str, int] = field(default_factory=dict)
-    duplicate: dict[str, int] = field(default_factory=dict)
-    late: dict[str, int] = field(default_factory=dict)
-    measured: dict[str, list[int]] = field(default_factory=dict)  # channel -> COUNT_FIELDS order
-    feedback: dict[str, list[int]] = field(default_factory=dict)  # channel -> survey sums
-    first_response: dict[str, Histogram] = field(default_factory=dict)
-    resolution: dict[str, Histogram] = field(default_factory=dict)
-    backlog_waiting: dict[str, int] = field(default_factory=dict)
-    backlog_open: dict[str, int] = field(default_factory=dict)
-    oldest_waiting_ts_ms: dict[str, int | None] = field(default_factory=dict)
-    windows: dict[str, Indicators] = field(default_factory=dict)  # latest final window
-    #: (channel, indicator, severity) -> 1 firing, 0 not, for the channels this worker owns
-    alerts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    duplicate: dict[Series, int] = field(default_factory=dict)
+    late: dict[Series, int] = field(default_factory=dict)
+    #: applied events that named a queue the config does not declare, by channel
+    unlisted: dict[str, int] = field(default_factory=dict)
+    measured: dict[Series, list[int]] = field(default_factory=dict)  # COUNT_FIELDS order
+    feedback: dict[Series, list[int]] = field(default_factory=dict)  # survey sums
+    first_response: dict[Series, Histogram] = field(default_factory=dict)
+    resolution: dict[Series, Histogram] = field(default_factory=dict)
+    backlog_waiting: dict[Series, int] = field(default_factory=dict)
+    backlog_open: dict[Series, int] = field(default_factory=dict)
+    oldest_waiting_ts_ms: dict[Series, int | None] = field(default_factory=dict)
+    #: latest final window per queue, and per channel (queue "")
+    windows: dict[Series, Indicators] = field(default_factory=dict)
+    #: (channel, queue, indicator, severity) -> 1 firing, 0 not, for the channels this worker
+    #: owns (queue "": a channel alert)
+    alerts: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     watermark_ms: int | None = None
     held: int = 0
     interactions: int = 0  # kept in stage one's state (open, or closed within the reopen window)
@@ -73,21 +84,23 @@ class Snapshot:
 
 
 class Stats:
-    """Cumulative per-process counters; gauges are filled in when a snapshot is taken."""
+    """Cumulative per-process counters, per queue; gauges are filled in when a snapshot is
+    taken. ``queues``: each channel's queue labels (bounded by the config)."""
 
-    def __init__(self, channels: tuple[str, ...], targets_fr_s: list[float],
+    def __init__(self, queues: dict[str, tuple[str, ...]], targets_fr_s: list[float],
                  targets_rs_s: list[float]) -> None:
-        self.channels = channels
-        self.events: Counter[tuple[str, str]] = Counter()
+        self.series: tuple[Series, ...] = tuple((c, q) for c, qs in queues.items() for q in qs)
+        self.events: Counter[tuple[str, str, str]] = Counter()
         self.rejected: Counter[str] = Counter()
-        self.duplicate: Counter[str] = Counter()
-        self.late: Counter[str] = Counter()
-        self.measured: dict[str, list[int]] = {c: [0] * len(COUNT_FIELDS) for c in channels}
-        self.feedback: dict[str, list[int]] = {c: [0] * feedback.SIZE for c in channels}
-        self.first_response = {c: Histogram(FIRST_RESPONSE_BUCKETS_S + tuple(targets_fr_s))
-                               for c in channels}
-        self.resolution = {c: Histogram(RESOLUTION_BUCKETS_S + tuple(targets_rs_s))
-                           for c in channels}
+        self.duplicate: Counter[Series] = Counter()
+        self.late: Counter[Series] = Counter()
+        self.unlisted: Counter[str] = Counter()
+        self.measured: dict[Series, list[int]] = {k: [0] * len(COUNT_FIELDS) for k in self.series}
+        self.feedback: dict[Series, list[int]] = {k: [0] * feedback.SIZE for k in self.series}
+        self.first_response = {k: Histogram(FIRST_RESPONSE_BUCKETS_S + tuple(targets_fr_s))
+                               for k in self.series}
+        self.resolution = {k: Histogram(RESOLUTION_BUCKETS_S + tuple(targets_rs_s))
+                           for k in self.series}
         self.consumed = 0
         self.rekeyed = 0
         #: held events restored from the changelog (an earlier owner consumed them), and held
@@ -99,34 +112,41 @@ class Stats:
     def add_batch(self, r: BatchResult) -> None:
         """Count a stage-one batch that is being written (measurements of late events
         included)."""
-        self.events.update(r.events)
+        events = self.events
+        for (q, etype), n in r.events.items():
+            events[(q.channel, q.name, etype)] += n
         self.rejected.update(r.rejected)
-        self.duplicate.update(r.duplicate)
+        for q, n in r.duplicate.items():
+            self.duplicate[(q.channel, q.name)] += n
+        self.unlisted.update(r.unlisted)
         self.consumed += r.consumed
         self.rekeyed += len(r.forward)
-        for (ch, _w), acc in r.partials.items():
-            m = self.measured[ch]
+        for (q, _w), acc in r.partials.items():
+            key = (q.channel, q.name)
+            m = self.measured[key]
             for i, n in enumerate(acc.counts):
                 m[i] += n
             if acc.feedback is not None:
-                f = self.feedback[ch]
+                f = self.feedback[key]
                 for i, n in enumerate(acc.feedback):
                     f[i] += n
-        for ch, values in r.first_response_ms.items():
-            self.first_response[ch].observe_many(values)
-        for ch, values in r.resolution_ms.items():
-            self.resolution[ch].observe_many(values)
+        for q, values in r.first_response_ms.items():
+            self.first_response[(q.channel, q.name)].observe_many(values)
+        for q, values in r.resolution_ms.items():
+            self.resolution[(q.channel, q.name)].observe_many(values)
 
-    def add_late(self, late: Counter[str]) -> None:
-        self.late.update(late)
+    def add_late(self, late: Counter[Queue]) -> None:
+        for q, n in late.items():
+            self.late[(q.channel, q.name)] += n
 
     def snapshot(self, **gauges: Any) -> Snapshot:
         return Snapshot(
             events=dict(self.events), rejected=dict(self.rejected), duplicate=dict(self.duplicate),
-            late=dict(self.late), measured={c: list(v) for c, v in self.measured.items()},
-            feedback={c: list(v) for c, v in self.feedback.items()},
-            first_response={c: h.copy() for c, h in self.first_response.items()},
-            resolution={c: h.copy() for c, h in self.resolution.items()},
+            late=dict(self.late), unlisted=dict(self.unlisted),
+            measured={k: list(v) for k, v in self.measured.items()},
+            feedback={k: list(v) for k, v in self.feedback.items()},
+            first_response={k: h.copy() for k, h in self.first_response.items()},
+            resolution={k: h.copy() for k, h in self.resolution.items()},
             consumed=self.consumed, rekeyed=self.rekeyed, restored=self.restored,
             handed_over=self.handed_over, **gauges,
         )

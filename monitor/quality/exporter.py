@@ -38,7 +38,9 @@ class QualityCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         s = self._snapshot()
         yield from _period_gauges(self.channels, s.latest)
-        yield alert_active(self.channels, s.alerts)
+        # period alerts are per channel: queue "" in sqm_alert_active (SPEC 9)
+        yield alert_active(self.channels, {(ch, "", indicator, severity): v
+                                           for (ch, indicator, severity), v in s.alerts.items()})
         c = CounterMetricFamily("sqm_quality_records_rejected", "sqm.indicators.v1 records the "
                                 "quality stage could not use", labels=["reason"])
         for reason in REASONS:

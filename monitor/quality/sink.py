@@ -32,7 +32,7 @@ Ident = tuple[str, str, str, str]
 
 def ident(t: Transition) -> Ident:
     """What makes a transition record unique: its episode, state, severity and period."""
-    return (alert_id(t.channel, t.indicator, t.since_ms), t.state, t.severity,
+    return (alert_id(t), t.state, t.severity,
             format_utc_s(t.window_start_ms))
 
 

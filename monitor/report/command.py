@@ -1,5 +1,5 @@
-"""``sqm report``: parse the range, read the three topics with a progress bar (``read``), build
-(``build``), render, write.
+"""``sqm report``: parse the range, read the output topics with a progress bar (``read``: the
+queues' topic too when queues are declared), build (``build``), render, write.
 
 Times given to ``--from`` and ``--to`` (``--to`` is exclusive), all in UTC unless an offset says
 otherwise:
@@ -43,7 +43,7 @@ _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_FORMS: Final = ("RFC 3339 with an offset (2026-12-01T00:00:00Z), a date (2026-12-01, UTC "
                       "midnight), now, or now minus an amount: -7d, now-12h (s, m, h, d, w)")
 
-#: ``read(cfg, from_ms, to_ms, progress)``: the three topics' in-range records, decoded
+#: ``read(cfg, from_ms, to_ms, progress)``: the topics' in-range records, decoded
 #: (``read.read_inputs``)
 Reader = Callable[[Config, int, int, TopicProgress | None], Inputs]
 

@@ -1,5 +1,5 @@
 """What a period report is built from and what it holds. ``Inputs``: the decoded records of the
-three output topics, as ``read`` hands them to ``build``; ``Report``: the figures of
+output topics, as ``read`` hands them to ``build``; ``Report``: the figures of
 ``monitor.domain.report.attainment`` and ``monitor.domain.report.review`` for one time range,
 assembled by ``build`` and written by the renderers. Plain data: a renderer never computes a
 figure, so HTML and Markdown always agree."""
@@ -32,6 +32,8 @@ class Inputs(msgspec.Struct, frozen=True):
     transitions: list[Transition]
     #: the ``kind: channel`` records of ``sqm.quality.v1`` (the report computes consistency itself)
     quality: list[ChannelQuality]
+    #: the ``sqm.queues.v1`` records (SPEC 9): read only when the config declares queues
+    queues: list[Indicators] = []
 
 
 class Report(msgspec.Struct, frozen=True):
@@ -60,3 +62,15 @@ class Report(msgspec.Struct, frozen=True):
     #: per channel the service level of each window, in order, for the time-series chart:
     #: (window start ms, value or None)
     series: dict[str, list[tuple[int, float | None]]]
+    #: SPEC 9, the per-queue table: the reported channels that declare queues, each with the
+    #: queues listed (config order; ``other`` only when it has windows in the range). Empty: the
+    #: report has no queue section (no reported channel declares queues).
+    queues: dict[str, tuple[str, ...]] = {}
+    #: ``targets`` of each listed queue, with ``queue`` set, queues under their channel
+    queue_targets: list[Target] = []
+    #: ``attainment`` of each listed queue, with ``queue`` set, queues under their channel
+    queue_attainment: list[Attainment] = []
+    #: the error budgets of the SLOs per queue (``by = ["queue"]``), with ``queue`` set
+    queue_budgets: list[Budget] = []
+    #: per (channel, queue), time with one of the queue's own alerts firing in the range
+    queue_alert_time_ms: dict[tuple[str, str], int] = {}

@@ -1,10 +1,14 @@
-"""The records of a period report (SPEC section 8), read from Kafka and each decoded once.
+"""The records of a period report (SPEC sections 8 and 9), read from Kafka and each decoded once.
 
-``read_documents`` reads ``sqm.indicators.v1``, ``sqm.alerts.v1`` and ``sqm.quality.v1`` straight
-from Kafka (``monitor.kafka.reader``), parses each value once and keeps the records whose event
-time is in the range; ``decode_inputs`` decodes each of them once, with its topic's codec
-(``contract.indicators``, ``contract.alerts``, ``contract.quality``), into the domain
-values ``build`` takes (``model.Inputs``); ``read_inputs`` does both, for the command.
+``read_documents`` reads ``sqm.indicators.v1``, ``sqm.alerts.v1``, ``sqm.quality.v1`` and, when
+the config declares queues, ``sqm.queues.v1`` straight from Kafka (``monitor.kafka.reader``),
+parses each value once and keeps the records whose event time is in the range; ``decode_inputs``
+decodes each of them once, with its topic's codec (``contract.indicators``, ``contract.alerts``,
+``contract.quality``, ``contract.queues``), into the domain values ``build`` takes
+(``model.Inputs``); ``read_inputs`` does both, for the command.
+
+``sqm.queues.v1`` is left unread when no channel declares queues: the report then has no queue
+section (``build``), and a deployment that never used queues need not have the topic.
 
 The topics are read at least once, so a record may come twice (a worker re-emits after a crash,
 with the same values): each is deduplicated by its identity before anything is counted. A record
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import orjson
 
@@ -24,8 +28,10 @@ from monitor.config import Config
 from monitor.contract import alerts as alerts_wire
 from monitor.contract import indicators as indicators_wire
 from monitor.contract import quality as quality_codec
-from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUALITY
+from monitor.contract import queues as queues_wire
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUALITY, TOPIC_QUEUES
 from monitor.domain.alerts import Transition
+from monitor.domain.stream.indicators import Indicators
 from monitor.kafka.reader import Record, event_time_of, read_range_sync, slack_ms_for
 from monitor.kafka.security import client_options
 from monitor.report.model import Inputs, Window
@@ -33,8 +39,8 @@ from monitor.report.model import Inputs, Window
 log = logging.getLogger("sqm.report")
 T = TypeVar("T")
 
-#: the three topics a report reads, in reading order
-TOPICS: Final = (TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_QUALITY)
+#: the topics a report reads, in reading order (``sqm.queues.v1`` only when queues are declared)
+TOPICS: Final = (TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_QUALITY, TOPIC_QUEUES)
 
 #: alert records are read from this event time on (the topic's start): an episode that began
 #: before the range and has no record inside it still counts (its firing record is older)
@@ -43,8 +49,22 @@ ALERTS_SINCE_MS: Final = 0
 #: ``progress(topic, done, total)``: offsets read so far and to read of one topic
 TopicProgress = Callable[[str, int, int], None]
 
-#: the parsed JSON objects of the three topics, in ``TOPICS`` order
-Documents = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+class Documents(NamedTuple):
+    """The parsed JSON objects of each topic, in ``TOPICS`` order."""
+
+    indicators: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    quality: list[dict[str, Any]]
+    #: empty when the topic was not read (no channel declares queues)
+    queues: list[dict[str, Any]]
+
+
+def topics_for(cfg: Config) -> tuple[str, ...]:
+    """The topics to read for ``cfg``: ``sqm.queues.v1`` only when a channel declares queues."""
+    if any(c.queues for c in cfg.channels):
+        return TOPICS
+    return tuple(t for t in TOPICS if t != TOPIC_QUEUES)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -66,18 +86,19 @@ def _in_range(records: Iterable[Record], since_ms: int, to_ms: int) -> list[dict
 
 def read_documents(cfg: Config, from_ms: int, to_ms: int,
                    progress: TopicProgress | None = None) -> Documents:
-    """The indicator and quality records whose event time (``window_start``, or ``period_start``
-    for quality) is in ``[from_ms, to_ms)``, and the alert records whose event time is before
-    ``to_ms``, as parsed JSON objects.
+    """The indicator, queue and quality records whose event time (``window_start``, or
+    ``period_start`` for quality) is in ``[from_ms, to_ms)``, and the alert records whose event
+    time is before ``to_ms``, as parsed JSON objects (``topics_for``: the queue records only when
+    the config declares queues).
 
     ``sqm.alerts.v1`` is read from its first retained record: an episode that fired before the
     range and is resolved inside it or after it has its firing record before ``from_ms``, however
     long ago. The topic holds only transitions, a few records per episode, so this stays small.
 
     Raises ``monitor.kafka.reader.ReadError`` when a topic is missing or the broker stalls."""
-    out: list[list[dict[str, Any]]] = []
+    out: dict[str, list[dict[str, Any]]] = {}
     security = client_options(cfg.kafka)
-    for topic in TOPICS:
+    for topic in topics_for(cfg):
         def report(done: int, total: int, topic: str = topic) -> None:
             if progress is not None:
                 progress(topic, done, total)
@@ -86,8 +107,8 @@ def read_documents(cfg: Config, from_ms: int, to_ms: int,
         records = read_range_sync(cfg.bootstrap_servers, topic, from_ms, to_ms,
                                   slack_ms=slack_ms_for(cfg), from_beginning=alerts,
                                   progress=report, security=security)
-        out.append(_in_range(records, ALERTS_SINCE_MS if alerts else from_ms, to_ms))
-    return out[0], out[1], out[2]
+        out[topic] = _in_range(records, ALERTS_SINCE_MS if alerts else from_ms, to_ms)
+    return Documents(*(out.get(topic, []) for topic in TOPICS))
 
 
 # --- decoding ------------------------------------------------------------------------------
@@ -121,8 +142,12 @@ def _window_id(w: Window) -> Hashable:
     return w.indicators.channel, w.indicators.window_start_ms
 
 
+def _queue_window_id(w: Indicators) -> Hashable:
+    return w.channel, w.queue, w.window_start_ms
+
+
 def _alert_id(t: Transition) -> Hashable:
-    return t.channel, t.indicator, t.since_ms, t.state, t.severity, t.window_start_ms
+    return t.channel, t.queue, t.indicator, t.since_ms, t.state, t.severity, t.window_start_ms
 
 
 def _quality_id(q: quality_codec.ChannelQuality) -> Hashable:
@@ -130,7 +155,8 @@ def _quality_id(q: quality_codec.ChannelQuality) -> Hashable:
 
 
 def decode_inputs(cfg: Config, indicators: Iterable[dict[str, Any]],
-                  alerts: Iterable[dict[str, Any]], quality: Iterable[dict[str, Any]]) -> Inputs:
+                  alerts: Iterable[dict[str, Any]], quality: Iterable[dict[str, Any]],
+                  queues: Iterable[dict[str, Any]] = ()) -> Inputs:
     """The topics' parsed records as the report's inputs: each decoded once, distinct."""
     window_ms = cfg.window_s * 1000
 
@@ -138,10 +164,14 @@ def decode_inputs(cfg: Config, indicators: Iterable[dict[str, Any]],
         ind = indicators_wire.decode(d, window_ms)
         return Window(ind, indicators_wire.sums_of(ind))
 
+    def queue_window(d: dict[str, Any]) -> Indicators:
+        return queues_wire.decode(d, window_ms)
+
     return Inputs(
         windows=_distinct(_decoded(indicators, window, "indicators"), _window_id),
         transitions=_distinct(_decoded(alerts, alerts_wire.decode, "alerts"), _alert_id),
         quality=_distinct(_decoded(quality, quality_codec.decode, "quality"), _quality_id),
+        queues=_distinct(_decoded(queues, queue_window, "queues"), _queue_window_id),
     )
 
 

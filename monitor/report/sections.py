@@ -1,6 +1,9 @@
 """The report's sections as text cells: one source for the HTML and the Markdown variant.
 
 Each builder takes the ``Report`` and lays its figures out with ``fmt``; none computes a figure.
+The queue section (SPEC 9) is there only when the report lists queues (``Report.queues``), and
+the alert section names queues only when a queue alert is in the range: a report on channels
+without queues reads as before.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from monitor.domain.quality.index import DIMENSIONS
-from monitor.domain.report.attainment import Target
-from monitor.domain.report.review import ANCHOR_ALERTS, ANCHOR_ATTAINMENT, ANCHOR_GAPS
+from monitor.domain.report.attainment import Attainment, Budget, Target
+from monitor.domain.report.review import ANCHOR_ALERTS, ANCHOR_ATTAINMENT, ANCHOR_GAPS, Episode
 from monitor.report.fmt import (
     NA,
     OPS,
@@ -25,6 +28,9 @@ from monitor.report.fmt import (
     when,
 )
 from monitor.report.model import Report
+
+#: the anchor of the queue section (SPEC 9)
+ANCHOR_QUEUES: Final = "queues"
 
 
 class Table(NamedTuple):
@@ -67,44 +73,107 @@ def _objective(t: Target) -> str:
     return f"{OPS.get(t.op, t.op)} {value(t.indicator, t.target)}"
 
 
+def _target_cells(t: Target) -> tuple[str, ...]:
+    return (t.kind, t.what, _objective(t), value(t.indicator, t.actual), count(t.volume),
+            met(t.met))
+
+
+_TARGET_HEAD: Final = ("Kind", "Target", "Objective", "Actual", "Volume", "Status")
+
+
 def _targets(r: Report) -> Section:
-    head = ("Channel", "Kind", "Target", "Objective", "Actual", "Volume", "Status")
-    rows = [(t.channel, t.kind, t.what, _objective(t), value(t.indicator, t.actual),
-             count(t.volume), met(t.met)) for t in r.targets]
+    head = ("Channel", *_TARGET_HEAD)
+    rows = [(t.channel, *_target_cells(t)) for t in r.targets]
     return Section("targets", "Targets against actuals", [
         "Actuals from the period's sums (volume-weighted); a time target's actual is the share "
         "of contacts within it."], [Table(head, rows)], "service_level")
 
 
+def _attainment_cells(a: Attainment) -> tuple[str, ...]:
+    return (a.indicator, f"{a.severity} {OPS.get(a.op, a.op)} {value(a.indicator, a.threshold)}",
+            count(a.windows), count(a.met), count(a.skipped), pct(a.share), count(a.volume))
+
+
+_ATTAINMENT_HEAD: Final = ("Indicator", "Threshold", "Windows", "Met", "Skipped", "Share met",
+                           "Volume")
+
+
 def _attainment(r: Report) -> Section:
-    head = ("Channel", "Indicator", "Threshold", "Windows", "Met", "Skipped", "Share met",
-            "Volume")
-    rows = [(a.channel, a.indicator, f"{a.severity} {OPS.get(a.op, a.op)} "
-             f"{value(a.indicator, a.threshold)}", count(a.windows), count(a.met),
-             count(a.skipped), pct(a.share), count(a.volume)) for a in r.attainment]
+    head = ("Channel", *_ATTAINMENT_HEAD)
+    rows = [(a.channel, *_attainment_cells(a)) for a in r.attainment]
     return Section(ANCHOR_ATTAINMENT, "SLA attainment", [
         "Share of windows that met each threshold, judged as the stream's alerts judge them."],
         [Table(head, rows)], "attainment")
 
 
+def _budget_cells(b: Budget) -> tuple[str, ...]:
+    return (pct(b.objective), count(b.good), count(b.total), count(b.bad), num(b.allowed_bad, 1),
+            pct(b.spent))
+
+
+_BUDGET_HEAD: Final = ("Objective", "Good", "Total", "Bad", "Allowed bad", "Spent")
+
+
 def _budgets(r: Report) -> Section:
-    head = ("SLO", "Channel", "Objective", "Good", "Total", "Bad", "Allowed bad", "Spent")
-    rows = [(b.slo, b.channel, pct(b.objective), count(b.good), count(b.total), count(b.bad),
-             num(b.allowed_bad, 1), pct(b.spent)) for b in r.budgets]
+    head = ("SLO", "Channel", *_BUDGET_HEAD)
+    rows = [(b.slo, b.channel, *_budget_cells(b)) for b in r.budgets]
     return Section("budgets", "Error budgets", ["100% is the whole budget; above is overspent."],
                    [Table(head, rows)])
 
 
+#: the Queue cell of an alert on a channel's roll-up, beside queue alerts
+WHOLE_CHANNEL: Final = "whole channel"
+
+
+def _episode_cells(e: Episode) -> tuple[str, ...]:
+    return (e.indicator, e.worst_severity, when(e.since_ms),
+            when(e.resolved_ms) if e.resolved_ms is not None else "open",
+            duration_ms(e.duration_ms), duration_ms(e.time_to_resolve_ms))
+
+
 def _alerts(r: Report) -> Section:
-    head = ("Channel", "Indicator", "Worst severity", "Since", "Resolved", "Duration in range",
-            "Time to resolve")
-    rows = [(e.channel, e.indicator, e.worst_severity, when(e.since_ms),
-             when(e.resolved_ms) if e.resolved_ms is not None else "open",
-             duration_ms(e.duration_ms), duration_ms(e.time_to_resolve_ms)) for e in r.episodes]
+    """Episodes and alert time; with queue alerts in the range, a Queue column and the alert time
+    per queue (a queue's alerts never count as its channel's alert time)."""
+    head: tuple[str, ...] = ("Channel", "Indicator", "Worst severity", "Since", "Resolved",
+                             "Duration in range", "Time to resolve")
     per_channel = [(ch, duration_ms(ms)) for ch, ms in r.alert_time_ms.items()]
-    return Section(ANCHOR_ALERTS, "Alerts", [], [
-        Table(head, rows, "Episodes"), Table(("Channel", "Alert time"), per_channel,
-                                             "Alert time per channel")])
+    if not any(e.queue is not None for e in r.episodes):
+        rows = [(e.channel, *_episode_cells(e)) for e in r.episodes]
+        return Section(ANCHOR_ALERTS, "Alerts", [], [
+            Table(head, rows, "Episodes"),
+            Table(("Channel", "Alert time"), per_channel, "Alert time per channel")])
+    rows = [(e.channel, WHOLE_CHANNEL if e.queue is None else e.queue, *_episode_cells(e))
+            for e in r.episodes]
+    per_queue = [(ch, q, duration_ms(ms)) for (ch, q), ms in r.queue_alert_time_ms.items()]
+    return Section(ANCHOR_ALERTS, "Alerts", [
+        "A queue's alerts count in its own alert time, not in its channel's: the channel's is "
+        "the time its own (whole channel) alerts were firing."], [
+        Table((head[0], "Queue", *head[1:]), rows, "Episodes"),
+        Table(("Channel", "Alert time"), per_channel, "Alert time per channel"),
+        Table(("Channel", "Queue", "Alert time"), per_queue, "Alert time per queue")])
+
+
+def _queues(r: Report) -> Section | None:
+    """Per queue of the channels that declare queues: its targets and its SLA attainment, queues
+    under their channel; None when the report lists no queue."""
+    if not r.queues:
+        return None
+    targets = [(t.channel, t.queue or "", *_target_cells(t)) for t in r.queue_targets]
+    attained = [(a.channel, a.queue or "", *_attainment_cells(a)) for a in r.queue_attainment]
+    tables = [Table(("Channel", "Queue", *_TARGET_HEAD), targets, "Targets per queue"),
+              Table(("Channel", "Queue", *_ATTAINMENT_HEAD), attained, "SLA attainment per queue")]
+    if r.queue_budgets:  # only SLOs with by = ["queue"] have them
+        tables.append(Table(("SLO", "Channel", "Queue", *_BUDGET_HEAD),
+                            [(b.slo, b.channel, b.queue or "", *_budget_cells(b))
+                             for b in r.queue_budgets], "Error budgets per queue"))
+    listed = "; ".join(f"{ch}: {', '.join(names)}" for ch, names in r.queues.items())
+    return Section(ANCHOR_QUEUES, "Queues", [
+        f"Queues: {listed}.",
+        "Each queue is judged as a channel is, over its own windows (from its first window with "
+        "an event): against its own targets, and against its own alert rule of an indicator "
+        "where it has one, else the channel's (a threshold given as a multiple of the target, "
+        "such as 2x, is taken of the queue's target). \"other\" holds the queues the "
+        "configuration does not declare."], tables)
 
 
 def _quality(r: Report) -> Section:
@@ -161,6 +230,8 @@ def _worst_hours(r: Report) -> Section:
 
 
 def sections(r: Report) -> list[Section]:
-    """Every section, in reading order (the header and the findings come first, apart)."""
-    return [f(r) for f in (_summary, _targets, _attainment, _budgets, _alerts, _quality, _gaps,
-                           _consistency, _worst_hours)]
+    """Every section, in reading order (the header and the findings come first, apart); the
+    queue section follows the channels' attainment, when there is one."""
+    built = [f(r) for f in (_summary, _targets, _attainment, _queues, _budgets, _alerts, _quality,
+                            _gaps, _consistency, _worst_hours)]
+    return [s for s in built if s is not None]

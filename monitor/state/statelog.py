@@ -12,15 +12,18 @@ the state. Restore: the snapshot the pointer names, then the batches logged afte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import msgspec
 import orjson
 
 from monitor.contract.deadletter import raw_text
-from monitor.domain.stream.events import TYPE_RANK, Event
+from monitor.domain.stream import feedback
+from monitor.domain.stream.events import OPENED, TYPE_RANK, Event
+from monitor.domain.stream.feedback import FEEDBACK, Feedback
 from monitor.domain.stream.lifecycle import Interaction, Pending
+from monitor.domain.stream.queues import ChannelQueues, Queue
 from monitor.domain.stream.ready import Ready
 from monitor.state.changelog import ChangelogRecord, last_values
 
@@ -36,16 +39,43 @@ Entry = tuple[str, Any]  # a snapshot's (interaction id, state as JSON-ready tup
 # cheapest) --------------------------------------------------------------------------------
 
 
+# A queue is written by name (and an undeclared one's flag) and read back through the
+# configured queues: a restart with queues added, removed or reordered still finds each one.
+
+
+def _queue_json(e: Event) -> list[Any]:
+    """``[queue name, 1 if undeclared]`` of an event with a queue, else nothing."""
+    return [] if e.queue is None else [e.queue.name, int(e.unlisted)]
+
+
+def _queue(queues: Mapping[str, ChannelQueues], channel: str, d: list[Any], i: int
+           ) -> tuple[Queue | None, bool]:
+    """The queue at ``d[i]`` (absent: none; a record of a release before queues)."""
+    if len(d) <= i:
+        return None, False
+    return queues[channel].resolve(d[i]), bool(d[i + 1])
+
+
 def pending_to_json(p: Pending) -> list[Any]:
-    """A waiting event (in the reorder buffer, or held for its ``opened``), with its source."""
+    """A waiting event (in the reorder buffer, or held for its ``opened``), with its source;
+    an ``opened`` or ``transferred`` adds its queue, a survey its answers."""
     e = p.event
     key = None if p.key is None else p.key.decode("latin-1")
-    return [e.ts_ms, e.event_id, e.type, p.offset, key, raw_text(p.raw), e.channel]
+    extra = [msgspec.to_builtins(e.feedback)] if e.feedback is not None else _queue_json(e)
+    return [e.ts_ms, e.event_id, e.type, p.offset, key, raw_text(p.raw), e.channel, *extra]
 
 
-def pending_from_json(iid: str, d: list[Any]) -> Pending:
+def pending_from_json(iid: str, d: list[Any], queues: Mapping[str, ChannelQueues]) -> Pending:
     key = None if d[4] is None else str(d[4]).encode("latin-1")
-    return Pending(Event(d[1], iid, d[6], d[2], int(d[0])), int(d[3]), key, str(d[5]).encode())
+    queue, unlisted = _queue(queues, d[6], d, 7) if d[2] != FEEDBACK else (None, False)
+    if queue is None and d[2] == OPENED:  # logged before queues: opened in the default queue
+        queue = queues[d[6]].default
+    survey: Feedback | None = None
+    if d[2] == FEEDBACK and len(d) > 7:  # a waiting survey keeps its answers
+        checked = feedback.validate(d[7])
+        survey = None if isinstance(checked, str) else checked
+    event = Event(d[1], iid, d[6], d[2], int(d[0]), survey, queue, unlisted)
+    return Pending(event, int(d[3]), key, str(d[5]).encode())
 
 
 class LoggedEvent(msgspec.Struct, frozen=True, gc=False):
@@ -57,6 +87,9 @@ class LoggedEvent(msgspec.Struct, frozen=True, gc=False):
     interaction_id: str
     type: str
     channel: str
+    #: the queue of an ``opened`` or ``transferred``
+    queue: Queue | None = None
+    unlisted: bool = False
 
 
 class LoggedBatch(msgspec.Struct, frozen=True, gc=False):
@@ -71,30 +104,39 @@ class LoggedBatch(msgspec.Struct, frozen=True, gc=False):
     waiting: dict[tuple[str, str], Pending]  # by (interaction id, event id)
 
 
-def batch_entries(accepted: Iterable[Ready], waiting: Iterable[Pending],
-                  surveys: Iterable[Event] = ()) -> list[Any]:
+def batch_entries(accepted: Iterable[Ready], waiting: Iterable[Pending]) -> list[Any]:
     """A batch's log entries: ``[ts, rank, event id, interaction id, type, channel]`` per
-    accepted event (``LoggedEvent``; ``feedback`` events too, without their survey), then
-    ``[interaction id, pending]`` per waiting one."""
+    accepted event (``LoggedEvent``; ``feedback`` events too, without their survey; an
+    ``opened`` or ``transferred`` adds its queue's name and undeclared flag), then
+    ``[interaction id, pending]`` per waiting one (a waiting survey with its answers)."""
     entries: list[Any] = [
         (r.ts_ms, r.rank, r.event_id, r.interaction_id, r.event.type, r.event.channel)
+        if r.event.queue is None else
+        (r.ts_ms, r.rank, r.event_id, r.interaction_id, r.event.type, r.event.channel,
+         r.event.queue.name, int(r.event.unlisted))
         for r in accepted]
-    entries += [(e.ts_ms, TYPE_RANK[e.type], e.event_id, e.interaction_id, e.type, e.channel)
-                for e in surveys]
     entries += [(p.event.interaction_id, pending_to_json(p)) for p in waiting]
     return entries
 
 
-def decode_batch(head: list[Any], entries: list[Any]) -> LoggedBatch:
-    """A logged batch back from its head and entries (told apart by their length)."""
+def decode_batch(head: list[Any], entries: list[Any], queues: Mapping[str, ChannelQueues]
+                 ) -> LoggedBatch:
+    """A logged batch back from its head and entries (told apart by their length). The rank is
+    taken from the type, not the log: a log of a release before ``transferred`` ranked the
+    types with other numbers."""
     accepted: list[LoggedEvent] = []
     waiting: dict[tuple[str, str], Pending] = {}
     for d in entries:
         if len(d) == 2:
-            pend = pending_from_json(d[0], d[1])
+            pend = pending_from_json(d[0], d[1], queues)
             waiting[(d[0], pend.event.event_id)] = pend
-        elif len(d) == 6:
-            accepted.append(LoggedEvent(*d))
+        elif len(d) in (6, 8):
+            ts, _rank, eid, iid, etype, channel = d[:6]
+            queue, unlisted = _queue(queues, channel, d, 6)
+            if queue is None and etype == OPENED:
+                queue = queues[channel].default
+            accepted.append(LoggedEvent(ts, TYPE_RANK[etype], eid, iid, etype, channel, queue,
+                                        unlisted))
         else:
             raise ValueError("a batch entry in the format of an earlier release: start with a "
                              "fresh group_id and internal topics")
@@ -107,18 +149,20 @@ def interaction_to_json(s: Interaction, buffered: list[list[Any]] | tuple[()] = 
     ``pending_to_json``."""
     return (
         s.channel, s.opened_ts, s.flags, s.closed, s.closed_ts, s.seen,
-        buffered, [pending_to_json(p) for p in s.held] if s.held else (),
+        buffered, [pending_to_json(p) for p in s.held] if s.held else (), s.queue.name,
     )
 
 
-def interaction_from_json(iid: str, d: list[Any]) -> tuple[Interaction, list[Pending]]:
-    """The state and its events that were in the reorder buffer."""
-    s = Interaction(d[0])
+def interaction_from_json(iid: str, d: list[Any], queues: Mapping[str, ChannelQueues]
+                          ) -> tuple[Interaction, list[Pending]]:
+    """The state and its events that were in the reorder buffer (a state of a release before
+    queues is in its channel's default queue)."""
+    s = Interaction(queues[d[0]].resolve(d[8] if len(d) > 8 else None))
     s.opened_ts, s.flags, s.closed, s.closed_ts = d[1], int(d[2]), int(d[3]), int(d[4])
     s.seen = tuple(d[5])
-    buffered = [pending_from_json(iid, p) for p in d[6]]
+    buffered = [pending_from_json(iid, p, queues) for p in d[6]]
     s.unapplied = len(buffered)
-    s.held = [pending_from_json(iid, p) for p in d[7]] if d[7] else ()
+    s.held = [pending_from_json(iid, p, queues) for p in d[7]] if d[7] else ()
     return s, buffered
 
 

@@ -58,13 +58,14 @@ class InteractionsStage:
             yield Output(TOPIC_DEADLETTER, deadletter.encode(d), deadletter.key(d))
         for f in r.forward:  # re-keyed by interaction_id, to its owner
             yield Output(TOPIC_INPUT, f.value, f.key, f.partition)
-        for (ch, w), acc in r.partials.items():
-            yield Output(TOPIC_PARTIALS, partials.encode_partial(src, ch, w, acc), ch.encode(),
+        for (q, w), acc in r.partials.items():  # a channel's queues meet in one aggregator
+            ch = q.channel
+            yield Output(TOPIC_PARTIALS, partials.encode_partial(src, q, w, acc), ch.encode(),
                          route(self.params, ch, self.partials_partitions))
         if r.mark is not None:  # after this partition's partials, on every partials partition
             value = partials.encode_mark(r.mark)
-            for q in range(self.partials_partitions):
-                yield Output(TOPIC_PARTIALS, value, partition=q)
+            for p in range(self.partials_partitions):
+                yield Output(TOPIC_PARTIALS, value, partition=p)
         for key, val in r.changelog:
             yield Output(TOPIC_INTERACTIONS_CHANGELOG, val, key, src)
 
@@ -74,9 +75,10 @@ class InteractionsStage:
         gauges.interactions += len(proc.states)
         backlog = proc.backlog
         oldest = gauges.oldest_waiting_ts_ms
-        for ch in self.params.channels:
-            gauges.waiting[ch] = gauges.waiting.get(ch, 0) + backlog.waiting[ch]
-            gauges.open[ch] = gauges.open.get(ch, 0) + backlog.open[ch]
-            m = backlog.oldest_waiting_ts(ch)
-            cur = oldest.get(ch)
-            oldest[ch] = m if cur is None or (m is not None and m < cur) else cur
+        for q in backlog.queues:
+            key = (q.channel, q.name)
+            gauges.waiting[key] = gauges.waiting.get(key, 0) + backlog.waiting[q]
+            gauges.open[key] = gauges.open.get(key, 0) + backlog.open[q]
+            m = backlog.oldest_waiting_ts(q)
+            cur = oldest.get(key)
+            oldest[key] = m if cur is None or (m is not None and m < cur) else cur

@@ -55,6 +55,21 @@ END_FRESH_MS = 3000
 SHUTDOWN_TIMEOUT_S = 20.0
 
 
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """``consumer.stop()``, where a ``CancelledError`` that nobody asked for means stopped.
+
+    aiokafka's fetcher cancels its pending fetches on close and awaits them; a fetch that lost
+    its broker waits out its retry backoff unguarded, so the close re-raises that fetch's
+    cancellation (aio-libs/aiokafka#983). Only a cancellation of the caller itself goes on."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.info("the consumer stopped with a cancelled fetch (no broker)")
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -86,9 +101,11 @@ class Worker:
         #: the stage of each topic the worker reads, by partition (``_discover_partitions``)
         self._stages: dict[str, Callable[[int], Stage]] = {}
         self.stats = Stats(
-            self.params.channels,
-            [c.first_response_target_s for c in cfg.channels],
-            [c.resolution_target_s for c in cfg.channels],
+            cfg.queue_labels,
+            [c.first_response_target_s for c in cfg.channels]
+            + [q.first_response_target_s for c in cfg.channels for q in c.queues],
+            [c.resolution_target_s for c in cfg.channels]
+            + [q.resolution_target_s for c in cfg.channels for q in c.queues],
         )
         self._snapshot = Snapshot()
         self._lock = asyncio.Lock()
@@ -128,6 +145,7 @@ class Worker:
         main = asyncio.current_task()
         assert main is not None
         watchdog = asyncio.create_task(self._watch(watch, main))
+        failing = True  # until the loop ends on ``stop``: then a failed shutdown is the error
         try:
             while not stop.is_set():
                 if self.failure is not None:
@@ -141,6 +159,7 @@ class Worker:
                 self.heartbeat.beat()
                 if not batch and self._on_idle is not None:
                     self._on_idle()
+            failing = False
         except asyncio.CancelledError:
             if self.failure is None:
                 raise
@@ -149,7 +168,7 @@ class Worker:
         finally:
             watchdog.cancel()
             self.readiness.not_ready("stopping")
-            await self._shut_down(consumer)
+            await self._shut_down(consumer, failing or self.failure is not None)
 
     async def _watch(self, watch: BrokerWatch, main: asyncio.Task[Any]) -> None:
         """Stops the loop (wherever it waits) once the broker has been gone too long. Without a
@@ -161,15 +180,17 @@ class Worker:
         timer.start()
         main.cancel()
 
-    async def _shut_down(self, consumer: AIOKafkaConsumer) -> None:
+    async def _shut_down(self, consumer: AIOKafkaConsumer, failing: bool) -> None:
         """Commit what the tasks hold and leave the group (the others take over at once),
-        within ``SHUTDOWN_TIMEOUT_S``: without a broker, a commit would wait for ever."""
+        within ``SHUTDOWN_TIMEOUT_S``: without a broker, a commit would wait for ever. When the
+        loop is already failing, its error is the one reported: a shutdown that fails for the
+        same cause is only logged."""
         async def release() -> None:
             try:
                 async with self._lock:
                     await self._drop_tasks(list(self.tasks))
             finally:
-                await consumer.stop()
+                await stop_consumer(consumer)
 
         step = asyncio.ensure_future(release())
         done, _ = await asyncio.wait({step}, timeout=SHUTDOWN_TIMEOUT_S)
@@ -177,8 +198,11 @@ class Worker:
             log.warning("could not commit and leave the group within %g s; stopping anyway",
                         SHUTDOWN_TIMEOUT_S)
             step.cancel()
-        elif self.failure is None:
+        elif not failing:
             step.result()
+        elif not step.cancelled() and step.exception() is not None:
+            log.warning("shutdown after the failure did not complete either: %s",
+                        step.exception())
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -188,7 +212,8 @@ class Worker:
         try:
             counts = {t: len(await producer.partitions_for(t)) for t in (
                 topics.TOPIC_INPUT, topics.TOPIC_PARTIALS, topics.TOPIC_INTERACTIONS_CHANGELOG,
-                topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_INDICATORS, topics.TOPIC_DEADLETTER,
+                topics.TOPIC_WINDOWS_CHANGELOG, topics.TOPIC_INDICATORS, topics.TOPIC_QUEUES,
+                topics.TOPIC_DEADLETTER,
                 topics.TOPIC_ALERTS)}
         finally:
             await producer.stop()

@@ -43,7 +43,7 @@ def run(cfg: Config, metrics_port: int | None) -> int:
                     client_id=f"sqm-worker-{socket.gethostname()}-{os.getpid()}",
                     on_idle=heap_releaser())  # after a burst, freed heap goes back
     registry = CollectorRegistry()
-    registry.register(SqmCollector(cfg.channel_names, worker.snapshot))
+    registry.register(SqmCollector(cfg.queue_labels, worker.snapshot))
     ProcessCollector(registry=registry)  # process_resident_memory_bytes, CPU, open fds
     try:
         server = serve(registry, cfg.metrics_bind, port, web, live=worker.heartbeat.check,

@@ -45,18 +45,22 @@ class Batch:
     written: Callable[[], None]
 
 
+#: ``(channel, queue)`` of a per-queue value; queue ``""``: the channel's roll-up (SPEC 9)
+Series = tuple[str, str]
+
+
 @dataclass(slots=True)
 class Gauges:
     """The worker's real-time gauges, summed over its stages (``Stage.snapshot``)."""
 
-    waiting: dict[str, int] = field(default_factory=dict)
-    open: dict[str, int] = field(default_factory=dict)
-    #: event time of the oldest waiting contact per channel (None: none waiting)
-    oldest_waiting_ts_ms: dict[str, int | None] = field(default_factory=dict)
-    #: the latest final window per channel
-    latest: dict[str, Indicators] = field(default_factory=dict)
-    #: (channel, indicator, severity) -> 1 firing, 0 not
-    alerts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    waiting: dict[Series, int] = field(default_factory=dict)
+    open: dict[Series, int] = field(default_factory=dict)
+    #: event time of the oldest waiting contact per queue (None: none waiting)
+    oldest_waiting_ts_ms: dict[Series, int | None] = field(default_factory=dict)
+    #: the latest final window per queue and per channel (queue ``""``)
+    latest: dict[Series, Indicators] = field(default_factory=dict)
+    #: (channel, queue, indicator, severity) -> 1 firing, 0 not; queue ``""``: a channel alert
+    alerts: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     held: int = 0
     interactions: int = 0
     watermarks_ms: list[int] = field(default_factory=list)

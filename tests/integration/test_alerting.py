@@ -105,7 +105,29 @@ short_abandon_s = 1
 first_response_target_s = 8
 resolution_target_s = 120
 short_abandon_s = 1
+
+# SPEC 9: chat's queues (main, its default, is declared with them; undeclared names count in
+# `other`), so the dashboards' per-queue panels and the per-queue SLO have series; phone has none
+# and is its one queue, `main`.
+[channels.chat.queues.billing]
+[channels.chat.queues.tech]
+
+# the shipped SLO, and the same objective per queue of chat
+[[slos]]
+name = "answered_in_time"
+indicator = "service_level"
+objective = 0.8
+
+[[slos]]
+name = "answered_in_time_by_queue"
+indicator = "service_level"
+objective = 0.8
+channels = ["chat"]
+by = ["queue"]
 """
+#: Every (channel, queue) label pair of CONFIG: the rows of the overview's queue table.
+QUEUE_ROWS = {("phone", "main"), ("chat", "main"), ("chat", "billing"), ("chat", "tech"),
+              ("chat", "other")}
 
 
 def _iso(text: str) -> datetime:
@@ -121,12 +143,49 @@ def _sl_critical(a: dict[str, Any]) -> bool:
                 and a["severity"] == "critical")
 
 
+def _grafana_queries(boards: Path) -> list[str]:
+    """Every panel query, ``$channel`` and ``$queue`` as Grafana fills them in with "All" (the
+    queue label values of the chosen channels: every configured pair is exported)."""
+    queues = "|".join(sorted({q for _ch, q in QUEUE_ROWS}))
+    return [q.replace("$queue", queues) for q in dashboard_queries(boards)]
+
+
+def _queue_table(boards: Path) -> dict[str, str]:
+    """The overview's queue table: column (its display name) -> query, variables filled in."""
+    d = orjson.loads((boards / "sqm-overview.json").read_bytes())
+    (table,) = [p for p in d["panels"] if p["title"] == "Queues (latest final window)"]
+    names = {o["matcher"]["options"]["names"][0]: o["properties"][0]["value"]
+             for o in table["fieldConfig"]["overrides"]}
+    queues = "|".join(sorted({q for _ch, q in QUEUE_ROWS}))
+    return {names[f"Value #{t['refId']}"]: t["expr"].replace("$channel", "phone|chat")
+            .replace("$queue", queues) for t in table["targets"]}
+
+
+def _rows(result: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(r["metric"]["channel"], r["metric"]["queue"]) for r in result}
+
+
+def _check_queue_panels(prom: Prometheus, boards: Path) -> None:
+    """The queue table has a row for every configured queue and no other; a queue with traffic
+    has its latest window in it (with a generator that leaves out `queue`, only the default
+    queues have traffic)."""
+    table = _queue_table(boards)
+    assert _rows(prom.query(table["Firing alerts"])) == QUEUE_ROWS
+    busy = _rows(prom.query('sqm_opened_total{channel=~"phone|chat"} > 0'))
+    assert {("phone", "main"), ("chat", "main")} <= busy <= QUEUE_ROWS, busy
+    windows = _rows(prom.query(table["Service level"]))
+    assert windows <= QUEUE_ROWS, windows
+    assert busy - {("chat", "other")} <= windows, (busy, windows)  # other: a trickle
+
+
 def test_degraded_channel_pages_through_prometheus_and_alertmanager_once(
         kafka_bootstrap: str, tmp_path: Path) -> None:
     """`degrade:chat`: the stream fires chat's critical service-level alert within 3 windows of
     the onset, Prometheus follows it and Alertmanager pages the test's webhook; phone stays
-    quiet everywhere. A SIGKILL of the worker between firing and resolving gives no second
-    firing, on the topic or at the webhook, and the resolution arrives at both."""
+    quiet everywhere. Meanwhile every dashboard query, the per-queue ones of chat's queues
+    included, returns data from this Prometheus. A SIGKILL of the worker between firing and
+    resolving gives no second firing, on the topic or at the webhook, and the resolution arrives
+    at both."""
     reset_topics(kafka_bootstrap)
     cfg = tmp_path / "sqm.toml"
     cfg.write_text(CONFIG.format(bootstrap=kafka_bootstrap, group=f"it-{uuid.uuid4().hex[:8]}",
@@ -179,10 +238,12 @@ def test_degraded_channel_pages_through_prometheus_and_alertmanager_once(
         # tests/integration/test_servqual_dashboard.py checks them with a quality stage running.
         # The survey panels stay: their records give NaN (0/0) rather than nothing while no
         # survey has been counted, as the worker exports its survey counters from the start.
-        queries = [q for q in dashboard_queries(boards) if not QUALITY_STAGE.search(q)]
+        queries = [q for q in _grafana_queries(boards) if not QUALITY_STAGE.search(q)]
         assert len(queries) > 20
+        assert sum("queue=~" in q for q in queries) >= 6 + 5 + 9  # table, series, queue SLO
         empty = [q for q in queries if not prom.query(q)]
         assert not empty, f"panels without data: {empty}"
+        _check_queue_panels(prom, boards)
         assert page["labels"]["severity"] == "critical"
         assert page["labels"]["indicator"] == "service_level"
         assert page["annotations"]["summary"] == "chat: service level below 0.6 (critical)"

@@ -69,7 +69,8 @@ BLOCKS_PER_RECORD = 0.05
 REASONS = {"malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value",
            "unknown_type", "unknown_channel", "bad_timestamp", "too_large", "invalid_transition",
            "orphan"}
-EVENT_TYPES = {"opened", "responded", "abandoned", "resolved", "failed", "reopened", "feedback"}
+EVENT_TYPES = {"opened", "responded", "abandoned", "resolved", "failed", "reopened", "feedback",
+               "transferred"}
 
 #: a produced record: key, value, the reason expected (None: a valid event)
 Record = tuple[bytes | None, bytes | None, str | None]
@@ -174,7 +175,8 @@ def test_hostile_flood_is_dead_lettered_exactly_with_flat_memory(
         assert all(len(v) == 1 for v in got.values()), "a window was emitted twice"
         before = wait_consumed(worker, sent)
         # the set of series with the scenario's windows behind (its latest window is empty)
-        poll(lambda: ("sqm_service_level_ratio", (("channel", "phone"),)) not in worker.metrics(),
+        poll(lambda: ("sqm_service_level_ratio", (("channel", "phone"), ("queue", ""))) not in
+             worker.metrics(),
              60, "an empty latest window")
         series_before = series(worker.metrics())
 
@@ -195,7 +197,7 @@ def test_hostile_flood_is_dead_lettered_exactly_with_flat_memory(
         assert_no_input_labels(m)
         assert_deadletters(bootstrap, sent)
         assert_accounting(m, sent, ref.accepted, ref.duplicates)
-        assert before[("sqm_events_late_total", (("channel", "phone"),))] == 0
+        assert before[("sqm_events_late_total", (("channel", "phone"), ("queue", "main")))] == 0
         print(f"(RSS KiB, blocks) {mem_before} before, {mem_after} after each {ROUND_RECORDS:,}")
     finally:
         assert worker.stop() == 0, worker.log_tail()
@@ -225,13 +227,15 @@ def wait_consumed(worker: WorkerProcess, sent: Sent) -> Samples:
 
 
 def assert_no_input_labels(m: Samples) -> None:
-    """Every label value is a configured channel, a reason, a type or a fixed name: none comes
-    from the input (SPEC section 4)."""
+    """Every label value is a configured channel or queue, a reason, a type or a fixed name: none
+    comes from the input (SPEC sections 4 and 9)."""
     channels = set(Config().channel_names)
     for _name, labels in m:
         for label, value in labels:
             if label == "channel":
                 assert value in channels, value
+            elif label == "queue":  # each channel's one queue, or the channel's own series
+                assert value in ("main", ""), value
             elif label == "reason":
                 assert value in REASONS, value
             elif label == "type":
@@ -269,7 +273,8 @@ def assert_accounting(m: Samples, sent: Sent, accepted: dict[tuple[str, str], in
     for reason in REASONS:
         assert m[("sqm_events_rejected_total", (("reason", reason),))] == reasons.get(reason, 0), reason
     for (ch, typ), n in accepted.items():
-        assert m[("sqm_events_total", (("channel", ch), ("type", typ)))] == n, (ch, typ)
+        assert m[("sqm_events_total", (("channel", ch), ("queue", "main"), ("type", typ)))] == n, (
+            ch, typ)
     assert total(m, "sqm_events_total") == sum(accepted.values())
     assert total(m, "sqm_events_duplicate_total") == sum(duplicates.values())
     assert m[("sqm_events_held", ())] == 0

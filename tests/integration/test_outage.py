@@ -21,7 +21,16 @@ from pathlib import Path
 import pytest
 from harness import WorkerProcess, poll, read_json, read_topic, reset_topics, write_config
 from kafka_broker import free_port, restart_broker, start_broker, stop_broker
-from test_pipeline import _expected, _span, assert_records, scenario, wait_for_windows
+from test_pipeline import (
+    _expected,
+    _span,
+    assert_queue_records,
+    assert_records,
+    scenario,
+    wait_for_queue_windows,
+    wait_for_windows,
+    with_queues,
+)
 
 from monitor.contract.topics import TOPIC_INDICATORS, TOPIC_INPUT
 from monitor.worker.watchdog import RESTART_NOTE
@@ -53,8 +62,8 @@ def test_worker_exits_on_a_lost_broker_and_its_restart_is_exact(
     reset_topics(bootstrap)
     # idle_timeout_s: the replay of history must not pause longer than this once the broker is
     # back (a pause of history would finalise its windows early, outage or not)
-    cfg = write_config(tmp_path / "sqm.toml", bootstrap, f"it-{uuid.uuid4().hex[:8]}",
-                       idle_timeout_s=30, orphan_timeout_s=600, broker_timeout_s=BROKER_TIMEOUT_S)
+    cfg = with_queues(write_config(tmp_path / "sqm.toml", bootstrap, f"it-{uuid.uuid4().hex[:8]}",
+                       idle_timeout_s=30, orphan_timeout_s=600, broker_timeout_s=BROKER_TIMEOUT_S))
     start, duration = _span(int(time.time() * 1000))
     items, valid, _reasons = scenario(start, duration, rate=5.0, seed=61)
     ref = _expected(valid, start, duration)
@@ -108,6 +117,7 @@ def test_worker_exits_on_a_lost_broker_and_its_restart_is_exact(
         print(f"records the replay sent again: {resent}; duplicates the restarted worker "
               f"dropped: {duplicates}")
         assert_records(ref.records, got)
+        assert_queue_records(ref, wait_for_queue_windows(bootstrap, ref, 60, [worker]))
     finally:
         if replay is not None and replay.poll() is None:
             replay.kill()

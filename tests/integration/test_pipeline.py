@@ -1,9 +1,9 @@
 """End to end on the real broker: the real ``sqm worker`` against the independent reference.
 
 Each test replays a seeded scenario (generated history with duplicates, disorder within the
-grace, garbage, an orphan and an impossible transition) into fresh topics and compares every
-``sqm.indicators.v1`` record field by field with ``tests/reference.py``, and the ``/metrics``
-counters with the reference's totals.
+grace, garbage, an orphan, an impossible transition, queues declared and not, and transfers)
+into fresh topics and compares every ``sqm.indicators.v1`` and ``sqm.queues.v1`` record field by
+field with ``tests/reference.py``, and the ``/metrics`` counters with the reference's totals.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -21,14 +22,33 @@ import orjson
 import pytest
 from harness import WorkerProcess, poll, produce, read_json, reset_topics, write_config
 from kafka_broker import free_port
-from reference import Outcome, alerts, compute, diff_record, ts_ms
+from reference import Outcome, Queues, alerts, compute, diff_record, iso, ts_ms
 
 from monitor.config import Config
-from monitor.contract.topics import TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_INDICATORS
+from monitor.config.loader import from_mapping
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_INDICATORS, TOPIC_QUEUES
 from monitor.metrics.watch import Samples
 from monitor.sim.model import history
 
 WINDOW_MS = 60_000
+#: SPEC 9: phone and chat declare queues (chat's default, main, implicitly), the others do not
+QUEUES_TOML = """
+[channels.phone]
+default_queue = "general"
+[channels.phone.queues.general]
+[channels.phone.queues.billing]
+first_response_target_s = 10
+[channels.chat.queues.sales]
+first_response_target_s = 30
+[channels.email]
+[channels.web]
+[channels.app]
+[channels.store]
+[channels.social]
+"""
+CHANNELS = from_mapping(tomllib.loads(QUEUES_TOML)).channels
+REF_QUEUES = {"phone": Queues(("general", "billing"), "general", {"billing": (10, 600)}),
+              "chat": Queues(("main", "sales"), "main", {"sales": (30, 1800)})}
 
 # Records that must be dead-lettered, with the reason each must get.
 GARBAGE: list[tuple[bytes, str]] = [
@@ -54,7 +74,7 @@ GARBAGE: list[tuple[bytes, str]] = [
 def scenario(start_ms: int, duration_s: int, rate: float, seed: int) -> tuple[
         list[tuple[bytes | None, bytes]], list[dict[str, Any]], Counter[str]]:
     """Items to produce, the valid events among them, and the dead-letter reasons expected."""
-    items = list(history(Config().channels, "degrade:chat", seed, rate, start_ms, duration_s,
+    items = list(history(CHANNELS, "degrade:chat", seed, rate, start_ms, duration_s,
                          duplicate_ratio=0.02, disorder_ms=4000))
     events = [i for i in items if isinstance(i, dict)]
     assert len(events) == len(items)
@@ -69,19 +89,47 @@ def scenario(start_ms: int, duration_s: int, rate: float, seed: int) -> tuple[
         {"event_id": "x-a", "interaction_id": "x-bad", "channel": "web", "type": "abandoned",
          "ts": t0 + 2000},
     ]
+    # transfers (SPEC 9): waiting, to an undeclared queue (other), and while open; each goes
+    # out in its time's place (a record minutes ahead would move the watermark past the grace)
+    timed: list[dict[str, Any]] = [
+        {"event_id": "x-t1o", "interaction_id": "x-t1", "channel": "chat", "type": "opened",
+         "ts": t0, "queue": "sales"},
+        {"event_id": "x-t1t", "interaction_id": "x-t1", "channel": "chat", "type": "transferred",
+         "ts": t0 + 5000, "queue": "main"},
+        {"event_id": "x-t1r", "interaction_id": "x-t1", "channel": "chat", "type": "responded",
+         "ts": t0 + 40_000},
+        {"event_id": "x-t2o", "interaction_id": "x-t2", "channel": "phone", "type": "opened",
+         "ts": t0, "queue": "billing"},
+        {"event_id": "x-t2t", "interaction_id": "x-t2", "channel": "phone", "type": "transferred",
+         "ts": t0 + 3000, "queue": "nowhere"},
+        {"event_id": "x-t2r", "interaction_id": "x-t2", "channel": "phone", "type": "responded",
+         "ts": t0 + 15_000},
+        {"event_id": "x-t2u", "interaction_id": "x-t2", "channel": "phone", "type": "transferred",
+         "ts": t0 + 20_000, "queue": "general"},
+        {"event_id": "x-t2s", "interaction_id": "x-t2", "channel": "phone", "type": "resolved",
+         "ts": t0 + 90_000},
+    ]
+    timed.sort(key=lambda x: int(x["ts"]))
     out: list[tuple[bytes | None, bytes]] = []
     garbage = iter(GARBAGE)
     step = max(1, len(events) // (len(GARBAGE) + 1))
+    valid: list[dict[str, Any]] = []
     for n, e in enumerate(events):
         if n == 50:
             out.extend((x["interaction_id"].encode(), orjson.dumps(x)) for x in extra)
+            valid += [x for x in extra if x["interaction_id"] != "x-never-opened"]
+        while timed and timed[0]["ts"] <= ts_ms(e["ts"]):
+            x = timed.pop(0)
+            out.append((x["interaction_id"].encode(), orjson.dumps(x)))
+            valid.append(x)
         if n % step == step - 1:
             g = next(garbage, None)
             if g is not None:
                 out.append((b"garbage", g[0]))
         out.append((e["interaction_id"].encode(), orjson.dumps(e)))
+        valid.append(e)
+    assert not timed, "the scenario ends before its transfers"
     reasons = Counter(r for _b, r in GARBAGE) + Counter({"invalid_transition": 1, "orphan": 1})
-    valid = events[:50] + [x for x in extra if x["interaction_id"] != "x-never-opened"] + events[50:]
     return out, valid, reasons
 
 
@@ -104,6 +152,35 @@ def wait_for_windows(bootstrap: str, expected: dict[tuple[str, int], dict[str, A
         return got if keys <= set(got) else None
 
     return poll(done, deadline_s, "every expected window record")
+
+
+def wait_for_queue_windows(bootstrap: str, ref: Outcome, deadline_s: float,
+                           workers: list[WorkerProcess]) -> dict[tuple[str, str, str],
+                                                                 list[dict[str, Any]]]:
+    keys = {(ch, q, iso(w)) for (ch, q, w) in ref.queue_records}
+
+    def done() -> dict[tuple[str, str, str], list[dict[str, Any]]] | None:
+        for w in workers:
+            assert w.alive(), f"worker died:\n{w.log_tail()}"
+        got: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for r in read_json(bootstrap, TOPIC_QUEUES):
+            got.setdefault((r["channel"], r["queue"], r["window_start"]), []).append(r)
+        return got if keys <= set(got) else None
+
+    return poll(done, deadline_s, "every expected queue record")
+
+
+def assert_queue_records(ref: Outcome, got: dict[tuple[str, str, str], list[dict[str, Any]]]
+                         ) -> None:
+    """Every queue record of the reference, once and equal; no queue record the reference
+    does not have within its windows (a queue starts at its first window with an event)."""
+    last = iso(max(w for (_c, _q, w) in ref.queue_records))
+    want = {(ch, q, iso(w)): rec for (ch, q, w), rec in ref.queue_records.items()}
+    extra = sorted(k for k in got if k[2] <= last and k not in want)
+    assert not extra, extra[:10]
+    problems = [f"{k}: {len(got[k])} records" for k in want if len(got[k]) != 1]
+    problems += [f"{k}: {d}" for k, rec in sorted(want.items()) for d in diff_record(rec, got[k][0])]
+    assert not problems, "\n".join(problems[:40])
 
 
 def assert_records(expected: dict[tuple[str, int], dict[str, Any]],
@@ -157,7 +234,14 @@ def cluster(kafka_bootstrap: str, tmp_path: Path) -> tuple[str, Path]:
     reset_topics(kafka_bootstrap)
     cfg = write_config(tmp_path / "sqm.toml", kafka_bootstrap, f"it-{uuid.uuid4().hex[:8]}",
                        idle_timeout_s=2, orphan_timeout_s=600)
-    return kafka_bootstrap, cfg
+    return kafka_bootstrap, with_queues(cfg)
+
+
+def with_queues(cfg: Path) -> Path:
+    """The scenario's queues added to a test's config (the reference computes with them)."""
+    with cfg.open("a") as f:
+        f.write(QUEUES_TOML)
+    return cfg
 
 
 def _span(now_ms: int) -> tuple[int, int]:
@@ -167,7 +251,7 @@ def _span(now_ms: int) -> tuple[int, int]:
 
 def _expected(valid: list[dict[str, Any]], start: int, duration_s: int) -> Outcome:
     last = start + duration_s * 1000 + 2 * WINDOW_MS
-    return compute(valid, last_window_ms=last - last % WINDOW_MS)
+    return compute(valid, last_window_ms=last - last % WINDOW_MS, queues=REF_QUEUES)
 
 
 def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_path: Path) -> None:
@@ -192,6 +276,9 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
         got = wait_for_windows(bootstrap, ref.records, 180, [worker])
         assert_records(ref.records, got)
         assert all(len(v) == 1 for v in got.values()), "a window was emitted twice"
+        assert_queue_records(ref, wait_for_queue_windows(bootstrap, ref, 60, [worker]))
+        assert {q for (_c, q, _w) in ref.queue_records} >= {"general", "billing", "other",
+                                                           "main", "sales"}
         assert_alerts(bootstrap, ref)
 
         # all consumed: no stage lags (transaction markers included)
@@ -211,19 +298,25 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
             return m if total == sum(reasons.values()) else None
 
         m = poll(counters_settled, 60, "rejected counters to include the orphan")
-        for ch in Config().channel_names:
+        for ch in Config().channel_names:  # sum by (channel): each queue once, no roll-up series
             for name in ("opened", "answered", "answered_within_target", "abandoned",
                          "short_abandoned", "resolved", "resolved_within_target", "failed",
                          "reopened"):
-                assert m[(f"sqm_{name}_total", (("channel", ch),))] == ref.measured[ch][name], \
-                    (name, ch)
-            assert m[("sqm_events_duplicate_total", (("channel", ch),))] == \
+                assert counter_sum([m], f"sqm_{name}_total", channel=ch) == \
+                    ref.measured[ch][name], (name, ch)
+            assert counter_sum([m], "sqm_events_duplicate_total", channel=ch) == \
                 ref.duplicates.get(ch, 0)
-            assert m[("sqm_events_late_total", (("channel", ch),))] == 0
+            assert counter_sum([m], "sqm_events_late_total", channel=ch) == 0
             n_answered = ref.measured[ch]["answered"]
-            assert m[("sqm_first_response_seconds_count", (("channel", ch),))] == n_answered
+            assert counter_sum([m], "sqm_first_response_seconds_count", channel=ch) == n_answered
+            assert m[("sqm_events_unlisted_queue_total", (("channel", ch),))] == \
+                ref.unlisted.get(ch, 0)
         for (ch, typ), n in ref.accepted.items():
-            assert m[("sqm_events_total", (("channel", ch), ("type", typ)))] == n
+            assert counter_sum([m], "sqm_events_total", channel=ch, type=typ) == n
+        # per queue, the counters are the queue records' sums
+        for (ch, q) in {(c, q) for (c, q, _w) in ref.queue_records}:
+            assert counter_sum([m], "sqm_opened_total", channel=ch, queue=q) == sum(
+                r["opened"] for (c2, q2, _w), r in ref.queue_records.items() if (c2, q2) == (ch, q))
         for reason, n in reasons.items():
             assert m[("sqm_events_rejected_total", (("reason", reason),))] == n
         # every consumed record is accounted for; a forwarded (re-keyed) record is consumed twice
@@ -239,10 +332,11 @@ def test_replay_gives_exact_records_and_metrics(cluster: tuple[str, Path], tmp_p
         # ratio gauges are absent rather than 0, and the window end matches the topic
         phone = [r for r in read_json(bootstrap, TOPIC_INDICATORS) if r["channel"] == "phone"]
         metrics_now = worker.metrics()
-        latest_end = metrics_now[("sqm_window_end_timestamp_seconds", (("channel", "phone"),))]
+        roll_up = (("channel", "phone"), ("queue", ""))  # SPEC 9: the channel's own series
+        latest_end = metrics_now[("sqm_window_end_timestamp_seconds", roll_up)]
         newest = max(phone, key=lambda r: r["window_end"])
         assert latest_end >= ts_ms(newest["window_end"]) / 1000 - 60
-        assert ("sqm_service_level_ratio", (("channel", "phone"),)) not in metrics_now
+        assert ("sqm_service_level_ratio", roll_up) not in metrics_now
         assert newest["service_level"] is None and newest["opened"] == 0
     finally:
         assert worker.stop() == 0, worker.log_tail()
@@ -268,6 +362,7 @@ def test_sigkill_midway_then_restart_gives_the_same_records(
         producer.join()
         got = wait_for_windows(bootstrap, ref.records, 240, [worker])
         assert_records(ref.records, got)
+        assert_queue_records(ref, wait_for_queue_windows(bootstrap, ref, 60, [worker]))
         assert_alerts(bootstrap, ref)  # no second firing after the kill, no resolution lost
         # the restarted worker accounts for what it consumed and for what it restored (events the
         # killed one had consumed and held in its reorder buffer at its last commit)
@@ -304,6 +399,7 @@ def test_two_workers_give_the_same_records_as_one(cluster: tuple[str, Path], tmp
         produce(bootstrap, items)
         got = wait_for_windows(bootstrap, ref.records, 180, workers)
         assert_records(ref.records, got)
+        assert_queue_records(ref, wait_for_queue_windows(bootstrap, ref, 60, workers))
         samples = [w.metrics() for w in workers]
         for ch in Config().channel_names:
             assert counter_sum(samples, "sqm_opened_total", channel=ch) == ref.measured[ch]["opened"]

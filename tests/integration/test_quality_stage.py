@@ -290,7 +290,8 @@ def assert_gauges(quality: QualityProcess, expected: Expected, last: int,
         latest = [a for a in want_alerts if a["channel"] == ch][-1:]
         firing = latest[0]["severity"] if latest and latest[0]["state"] == "firing" else None
         for severity in ("warning", "critical"):
-            labels = (("channel", ch), ("indicator", "quality_index"), ("severity", severity))
+            labels = (("channel", ch), ("indicator", "quality_index"), ("queue", ""),
+                      ("severity", severity))
             assert samples[("sqm_alert_active", labels)] == int(severity == firing), labels
     assert samples[("sqm_quality_records_rejected_total", (("reason", "malformed_json"),))] == 0
 

@@ -15,7 +15,16 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from harness import WorkerProcess, poll, read_json, reset_topics, write_config
 from kafka_broker import free_port
-from test_pipeline import _expected, _span, assert_records, scenario, wait_for_windows
+from test_pipeline import (
+    _expected,
+    _span,
+    assert_queue_records,
+    assert_records,
+    scenario,
+    wait_for_queue_windows,
+    wait_for_windows,
+    with_queues,
+)
 
 from monitor.contract.topics import TOPIC_INDICATORS
 
@@ -48,8 +57,8 @@ def test_join_and_sigterm_under_load_give_exact_records(kafka_bootstrap: str,
     bootstrap = kafka_bootstrap
     reset_topics(bootstrap)
     group = f"it-{uuid.uuid4().hex[:8]}"
-    cfg = write_config(tmp_path / "sqm.toml", bootstrap, group, idle_timeout_s=10,
-                       orphan_timeout_s=600)
+    cfg = with_queues(write_config(tmp_path / "sqm.toml", bootstrap, group, idle_timeout_s=10,
+                       orphan_timeout_s=600))
     start, duration = _span(int(time.time() * 1000))
     items, valid, _reasons = scenario(start, duration, rate=5.0, seed=71)
     ref = _expected(valid, start, duration)
@@ -92,6 +101,7 @@ def test_join_and_sigterm_under_load_give_exact_records(kafka_bootstrap: str,
         assert replay.returncode == 0, out
         got = wait_for_windows(bootstrap, ref.records, 240, workers)
         assert_records(ref.records, got)  # also: no two different records for one window
+        assert_queue_records(ref, wait_for_queue_windows(bootstrap, ref, 60, workers))
     finally:
         if replay is not None and replay.poll() is None:
             replay.kill()

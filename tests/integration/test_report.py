@@ -10,6 +10,12 @@ scenario's range, in Markdown and in HTML, and its figures are compared with
 ``tests/reference_report.py`` (sums, service level, SLA attainment, error budget, SERVQUAL gaps,
 alert episodes), cell by cell in the Markdown tables; the HTML must carry the same figures and
 embed the four charts.
+
+Queues (SPEC 9): chat declares ``billing`` (with chat's targets, so the channel's figures are
+those of the reference without queues); every third chat contact opens in billing and every
+eleventh in an undeclared queue (measured under ``other``). The report's per-queue section
+must list main, billing and other, each queue's first-response actual and its service-level
+attainment as ``tests/reference.py``'s queue records give them.
 """
 
 from __future__ import annotations
@@ -25,13 +31,15 @@ from pathlib import Path
 import orjson
 from harness import QualityProcess, WorkerProcess, poll, read_json, reset_topics, ticks
 from kafka_broker import free_port
-from reference import DIMENSIONS, iso
+from reference import DIMENSIONS, Queues, compute, iso
 from reference_report import (
     CHANNELS,
     GAP_CHANNEL,
     PERIOD_MS,
     SLO_NAME,
+    WINDOW_MS,
     WINDOWS,
+    ChannelFigures,
     Expected,
     Scenario,
     attainment_row,
@@ -52,6 +60,12 @@ Tables = dict[str, list[list[Row]]]
 # --- running -------------------------------------------------------------------------------------
 
 
+#: chat's queues: ``billing`` declared (main, the default, with it), undeclared ones under other
+QUEUES = {"chat": Queues(declared=("main", "billing"))}
+QUEUE_CHANNEL = "chat"
+LISTED = ("main", "billing", "other")
+
+
 def write_config(path: Path, bootstrap: str) -> Path:
     channels = "\n".join(f"[channels.{ch}]" for ch in CHANNELS)
     path.write_text(f"""
@@ -59,6 +73,7 @@ broker_url = "kafka://{bootstrap}"
 group_id = "itr-{uuid.uuid4().hex[:8]}"
 idle_timeout_s = 3600
 {channels}
+[channels.{QUEUE_CHANNEL}.queues.billing]
 [quality]
 period_s = {PERIOD_MS // 1000}
 method = "expert"
@@ -100,6 +115,48 @@ def run_report(cfg: Path, sc: Scenario, fmt: str, out: Path) -> str:
         capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out.read_text(encoding="utf-8")
+
+
+# --- queues ----------------------------------------------------------------------------------------
+
+
+def route(events: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The scenario's events with a queue on chat's ``opened``: every third contact opens in
+    billing, every eleventh (not a third) in ``overflow``, which chat does not declare."""
+    out = []
+    for e in events:
+        iid = str(e["interaction_id"])
+        if e["channel"] == QUEUE_CHANNEL and e["type"] == "opened":
+            n = int(iid.rsplit("-i", 1)[1])
+            queue = "billing" if n % 3 == 0 else "overflow" if n % 11 == 0 else None
+            if queue is not None:
+                e = {**e, "queue": queue}
+        out.append(e)
+    return out
+
+
+def queue_figures(sc: Scenario, events: list[dict[str, object]]) -> dict[str, ChannelFigures]:
+    """Per listed queue of chat, its figures from the reference's queue records."""
+    ref = compute(events, 60, last_window_ms=sc.end - WINDOW_MS, channels=CHANNELS, queues=QUEUES)
+    out = {q: ChannelFigures() for q in LISTED}
+    for (ch, q, w), rec in sorted(ref.queue_records.items(), key=lambda kv: kv[0][2]):
+        if ch == QUEUE_CHANNEL:
+            assert sc.t0 <= w < sc.end
+            out[q].add_window(rec)
+    return out
+
+
+def queue_rows(figures: dict[str, ChannelFigures]) -> list[tuple[str, dict[str, str], Row]]:
+    out: list[tuple[str, dict[str, str], Row]] = []
+    for q, f in figures.items():
+        assert f.windows > 0 and f.offered > 0, q
+        at = {"Channel": QUEUE_CHANNEL, "Queue": q}
+        out += [
+            ("Queues", {**at, "Kind": "time", "Target": "first_response"},
+             {"Actual": service_level(f), "Volume": count(f.offered)}),
+            ("Queues", {**at, "Indicator": "service_level"}, attainment_row(f)),
+        ]
+    return out
 
 
 # --- reading the Markdown ------------------------------------------------------------------------
@@ -149,9 +206,10 @@ def check(got: Row, want: Row, what: str) -> None:
 # --- the comparison ------------------------------------------------------------------------------
 
 
-def expected_rows(want: Expected) -> list[tuple[str, dict[str, str], Row]]:
+def expected_rows(want: Expected,
+                  queues: dict[str, ChannelFigures]) -> list[tuple[str, dict[str, str], Row]]:
     """(section, row selector, expected cells) for every figure the test checks."""
-    out: list[tuple[str, dict[str, str], Row]] = []
+    out = queue_rows(queues)
     for ch, f in want.channels.items():
         assert f.windows == WINDOWS
         out += [
@@ -167,21 +225,27 @@ def expected_rows(want: Expected) -> list[tuple[str, dict[str, str], Row]]:
     return out
 
 
-def assert_markdown(text: str, want: Expected) -> None:
+def assert_markdown(text: str, want: Expected, queues: dict[str, ChannelFigures]) -> None:
     tables = md_tables(text)
-    for section, match, cells in expected_rows(want):
+    for section, match, cells in expected_rows(want, queues):
         check(row(tables, section, **match), cells, f"{section} {match}")
     episodes = tables["Alerts"][0]
     assert len(episodes) == want.episodes, episodes
     assert sum(r["Resolved"] != "open" for r in episodes) == want.resolved_episodes, episodes
     assert any(r["Indicator"] == "service_level" and r["Channel"] == "phone" for r in episodes)
+    # queues under their channel, in config order; phone declares none
+    targets = tables["Queues"][0]
+    assert list(dict.fromkeys((r["Channel"], r["Queue"]) for r in targets)) == [
+        (QUEUE_CHANNEL, q) for q in LISTED]
 
 
-def assert_html(text: str, want: Expected) -> None:
+def assert_html(text: str, want: Expected, queues: dict[str, ChannelFigures]) -> None:
     assert text.count('src="data:image/png;base64,') == CHARTS
     assert "http://" not in text and "https://" not in text.replace("https://www.w3.org", "")
+    assert 'id="queues"' in text
     body = html.unescape(re.sub(r"<[^>]+>", " ", text))
-    missing = [v for _s, _m, cells in expected_rows(want) for v in cells.values() if v not in body]
+    missing = [v for _s, _m, cells in expected_rows(want, queues) for v in cells.values()
+               if v not in body]
     assert not missing, f"figures missing from the HTML: {missing}"
 
 
@@ -192,21 +256,23 @@ def test_report_against_the_reference(kafka_bootstrap: str, tmp_path: Path) -> N
     now = int(time.time() * 1000)
     sc = Scenario(now - now % PERIOD_MS - 5 * PERIOD_MS, seed=12)
     want = expected(sc)
+    events = route(sc.events)
+    queues = queue_figures(sc, events)
     assert want.resolved_episodes >= 1, "the scenario should raise and resolve an alert"
     assert {d for d in DIMENSIONS if want.channels[GAP_CHANNEL].gaps[d] is not None}
     cfg = write_config(tmp_path / "sqm.toml", bootstrap)
     worker = WorkerProcess(cfg, free_port(), tmp_path / "worker.log")
     quality = QualityProcess(cfg, free_port(), tmp_path / "quality.log")
     try:
-        replay(cfg, [*sc.events, *ticks("tick", sc.end + 30_000, INPUT_PARTITIONS)],
+        replay(cfg, [*events, *ticks("tick", sc.end + 30_000, INPUT_PARTITIONS)],
                tmp_path / "scenario.jsonl")
         wait_until_done(bootstrap, sc, want, [worker, quality])
     finally:
         quality.stop()
         worker.stop()
     processed = time.monotonic()
-    assert_markdown(run_report(cfg, sc, "md", tmp_path / "report.md"), want)
-    assert_html(run_report(cfg, sc, "html", tmp_path / "report.html"), want)
+    assert_markdown(run_report(cfg, sc, "md", tmp_path / "report.md"), want, queues)
+    assert_html(run_report(cfg, sc, "html", tmp_path / "report.html"), want, queues)
     print(f"processed in {processed - started:.1f} s, reports in "
           f"{time.monotonic() - processed:.1f} s")
     assert time.monotonic() - started < 90

@@ -1,6 +1,7 @@
-"""``monitor.report.read.read_documents`` on the real broker: from the three output topics it
-returns exactly the records whose event time is in the range, a late (backfilled) one included
-(alerts: every record before the range end, however old), and reports progress for each topic."""
+"""``monitor.report.read.read_documents`` on the real broker: from the output topics it returns
+exactly the records whose event time is in the range, a late (backfilled) one included (alerts:
+every record before the range end, however old), and reports progress for each topic. The
+queues' topic (SPEC 9) is read only under a config that declares queues."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from harness import reset_topics
 
-from monitor.config import Config
+from monitor.config import Config, from_mapping
 from monitor.contract.timefmt import format_utc_s
-from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS
+from monitor.contract.topics import TOPIC_ALERTS, TOPIC_INDICATORS, TOPIC_QUEUES
 from monitor.report.read import read_documents
 
 TOPIC_QUALITY = "sqm.quality.v1"
@@ -25,6 +26,10 @@ H = 3_600_000
 def _window(tag: str, start_ms: int) -> dict[str, Any]:
     return {"schema": "sqm.indicators.v1", "channel": "phone", "tag": tag,
             "window_start": format_utc_s(start_ms), "window_end": format_utc_s(start_ms + M)}
+
+
+def _queue(tag: str, start_ms: int) -> dict[str, Any]:
+    return {**_window(tag, start_ms), "schema": "sqm.queues.v1", "queue": "billing"}
 
 
 def _alert(tag: str, start_ms: int) -> dict[str, Any]:
@@ -53,6 +58,10 @@ def _scenario(frm: int, to: int) -> list[tuple[str, dict[str, Any], int]]:
         (TOPIC_ALERTS, _alert("after", to), to + 70_000),
         (TOPIC_QUALITY, _quality("period", frm), frm + H + 70_000),
         (TOPIC_QUALITY, _quality("next", to), to + H + 70_000),
+        (TOPIC_QUEUES, _queue("q-before", frm - M), frm - M + 70_000),
+        (TOPIC_QUEUES, _queue("q-first", frm), frm + 70_000),
+        (TOPIC_QUEUES, _queue("q-backfill", frm + 3 * M), to + 20 * M),
+        (TOPIC_QUEUES, _queue("q-at-end", to), to + 70_000),
     ]
 
 
@@ -74,14 +83,25 @@ def test_read_documents_returns_exactly_the_in_range_records(kafka_bootstrap: st
     asyncio.run(_produce(kafka_bootstrap, _scenario(frm, to)))
     calls: list[tuple[str, int, int]] = []
     cfg = Config(broker_url=f"kafka://{kafka_bootstrap}")
-    indicators, alerts, quality = read_documents(cfg, frm, to,
-                                                 lambda t, d, n: calls.append((t, d, n)))
-    assert sorted(d["tag"] for d in indicators) == ["backfill", "first", "second"]
+    docs = read_documents(cfg, frm, to, lambda t, d, n: calls.append((t, d, n)))
+    assert sorted(d["tag"] for d in docs.indicators) == ["backfill", "first", "second"]
     # alerts from the topic's start: an episode may have fired long before the range
-    assert [d["tag"] for d in alerts] == ["old", "long-ago", "firing"]  # produce order
-    assert [d["tag"] for d in quality] == ["period"]
+    assert [d["tag"] for d in docs.alerts] == ["old", "long-ago", "firing"]  # produce order
+    assert [d["tag"] for d in docs.quality] == ["period"]
+    assert docs.queues == []  # no queue declared: the topic is not read
     topics = [t for t, _, _ in calls]
     assert sorted(set(topics)) == sorted({TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_QUALITY})
     for topic in set(topics):
         last = [(d, n) for t, d, n in calls if t == topic][-1]
         assert last[0] == last[1]  # each topic read to its end
+
+    calls.clear()
+    queued = from_mapping({"broker_url": f"kafka://{kafka_bootstrap}",
+                           "channels": {"phone": {"queues": {"billing": {}}}}}, env={})
+    docs = read_documents(queued, frm, to, lambda t, d, n: calls.append((t, d, n)))
+    assert sorted(d["tag"] for d in docs.queues) == ["q-backfill", "q-first"]
+    assert sorted(d["tag"] for d in docs.indicators) == ["backfill", "first", "second"]
+    assert {t for t, _, _ in calls} == {TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_QUALITY,
+                                        TOPIC_QUEUES}
+    last = [(d, n) for t, d, n in calls if t == TOPIC_QUEUES][-1]
+    assert last[0] == last[1]  # the queues' topic read to its end

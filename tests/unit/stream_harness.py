@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from monitor.config import Config, domain_params, window_rules
-from monitor.contract import alerts, deadletter, indicators, partials
+from monitor.contract import alerts, deadletter, indicators, partials, queues
 from monitor.domain.stream.events import DeadLetter
 from monitor.domain.stream.indicators import Indicators
 from monitor.domain.stream.sketch import EMPTY_SUMMARY
@@ -178,6 +178,8 @@ class Pipeline:
         self.next_offset = [0] * partitions
         self.records: list[tuple[str, dict[str, Any]]] = []
         self.alerts: list[dict[str, Any]] = []  # sqm.alerts.v1 values, as written
+        #: sqm.queues.v1 values, as written, by (channel, queue)
+        self.queue_records: list[tuple[tuple[str, str], dict[str, Any]]] = []
         self.late: Counter[str] = Counter()
         self.deadletters: list[tuple[int, bytes | None, dict[str, Any]]] = []
         self.events: Counter[tuple[str, str]] = Counter()
@@ -216,24 +218,29 @@ class Pipeline:
 
     def restart_aggregator(self) -> None:
         fresh = Aggregator(PARAMS, partition=0, partitions=1, sources=self.n, rules=RULES)
-        fresh.restore(*windows.restore(list(self.agg_changelog)))
+        fresh.restore(*windows.restore(list(self.agg_changelog), PARAMS.queues))
         self.agg = fresh
 
     def _forward(self, p: int, res: BatchResult, now: int) -> None:
         """Stage one's outputs to stage two through the partials topic's encoding, as the
         worker sends them."""
-        values = [partials.encode_partial(p, ch, w, acc) for (ch, w), acc in res.partials.items()]
+        values = [partials.encode_partial(p, q, w, acc) for (q, w), acc in res.partials.items()]
         if res.mark is not None:
             values.append(partials.encode_mark(res.mark))
-        out = self.agg.process([partials.decode(v) for v in values], now)
+        out = self.agg.process([partials.decode(v, PARAMS.queues) for v in values], now)
         self.records.extend((r.channel, json.loads(indicators.encode(r))) for r in out.records)
+        self.queue_records.extend(((r.channel, r.queue or ""), json.loads(queues.encode(r)))
+                                  for r in out.queue_records)
         self.alerts.extend(json.loads(alerts.encode(t)) for t in out.alerts)
-        self.late.update(out.late)
+        for q, n in out.late.items():
+            self.late[q.channel] += n
         self.agg_changelog.extend(windows.records(out.windows, out.state))
         self.changelog[p].extend(res.changelog)
-        self.events.update(res.events)
+        for (q, etype), n in res.events.items():
+            self.events[(q.channel, etype)] += n
         self.rejected.update(res.rejected)
-        self.duplicate.update(res.duplicate)
+        for q, n in res.duplicate.items():
+            self.duplicate[q.channel] += n
         for d in res.deadletters:
             self.deadletters.append((p, d.key, deadletter_json(d, p)))
 

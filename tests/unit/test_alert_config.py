@@ -38,9 +38,10 @@ def test_shipped_defaults() -> None:
 def test_multiples_of_the_first_response_target_per_channel() -> None:
     rules = window_rules(load())
     # phone answers within 20 s, chat within 60 s (SPEC section 6)
-    assert Rule("oldest_wait_s", ">", 40.0, 80.0, 2, 2, 10) in rules["phone"]
-    assert Rule("oldest_wait_s", ">", 120.0, 240.0, 2, 2, 10) in rules["chat"]
-    assert len(rules["phone"]) == 5
+    assert Rule("oldest_wait_s", ">", 40.0, 80.0, 2, 2, 10) in rules[("phone", "")]
+    assert Rule("oldest_wait_s", ">", 120.0, 240.0, 2, 2, 10) in rules[("chat", "")]
+    assert len(rules[("phone", "")]) == 5
+    assert rules[("phone", "main")] == ()  # no rule names queues
 
 
 def test_custom_tables_replace_the_defaults() -> None:
@@ -48,8 +49,8 @@ def test_custom_tables_replace_the_defaults() -> None:
                         "channels": ["chat"], "for_windows": 3, "min_volume": 0}],
                slos=[])
     rules = window_rules(cfg)
-    assert rules["chat"] == (Rule("first_response_p90_s", ">", None, 90.0, 3, 2, 0),)
-    assert rules["phone"] == ()
+    assert rules[("chat", "")] == (Rule("first_response_p90_s", ">", None, 90.0, 3, 2, 0),)
+    assert rules[("phone", "")] == ()
     assert cfg.slos == ()
     assert load(alerts=[]).alerts == ()
 
@@ -114,11 +115,12 @@ def test_check_config_prints_the_effective_tables(tmp_path: Path,
     out = capsys.readouterr().out.splitlines()
     lines = out[out.index("") - 1:]  # from the line before the first blank one (the summary's end)
     assert lines[2].split() == ["alert", "op", "warning", "critical", "for", "clear", "min_volume",
-                                "channels"]
-    assert lines[3].split() == ["oldest_wait_s", ">", "3x", "-", "2", "2", "10", "phone,chat"]
+                                "channels", "queues"]
+    assert lines[3].split() == ["oldest_wait_s", ">", "3x", "-", "2", "2", "10", "phone,chat", "-"]
     assert lines[5].split() == ["slo", "indicator", "objective", "period_days", "min_events",
-                                "channels"]
-    assert lines[6].split() == ["answered_in_time", "service_level", "0.8", "30", "10", "all"]
+                                "channels", "by"]
+    assert lines[6].split() == ["answered_in_time", "service_level", "0.8", "30", "10", "all",
+                                "channel"]
     assert lines[8].startswith("rules: job sqm-worker, watermark lag > 300 s, dead letters > "
                                "1.00%, consumer lag > 100000 records, runbook https://")
     assert lines[9] == ("note: SLO answered_in_time (objective 0.8): its page alert needs an "

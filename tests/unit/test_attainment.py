@@ -23,8 +23,12 @@ from monitor.domain.report.attainment import (
     Target,
     attainment,
     counts_of,
+    distinct,
     error_budget,
     period_sums,
+    queue_attainment,
+    queue_sums,
+    queue_targets,
     targets,
     worst_hours,
 )
@@ -214,3 +218,110 @@ def test_attainment_never_counts_a_null_value() -> None:
     rules = {"phone": (Rule("service_level", "<", 0.8, None, min_volume=0),)}
     assert attainment(WINDOWS, rules) == [
         Attainment("phone", "service_level", "warning", 0.8, "<", 3, 1, 1, 1 / 3, 115)]
+
+
+# --- queues (SPEC 9): the same figures per queue, with each queue's own targets -------------
+
+W = WINDOW_MS
+
+
+def qwin(queue: str, start: int, answered: int = 0, awt: int = 0, abandoned: int = 0,
+         **extra: object) -> Indicators:
+    """A chat queue's final window (its ratios as SPEC 2 defines them)."""
+    return win("chat", start, answered, awt, abandoned, 0, 0, 0, queue=queue, **extra)
+
+
+# billing (first response within 10 s): SL 4/4, then 2/6 with 1 abandoned, then 0/1;
+# oldest wait 15 s, 25 s, nobody waiting.
+B0 = qwin("billing", T0, 4, 4, 0, opened=4, oldest_wait_ms=15_000)
+B1 = qwin("billing", T0 + W, 5, 2, 1, opened=7, oldest_wait_ms=25_000)
+B2 = qwin("billing", T0 + 2 * W, 1, 0, 0, opened=1)
+# sales (within 60 s): SL 9/10, then an empty window, then 5/10 with 2 abandoned;
+# oldest wait 100 s, nobody, 130 s.
+S0 = qwin("sales", T0, 10, 9, 0, opened=10, oldest_wait_ms=100_000)
+S1 = qwin("sales", T0 + W)
+S2 = qwin("sales", T0 + 2 * W, 8, 5, 2, opened=9, oldest_wait_ms=130_000)
+QUEUE_WINDOWS = [B0, B1, B2, S0, S1, S2]
+QUEUE_PARAMS = {("chat", "billing"): ChannelParams(10_000, 3_600_000, 5_000),
+                ("chat", "sales"): ChannelParams(60_000, 7_200_000, 5_000)}
+QSL = Rule("service_level", "<", 0.8, None, min_volume=2)
+# "2x" of each queue's first-response target: 20 s for billing, 120 s for sales
+QUEUE_RULES = {
+    ("chat", "billing"): (QSL, Rule("abandonment_rate", ">", 0.1, None, min_volume=1),
+                          Rule("oldest_wait_s", ">", 20.0, 40.0)),
+    ("chat", "sales"): (QSL, Rule("oldest_wait_s", ">", 120.0, 240.0), NO_DATA),
+}
+
+
+def test_queue_windows_stay_apart_and_out_of_the_channel_figures() -> None:
+    # the same window of two queues and of the channel: three records, none collapsed
+    assert distinct([S0, B0, C1, B0]) == [C1, B0, S0]
+    mixed = [*WINDOWS, *QUEUE_WINDOWS]
+    # a queue's record is already in its channel's: the channel figures ignore it
+    assert period_sums(mixed) == {"chat": CHAT, "phone": PHONE}
+    assert attainment(mixed, {"chat": (Rule("service_level", "<", 0.5, 0.4),)}) == attainment(
+        WINDOWS, {"chat": (Rule("service_level", "<", 0.5, 0.4),)})
+    assert worst_hours(mixed, top=5) == worst_hours(WINDOWS, top=5)
+    assert worst_hours(mixed, top=5, channel="chat") == worst_hours(WINDOWS, top=5, channel="chat")
+
+
+def test_queue_sums_per_channel_and_queue() -> None:
+    assert queue_sums([*QUEUE_WINDOWS, *WINDOWS, B1]) == {
+        ("chat", "billing"): Counts(opened=12, answered=10, answered_within_target=6,
+                                    abandoned=1),
+        ("chat", "sales"): Counts(opened=19, answered=18, answered_within_target=14,
+                                  abandoned=2),
+    }
+
+
+def test_queue_targets_use_each_queues_own_targets() -> None:
+    slos = [Slo("answered_in_time", "service_level", "chat", 0.8, "billing"),
+            Slo("answered_in_time", "service_level", "chat", 0.8)]  # the channel's: not a queue's
+    rows = queue_targets(queue_sums(QUEUE_WINDOWS), QUEUE_PARAMS, QUEUE_RULES, slos)
+    assert rows == [
+        # billing: 6 of 11 offered within its own 10 s
+        Target("chat", "time", "first_response", "service_level", None, 10.0, "<=", 6 / 11,
+               None, 11, "billing"),
+        Target("chat", "time", "resolution", "on_time_resolution_rate", None, 3600.0, "<=",
+               None, None, 0, "billing"),
+        Target("chat", "slo", "answered_in_time", "service_level", 0.8, None, ">=", 6 / 11,
+               False, 11, "billing"),
+        Target("chat", "threshold", "service_level", "service_level", 0.8, None, "<", 6 / 11,
+               False, 11, "billing"),
+        Target("chat", "threshold", "abandonment_rate", "abandonment_rate", 0.1, None, ">",
+               1 / 11, True, 11, "billing"),
+        # sales: 14 of 20 within its 60 s; oldest_wait_s and no_data have no period value
+        Target("chat", "time", "first_response", "service_level", None, 60.0, "<=", 14 / 20,
+               None, 20, "sales"),
+        Target("chat", "time", "resolution", "on_time_resolution_rate", None, 7200.0, "<=",
+               None, None, 0, "sales"),
+        Target("chat", "threshold", "service_level", "service_level", 0.8, None, "<", 14 / 20,
+               False, 20, "sales"),
+    ]
+
+
+def test_queue_attainment_judges_each_queues_windows() -> None:
+    assert queue_attainment([*QUEUE_WINDOWS, C1, C2], QUEUE_RULES) == [
+        # billing: 1.0 on 4 meets, 2/6 on 6 breaches, 0/1 is under min_volume 2
+        Attainment("chat", "service_level", "warning", 0.8, "<", 2, 1, 1, 0.5, 10, "billing"),
+        # 0/4 meets, 1/6 breaches, 0/1 meets (min_volume 1)
+        Attainment("chat", "abandonment_rate", "warning", 0.1, ">", 3, 2, 0, 2 / 3, 11,
+                   "billing"),
+        # 15 s meets 20 s, 25 s breaches, nobody waiting (0 s) meets
+        Attainment("chat", "oldest_wait_s", "warning", 20.0, ">", 3, 2, 0, 2 / 3, None,
+                   "billing"),
+        # sales: 0.9 on 10 meets, the empty window is not counted, 5/10 breaches
+        Attainment("chat", "service_level", "warning", 0.8, "<", 2, 1, 1, 0.5, 20, "sales"),
+        # 100 s and 0 s meet 120 s, 130 s breaches; no_data is left out
+        Attainment("chat", "oldest_wait_s", "warning", 120.0, ">", 3, 2, 0, 2 / 3, None, "sales"),
+    ]
+
+
+def test_a_queue_without_windows_in_the_range() -> None:
+    rules = {("chat", "returns"): (QSL,)}
+    assert queue_attainment(QUEUE_WINDOWS, rules) == [
+        Attainment("chat", "service_level", "warning", 0.8, "<", 0, 0, 0, None, 0, "returns")]
+    rows = queue_targets({}, {("chat", "returns"): QUEUE_PARAMS[("chat", "sales")]}, rules, [])
+    assert [(r.what, r.actual, r.met, r.volume, r.queue) for r in rows] == [
+        ("first_response", None, None, 0, "returns"), ("resolution", None, None, 0, "returns"),
+        ("service_level", None, None, 0, "returns")]

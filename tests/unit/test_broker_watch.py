@@ -1,7 +1,8 @@
 """The worker's guards, without a broker: ``BrokerWatch`` gives up after
 ``timeout_s`` without an answer (or with one commit under way that long) and not before, and a
 ``Task`` never commits a transaction one of whose record batches was refused, and a batch fetched
-before a rebalance that gave its partition back is not taken twice."""
+before a rebalance that gave its partition back is not taken twice. A consumer whose close
+re-raises a cancelled fetch counts as stopped; a cancellation of the caller still goes on."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from monitor.worker import watchdog
+from monitor.worker.loop import stop_consumer
 from monitor.worker.task import DeliveryFailed, Task
 from monitor.worker.watchdog import BrokerLost, BrokerWatch
 
@@ -147,3 +149,37 @@ def test_records_fetched_before_a_rebalance_are_taken_once() -> None:
     asyncio.run(go())
     assert seen == [[100, 101, 102, 103, 104, 105], [106, 107, 108, 109], [110, 111]]
     assert task.next_offset == 112
+
+
+class CancellingConsumer:
+    """aiokafka's consumer when a fetch was waiting out its retry backoff: ``stop`` raises the
+    fetch's cancellation (aio-libs/aiokafka#983), or waits, to be cancelled from outside."""
+
+    def __init__(self, hang: bool) -> None:
+        self.hang = hang
+        self.stopped = False
+
+    async def stop(self) -> None:
+        if self.hang:
+            await asyncio.sleep(3600)
+        fetch = asyncio.ensure_future(asyncio.sleep(3600))
+        await asyncio.sleep(0)
+        fetch.cancel()
+        self.stopped = True
+        await fetch
+
+
+def test_a_cancelled_fetch_in_stop_is_a_stopped_consumer() -> None:
+    consumer = CancellingConsumer(hang=False)
+    asyncio.run(stop_consumer(consumer))
+    assert consumer.stopped
+
+
+def test_a_cancelled_caller_is_still_cancelled() -> None:
+    async def scenario() -> None:
+        step = asyncio.ensure_future(stop_consumer(CancellingConsumer(hang=True)))
+        await asyncio.sleep(0)
+        step.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await step
+    asyncio.run(scenario())

@@ -129,3 +129,76 @@ def test_check_config_with_config_after_the_subcommand(tmp_path: Path,
     f.write_text("window_s = 30\n")
     assert main(["check-config", "--config", str(f)]) == 0
     assert "window 30 s" in capsys.readouterr().out
+
+
+def test_check_config_prints_the_queues_and_the_bound_on_series(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SPEC 9: each channel's queues with the targets they override, the alert rules' queues
+    and the SLOs' ``by``, and the most series a worker exports. By hand: 2 channels; phone's
+    queue labels main, billing, sales and other, chat's main: 5. Per (channel, queue) 45 label
+    sets (8 event types, duplicate, late, 9 counts, 2 histograms, 5 survey counters, 2 survey
+    summaries, 3 SERVQUAL counters x 5 dimensions, 2 backlog gauges): 225; per queue and per
+    channel roll-up 13 (oldest wait, 5 ratios, 2 x 3 quantiles, window end) x 7: 91; unlisted
+    per channel: 2; alert states: service_level warning and critical on 2 channels, phone's
+    queue warning on 4 queues: 8; without channel 11 reject reasons and 12 worker metrics: 23.
+    225 + 91 + 2 + 8 + 23 = 349."""
+    from monitor.cli import main
+
+    f = tmp_path / "c.toml"
+    f.write_text("""
+[channels.phone.queues.billing]
+first_response_target_s = 30
+short_abandon_s = 3
+[channels.phone.queues.sales]
+[channels.chat]
+
+[[alerts]]
+indicator = "service_level"
+op = "<"
+warning = 0.8
+critical = 0.6
+
+[[alerts]]
+indicator = "service_level"
+channels = ["phone"]
+queues = ["*"]
+op = "<"
+warning = 0.5
+
+[[slos]]
+name = "answered_in_time"
+indicator = "service_level"
+objective = 0.8
+by = ["queue"]
+""")
+    assert main(["--config", str(f), "check-config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert ("metrics: at most 349 series per worker (channels x queues: 2 channels, 5 queue "
+            "labels; 45 per queue, 13 per queue and per channel roll-up, 1 per channel, 8 alert "
+            "states, 23 without channel; a histogram or summary counted once per label set)"
+            ) in lines
+    queues = lines.index("queues (at most 50 per channel; an undeclared queue is measured under "
+                         "other):")
+    assert lines[queues + 1:queues + 3] == [
+        "  phone  main (default), billing (first_response_target_s 30, short_abandon_s 3), "
+        "sales, other",
+        "  one queue each (no queues declared): chat (main)",
+    ]
+    alerts = next(i for i, ln in enumerate(lines) if ln.startswith("alert "))
+    assert lines[alerts].split() == ["alert", "op", "warning", "critical", "for", "clear",
+                                     "min_volume", "channels", "queues"]
+    assert lines[alerts + 1].split()[-2:] == ["all", "-"]
+    assert lines[alerts + 2].split()[-2:] == ["phone", "*"]
+    slo = next(i for i, ln in enumerate(lines) if ln.startswith("slo "))
+    assert lines[slo].split()[-1] == "by"
+    assert lines[slo + 1].split()[-1] == "queue"
+
+
+def test_check_config_of_the_defaults_bounds_the_series() -> None:
+    """The shipped config: 7 channels, one queue label each (main); per queue 45 + 13, per
+    channel 13 + 1, the shipped alerts 9 states per channel (4 rules with warning and critical,
+    no_data with warning), 23 without channel: 7 x 58 + 7 x 14 + 63 + 23 = 590."""
+    from monitor.config.summary import series_bound
+
+    assert series_bound(load(None, env={})).startswith(
+        "metrics: at most 590 series per worker (channels x queues: 7 channels, 7 queue labels;")

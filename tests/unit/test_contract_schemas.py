@@ -1,8 +1,10 @@
 """Every record the code writes to a public topic validates against that topic's JSON Schema.
 
 The records come from the real encoders (``monitor.contract``), fed by the real stages: a pipeline
-run that produces busy and empty windows and a dead letter of every reason. Hand-written
-examples are checked in ``test_topics``; this checks what the code actually emits.
+run that produces busy and empty windows and a dead letter of every reason, and one over a channel
+with queues (SPEC 9) for the queue records and queue alerts. Hand-written examples are checked in
+``test_topics``; this checks what the code actually emits, and that the input schema and the
+parser agree on the ``queue`` field and the ``transferred`` type.
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ import pytest
 from jsonschema import Draft202012Validator
 from stream_harness import PARAMS, TOPIC, WALL, Pipeline, at, ev
 
-from monitor.contract import alerts, deadletter, topics
+from monitor.config import Config, domain_params, from_mapping, window_rules
+from monitor.contract import alerts, deadletter, queues, topics
+from monitor.contract.input import Parser
 from monitor.domain.alerts import Transition
-from monitor.domain.stream.events import REASONS, DeadLetter
+from monitor.domain.stream.events import REASONS, DeadLetter, Event
+from monitor.domain.stream.indicators import Indicators
+from monitor.domain.stream.watermark import Mark
+from monitor.domain.stream.window import Partial
+from monitor.stages.aggregate.aggregator import Aggregator
+from monitor.stages.interactions.outputs import BatchResult
 from monitor.stages.interactions.processor import PartitionProcessor
 
 W00 = at("10:00:00")
@@ -124,3 +133,126 @@ def test_alert_records_from_the_encoder_validate(indicator: str, severity: str, 
     assert errors(topics.TOPIC_ALERTS, record) == [], record
     assert record["alert_id"] == f"phone/{indicator}/2026-11-21T10:01:00Z"
     assert (record["since"], record["window_start"]) == ("2026-11-21T10:01:00Z", "2026-11-21T10:02:00Z")
+
+
+# --- queues (SPEC 9) -----------------------------------------------------------------------
+
+#: chat with two declared queues (billing answers within 10 s), and a queue alert on each
+QUEUED: Config = from_mapping({
+    "max_event_age_s": 60 * 86_400,
+    "channels": {"chat": {"first_response_target_s": 20, "resolution_target_s": 3600,
+                          "queues": {"billing": {"first_response_target_s": 10}, "sales": {}}}},
+    "alerts": [{"indicator": "service_level", "op": "<", "warning": 0.8, "queues": ["*"],
+                "for_windows": 1, "clear_windows": 1, "min_volume": 1}],
+}, env={})
+
+
+def chat(eid: str, iid: str, etype: str, ts_ms: int, queue: str | None = None) -> bytes:
+    body: dict[str, Any] = {"event_id": eid, "interaction_id": iid, "channel": "chat",
+                            "type": etype, "ts": ts_ms}
+    if queue is not None:
+        body["queue"] = queue
+    return json.dumps(body).encode()
+
+
+def queue_outputs() -> tuple[list[Indicators], list[Transition]]:
+    """Stage one then stage two on chat's queues (the harness's pipeline has none): billing
+    answers late at 10:00 (its alert fires) and in time at 10:01 (it resolves); a contact opened
+    in an undeclared queue (measured under ``other``) moves to sales and is answered there; one
+    opened without a queue (``main``) is still waiting at 10:00's end; 10:02 is empty."""
+    params = domain_params(QUEUED)
+    stage_one = PartitionProcessor(params, TOPIC, 0)
+    stage_two = Aggregator(params, 0, 1, 1, window_rules(QUEUED))
+    events = [
+        chat("a1", "A", "opened", at("10:00:01"), "billing"),
+        chat("a2", "A", "responded", at("10:00:30")),
+        chat("b1", "B", "opened", at("10:00:02"), "nope"),
+        chat("b2", "B", "transferred", at("10:00:03"), "sales"),
+        chat("b3", "B", "responded", at("10:00:05")),
+        chat("c1", "C", "opened", at("10:00:40")),
+        chat("d1", "D", "opened", at("10:01:01"), "billing"),
+        chat("d2", "D", "responded", at("10:01:03")),
+        chat("a3", "A", "resolved", at("10:01:30")),
+    ]
+    batches = [stage_one.process([(i, None, v) for i, v in enumerate(events)], WALL),
+               stage_one.advance(at("10:03:30"), idle=True)]
+    items: list[Partial | Mark] = []
+    for b in batches:
+        assert isinstance(b, BatchResult) and not b.deadletters
+        items += [Partial(0, q, w, acc) for (q, w), acc in b.partials.items()]
+        if b.mark is not None:
+            items.append(b.mark)
+    out = stage_two.process(items, at("10:03:30"))
+    return out.queue_records, out.alerts
+
+
+def test_queue_records_from_the_encoder_validate() -> None:
+    records, _ = queue_outputs()
+    got = [json.loads(queues.encode(r)) for r in records]
+    assert sorted({(r["queue"], r["window_start"]) for r in got}) == sorted(
+        (q, f"2026-11-21T10:0{m}:00Z") for q in ("main", "billing", "sales", "other")
+        for m in range(3))
+    assert len(got) == 12
+    assert {r["schema"] for r in got} == {"sqm.queues.v1"}
+    assert any(r["first_response_s"]["p50"] is not None for r in got)
+    assert any(r["oldest_wait_s"] > 0 for r in got)
+    assert any(r["service_level"] is None for r in got)
+    for r in got:
+        assert errors(topics.TOPIC_QUEUES, r) == [], r
+        assert list(r)[:3] == ["schema", "channel", "queue"]
+        assert errors(topics.TOPIC_INDICATORS, r) != []  # not a channel record
+
+
+def test_queue_alert_records_from_the_encoder_validate() -> None:
+    _, transitions = queue_outputs()
+    got = [json.loads(alerts.encode(t)) for t in transitions]
+    assert [(r["queue"], r["state"], r["window_start"]) for r in got] == [
+        ("billing", "firing", "2026-11-21T10:00:00Z"),
+        ("billing", "resolved", "2026-11-21T10:01:00Z")]
+    for r in got:
+        assert errors(topics.TOPIC_ALERTS, r) == [], r
+        assert r["alert_id"] == "chat/billing/service_level/2026-11-21T10:00:00Z"
+
+
+#: input events on chat with a queue: the schema and the parser must agree on each
+QUEUE_EVENTS_OK = [
+    {"type": "opened", "queue": "billing"},
+    {"type": "opened", "queue": "an undeclared queue"},  # measured under ``other``
+    {"type": "opened", "queue": "q" * 64},
+    {"type": "opened"},  # the default queue
+    {"type": "transferred", "queue": "sales"},
+    {"type": "transferred", "queue": "nope"},
+    {"type": "responded", "queue": "billing"},  # ignored on this type
+]
+QUEUE_EVENTS_BAD = [
+    {"type": "transferred"},
+    {"type": "transferred", "queue": None},
+    {"type": "transferred", "queue": ""},
+    {"type": "opened", "queue": ""},
+    {"type": "opened", "queue": "q" * 65},
+    {"type": "opened", "queue": 7},
+    {"type": "transferred", "queue": ["sales"]},
+]
+
+
+def _event(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": "e", "interaction_id": "i", "channel": "chat",
+            "ts": "2026-11-21T10:00:00Z", **fields}
+
+
+@pytest.mark.parametrize("fields", QUEUE_EVENTS_OK)
+def test_an_event_with_a_queue_that_validates_is_accepted(fields: dict[str, Any]) -> None:
+    event = _event(fields)
+    assert errors(topics.TOPIC_INPUT, event) == [], event
+    parsed = Parser(domain_params(QUEUED).queues, 0, 65_536, 60 * 86_400_000)(
+        json.dumps(event).encode(), WALL)
+    assert isinstance(parsed, Event), parsed
+
+
+@pytest.mark.parametrize("fields", QUEUE_EVENTS_BAD)
+def test_an_event_with_a_queue_the_schema_refuses_is_dead_lettered(fields: dict[str, Any]) -> None:
+    event = _event(fields)
+    assert errors(topics.TOPIC_INPUT, event) != [], event
+    parsed = Parser(domain_params(QUEUED).queues, 0, 65_536, 60 * 86_400_000)(
+        json.dumps(event).encode(), WALL)
+    assert not isinstance(parsed, Event), parsed

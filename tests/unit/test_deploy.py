@@ -18,6 +18,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from monitor import cli
+from monitor.config import Config, from_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -173,9 +174,38 @@ def test_make_run_compose_and_kubernetes_use_the_same_config() -> None:
         assert raw == local, f"{name} differs from deploy/local/sqm.toml"
     assert [a["indicator"] for a in local["alerts"]] == [
         "service_level", "abandonment_rate", "resolution_rate", "oldest_wait_s", "no_data",
-        "csat_mean", "nps", "quality_index"]
+        "csat_mean", "nps", "quality_index", "service_level"]
+    assert [s["name"] for s in local["slos"]] == ["answered_in_time", "answered_in_time_by_queue"]
     run = (ROOT / "deploy" / "local" / "run.sh").read_text(encoding="utf-8")
     assert "SQM_CONFIG=${SQM_CONFIG:-deploy/local/sqm.toml}" in run
+
+
+def test_the_example_config_runs_phone_chat_and_email_by_queue() -> None:
+    """SPEC 9 in the example: [channels] lists all seven built-in channels (it replaces the
+    built-in list) with their built-in targets; phone, chat and email declare queues, chat's
+    billing queue answers faster, and the others keep one queue ("main")."""
+    cfg = from_mapping(_configs()["deploy/compose/sqm.toml"], env={})
+    assert cfg.channel_names == Config().channel_names
+    for built_in, c in zip(Config().channels, cfg.channels, strict=True):
+        assert (c.first_response_target_s, c.resolution_target_s, c.short_abandon_s) == (
+            built_in.first_response_target_s, built_in.resolution_target_s,
+            built_in.short_abandon_s)
+    assert cfg.queue_labels == {
+        "phone": ("general", "billing", "tech_support", "other"),
+        "chat": ("general", "billing", "tech_support", "other"),
+        "email": ("general", "complaints", "other"),
+        "web": ("main",), "app": ("main",), "store": ("main",), "social": ("main",)}
+    assert {c.name: c.default_queue for c in cfg.channels[:3]} == {
+        "phone": "general", "chat": "general", "email": "general"}
+    chat = cfg.channel("chat")
+    assert [(q, chat.queue(q).first_response_target_s) for q in chat.queue_labels] == [
+        ("general", 60), ("billing", 30), ("tech_support", 60), ("other", 60)]
+    queue_alerts = [a for a in cfg.alerts if a.queues]
+    assert [(a.indicator, a.channels, a.queues) for a in queue_alerts] == [
+        ("service_level", ("phone", "chat", "email"), ("*",))]
+    assert [(s.name, s.channels, s.by) for s in cfg.slos] == [
+        ("answered_in_time", cfg.channel_names, ()),
+        ("answered_in_time_by_queue", ("phone", "chat", "email"), ("queue",))]
 
 
 def test_compose_runs_the_quality_stage_that_prometheus_scrapes() -> None:

@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from stream_harness import final_window
 
-from monitor.config import Config
+from monitor.config import from_mapping
 from monitor.domain.quality.index import SCORES, Spread
 from monitor.domain.stream import feedback as fb
 from monitor.domain.stream.events import EVENT_TYPES
@@ -40,6 +40,7 @@ from monitor.metrics.stats import (
     FIRST_RESPONSE_BUCKETS_S,
     RESOLUTION_BUCKETS_S,
     Histogram,
+    Series,
     Snapshot,
 )
 from monitor.quality import app
@@ -49,9 +50,15 @@ from monitor.state.periods import ChannelResult, PeriodResult
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("SQM_UPDATE_GOLDEN") == "1"
 
-CFG = Config()
-#: every channel of the default config: phone, chat, email, web, app, store, social
-CHANNELS = CFG.channel_names
+#: every channel of the default config; phone declares a queue "billing" (its own
+#: first-response target), so its queue labels are main (the default), billing and other
+CFG = from_mapping({"channels": {
+    "phone": {"queues": {"billing": {"first_response_target_s": 30}}},
+    "chat": {}, "email": {}, "web": {}, "app": {}, "store": {}, "social": {},
+}}, env={})
+CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
+QUEUES = {"phone": ("main", "billing", "other"), **{ch: ("main",) for ch in CHANNELS[1:]}}
+SERIES = [(ch, q) for ch in CHANNELS for q in QUEUES[ch]]
 NOW_S = 1_800_000_000.0  # the injected wall clock: 2027-01-15T08:00:00Z
 NOW_MS = 1_800_000_000_000
 LATEST_WINDOW_MS = NOW_MS - 120_000  # the latest final window ends a minute before the scrape
@@ -84,63 +91,84 @@ def surveys(responses: int, complaints: int, csat: tuple[int, int, int],
 
 
 def histograms(bounds_s: tuple[float, ...], targets_s: list[float],
-               observed_ms: dict[str, list[int]]) -> dict[str, Histogram]:
-    """One histogram per channel with the worker's buckets (the defaults and every channel's
-    target, as ``Stats`` builds them); ``observed_ms`` fills some."""
+               observed_ms: dict[Series, list[int]]) -> dict[Series, Histogram]:
+    """One histogram per configured (channel, queue) with the worker's buckets (the defaults
+    and every channel's and queue's target, as ``Stats`` builds them); ``observed_ms`` fills
+    some."""
     out = {}
-    for ch in CHANNELS:
+    for key in SERIES:
         h = Histogram(bounds_s + tuple(targets_s))
-        h.observe_many(observed_ms.get(ch, []))
-        out[ch] = h
+        h.observe_many(observed_ms.get(key, []))
+        out[key] = h
     return out
 
 
 def worker_snapshot() -> Snapshot:
-    """A worker that owns every channel: phone busy, chat and email quieter, "social" with
-    nothing at all yet; a latest final window for phone (values) and chat (null ratios and
-    quantiles), none for the others; "fax", no longer configured, still in some of the data."""
-    fr_targets = [c.first_response_target_s for c in CFG.channels]
+    """A worker that owns every channel: phone busy in its queues main, billing and other,
+    chat and email quieter, "social" with nothing at all yet; latest final windows for phone
+    and its queues (values; other's null) and chat (null ratios and quantiles), none for the
+    others; "fax", no longer configured, and phone's "ghost", never a queue label (an
+    undeclared queue is measured under other), still in some of the data."""
+    fr_targets = [c.first_response_target_s for c in CFG.channels] + [30]  # billing's
     rs_targets = [c.resolution_target_s for c in CFG.channels]
-    events = {(ch, t): (i + 1) * 10 + j
+    events = {(ch, q, t): (i + 1) * 10 + j + 100 * k
               for i, ch in enumerate(CHANNELS) if ch != "social"
+              for k, q in enumerate(QUEUES[ch])
               for j, t in enumerate(EVENT_TYPES)}
-    events[("fax", "opened")] = 5
+    events[("fax", "main", "opened")] = 5
+    events[("phone", "ghost", "opened")] = 5
+    phone_window = {"service_level": 0.8, "first_response": Summary(12_000.0, 19_500.0,
+                                                                    21_000.0, 13_250.5, 21_000)}
     return Snapshot(
         events=events,
         rejected={"malformed_json": 3, "invalid_transition": 1, "orphan": 2},
-        duplicate={"phone": 4, "chat": 1, "fax": 9},
-        late={"phone": 2, "email": 1},
+        duplicate={("phone", "main"): 3, ("phone", "billing"): 1, ("chat", "main"): 1,
+                   ("fax", "main"): 9, ("phone", "ghost"): 9},
+        late={("phone", "billing"): 2, ("email", "main"): 1},
+        unlisted={"phone": 6, "fax": 2},
         measured={
-            "phone": measured(opened=120, answered=100, answered_within_target=85, abandoned=12,
-                              short_abandoned=3, resolved=90, resolved_within_target=80,
-                              failed=6, reopened=4),
-            "chat": measured(opened=60, answered=52, answered_within_target=50, abandoned=4,
-                             short_abandoned=1, resolved=40, resolved_within_target=38,
-                             failed=2),
-            "email": measured(opened=30, answered=20, answered_within_target=20, resolved=11,
-                              resolved_within_target=11),
-            "fax": measured(opened=7),
+            ("phone", "main"): measured(opened=80, answered=70, answered_within_target=60,
+                                        abandoned=8, short_abandoned=2, resolved=60,
+                                        resolved_within_target=55, failed=4, reopened=3),
+            ("phone", "billing"): measured(opened=30, answered=25, answered_within_target=22,
+                                           abandoned=3, short_abandoned=1, resolved=25,
+                                           resolved_within_target=20, failed=2, reopened=1),
+            ("phone", "other"): measured(opened=10, answered=5, answered_within_target=3,
+                                         abandoned=1, resolved=5, resolved_within_target=5),
+            ("chat", "main"): measured(opened=60, answered=52, answered_within_target=50,
+                                       abandoned=4, short_abandoned=1, resolved=40,
+                                       resolved_within_target=38, failed=2),
+            ("email", "main"): measured(opened=30, answered=20, answered_within_target=20,
+                                        resolved=11, resolved_within_target=11),
+            ("fax", "main"): measured(opened=7),
+            ("phone", "ghost"): measured(opened=7),
         },
         feedback={
-            "phone": surveys(10, 2, (8, 31, 5), (9, 70, 4, 2),
-                             {"reliability": (3, 19, 16), "empathy": (2, 13, 11)}),
-            "chat": surveys(3, 0, (3, 14, 3), (1, 9, 1, 0), {"tangibles": (1, 3, 5)}),
-            "fax": surveys(1, 1, (1, 1, 0), (0, 0, 0, 0), {}),
+            ("phone", "main"): surveys(7, 1, (6, 24, 4), (6, 48, 3, 1),
+                                       {"reliability": (3, 19, 16)}),
+            ("phone", "billing"): surveys(3, 1, (2, 7, 1), (3, 22, 1, 1), {"empathy": (2, 13, 11)}),
+            ("chat", "main"): surveys(3, 0, (3, 14, 3), (1, 9, 1, 0), {"tangibles": (1, 3, 5)}),
+            ("fax", "main"): surveys(1, 1, (1, 1, 0), (0, 0, 0, 0), {}),
         },
         first_response=histograms(FIRST_RESPONSE_BUCKETS_S, fr_targets, {
-            "phone": [5_000, 12_000, 18_000, 20_000, 20_001, 45_000, 130_000],
-            "chat": [30_500, 60_000, 61_000],
+            ("phone", "main"): [5_000, 12_000, 18_000, 20_000, 20_001],
+            ("phone", "billing"): [29_000, 30_000, 45_000, 130_000],
+            ("chat", "main"): [30_500, 60_000, 61_000],
         }),
         resolution=histograms(RESOLUTION_BUCKETS_S, rs_targets, {
-            "phone": [300_000, 540_000, 600_000, 900_000, 4_000_000],
-            "email": [90_000_000],
+            ("phone", "main"): [300_000, 540_000, 600_000, 900_000, 4_000_000],
+            ("email", "main"): [90_000_000],
         }),
-        backlog_waiting={ch: {"phone": 3, "chat": 1}.get(ch, 0) for ch in CHANNELS},
-        backlog_open={ch: {"phone": 5, "chat": 2, "email": 7}.get(ch, 0) for ch in CHANNELS},
-        oldest_waiting_ts_ms={"phone": NOW_MS - 42_500, "chat": NOW_MS - 1_250,
-                              **{ch: None for ch in CHANNELS[2:]}},
+        backlog_waiting={k: {("phone", "main"): 2, ("phone", "billing"): 1,
+                             ("chat", "main"): 1}.get(k, 0) for k in SERIES},
+        backlog_open={k: {("phone", "main"): 3, ("phone", "billing"): 1, ("phone", "other"): 1,
+                          ("chat", "main"): 2, ("email", "main"): 7}.get(k, 0) for k in SERIES},
+        oldest_waiting_ts_ms={**dict.fromkeys(SERIES, None),
+                              ("phone", "main"): NOW_MS - 42_500,
+                              ("phone", "billing"): NOW_MS - 5_000,
+                              ("chat", "main"): NOW_MS - 1_250},
         windows={
-            "phone": final_window(
+            ("phone", ""): final_window(
                 "phone", LATEST_WINDOW_MS, opened=12, answered=10, answered_within_target=8,
                 abandoned=2, short_abandoned=1, service_level=0.8,
                 abandonment_rate=0.16666666666666666, resolved=9, failed=1, resolution_rate=0.9,
@@ -148,17 +176,34 @@ def worker_snapshot() -> Snapshot:
                 reopened=0, reopen_rate=0.0,
                 first_response=Summary(12_000.0, 19_500.0, 21_000.0, 13_250.5, 21_000),
                 resolution=Summary(420_000.0, 598_000.0, 610_000.0, 455_333.3, 610_000)),
-            "chat": final_window("chat", LATEST_WINDOW_MS, opened=1, backlog_waiting=1,
-                                 backlog_open=1, oldest_wait_ms=30_000),
-            "fax": final_window("fax", LATEST_WINDOW_MS, service_level=1.0),
+            ("phone", "main"): final_window("phone", LATEST_WINDOW_MS, queue="main", opened=8,
+                                            answered=7, answered_within_target=6, abandoned=1,
+                                            abandonment_rate=0.125, resolution_rate=0.875,
+                                            **phone_window),
+            ("phone", "billing"): final_window("phone", LATEST_WINDOW_MS, queue="billing",
+                                               opened=4, answered=3, answered_within_target=2,
+                                               abandoned=1, service_level=0.5,
+                                               abandonment_rate=0.25),
+            ("phone", "other"): final_window("phone", LATEST_WINDOW_MS, queue="other"),
+            ("chat", ""): final_window("chat", LATEST_WINDOW_MS, opened=1, backlog_waiting=1,
+                                       backlog_open=1, oldest_wait_ms=30_000),
+            ("chat", "main"): final_window("chat", LATEST_WINDOW_MS, queue="main", opened=1,
+                                           backlog_waiting=1, backlog_open=1,
+                                           oldest_wait_ms=30_000),
+            ("fax", ""): final_window("fax", LATEST_WINDOW_MS, service_level=1.0),
+            ("phone", "ghost"): final_window("phone", LATEST_WINDOW_MS, queue="ghost",
+                                             service_level=1.0),
         },
         alerts={
-            ("phone", "service_level", "warning"): 0,
-            ("phone", "service_level", "critical"): 1,
-            ("chat", "abandonment_rate", "warning"): 1,
-            ("chat", "abandonment_rate", "critical"): 0,
-            ("email", "no_data", "warning"): 0,
-            ("fax", "service_level", "warning"): 1,
+            ("phone", "", "service_level", "warning"): 0,
+            ("phone", "", "service_level", "critical"): 1,
+            ("phone", "billing", "service_level", "warning"): 1,
+            ("phone", "other", "service_level", "warning"): 0,
+            ("chat", "", "abandonment_rate", "warning"): 1,
+            ("chat", "", "abandonment_rate", "critical"): 0,
+            ("email", "", "no_data", "warning"): 0,
+            ("fax", "", "service_level", "warning"): 1,
+            ("phone", "ghost", "service_level", "warning"): 1,
         },
         watermark_ms=NOW_MS - 15_250,
         held=7,
@@ -175,7 +220,7 @@ def worker_snapshot() -> Snapshot:
 def worker_registry() -> CollectorRegistry:
     snap = worker_snapshot()
     reg = CollectorRegistry()
-    reg.register(SqmCollector(CHANNELS, lambda: snap, clock=lambda: NOW_S,
+    reg.register(SqmCollector(CFG.queue_labels, lambda: snap, clock=lambda: NOW_S,
                               blocks=lambda: BLOCKS))
     return reg
 
@@ -258,6 +303,7 @@ def check_golden(name: str, registry: Collector) -> None:
 
 
 def test_worker_metrics_byte_for_byte() -> None:
+    assert CFG.queue_labels == QUEUES
     check_golden("worker-metrics.txt", worker_registry())
 
 
@@ -275,16 +321,25 @@ def test_a_scrape_renders_the_same_bytes_each_time(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EXPOSITIONS))
 def test_golden_files_hold_only_what_the_exporter_may_show(name: str) -> None:
     """What a regenerated golden file must still show, read back with Prometheus' parser: only
-    configured channels, and no sample for a null value."""
+    configured channels and queue labels (and ``queue=""``, a channel's), and no sample for a
+    null value."""
     text = (GOLDEN / name).read_text(encoding="utf-8")
     samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
     assert samples
     assert {s.labels["channel"] for s in samples if "channel" in s.labels} <= set(CHANNELS)
+    for s in samples:
+        if "queue" in s.labels:
+            assert s.labels["queue"] in ("", *QUEUES[s.labels["channel"]]), s
     assert "fax" not in text
+    assert "ghost" not in text
     if name == "worker-metrics.txt":
-        assert 'sqm_service_level_ratio{channel="chat"}' not in text  # a null ratio
+        assert 'sqm_service_level_ratio{channel="chat",queue=""}' not in text  # a null ratio
         assert 'sqm_first_response_window_seconds{channel="chat"' not in text  # null quantiles
-        assert 'sqm_service_level_ratio{channel="email"}' not in text  # no final window
+        assert 'sqm_service_level_ratio{channel="phone",queue="other"}' not in text
+        assert 'sqm_service_level_ratio{channel="email"' not in text  # no final window
+        # summable series have no channel roll-up
+        assert 'sqm_opened_total{channel="phone",queue=""}' not in text
+        assert 'sqm_backlog_open{channel="phone",queue=""}' not in text
         assert "process_" not in text
     else:
         assert 'sqm_quality_index{channel="email"}' not in text  # no volume

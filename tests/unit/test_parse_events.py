@@ -16,6 +16,7 @@ from monitor.config import Config, domain_params
 from monitor.contract import deadletter
 from monitor.contract.input import Parser
 from monitor.domain.stream.events import Event, Rejection
+from monitor.domain.stream.queues import ChannelQueues, Queue
 from monitor.stages.interactions.processor import PartitionProcessor
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
@@ -67,7 +68,9 @@ def reason(raw: bytes | None, now_ms: int = NOW) -> str:
 
 def test_valid_event_fields() -> None:
     r = parse(enc(doc(attrs={"queue": "billing", "agent": "a7"})))
-    assert r == Event("e-1", "i-1", "phone", "opened", T0)
+    assert isinstance(r, Event) and r.queue is not None
+    assert (r.queue.channel, r.queue.name) == ("phone", "main")  # attrs.queue is not the queue
+    assert r == Event("e-1", "i-1", "phone", "opened", T0, None, r.queue)
 
 
 @pytest.mark.parametrize("etype", ["opened", "responded", "abandoned", "resolved", "failed", "reopened"])
@@ -378,3 +381,60 @@ def test_null_record_value_is_dead_lettered() -> None:
     assert d["reason"] == "malformed_json"
     assert d["raw"] == ""
     assert d["source"] == {"topic": TOPIC, "partition": 0, "offset": 7}
+
+
+# --- queues (SPEC 9) --------------------------------------------------------------------------
+
+QUEUES = {"chat": ChannelQueues.of(Queue("chat", "main", 0, 0, 0),
+                                   [Queue("chat", q, 0, 0, 0) for q in ("main", "billing")]),
+          "phone": ChannelQueues.of(Queue("phone", "main", 0, 0, 0), [])}
+
+
+def parse_q(d: dict[str, object], extra: bool = False) -> Event | Rejection:
+    """Through the fast path, or (``extra``: an unknown field) the general path."""
+    raw = enc({**d, "x": 1} if extra else d)
+    return Parser(QUEUES, SKEW_MS, MAX_BYTES, AGE_MS)(raw, NOW)
+
+
+@pytest.mark.parametrize("extra", [False, True])
+@pytest.mark.parametrize(("channel", "etype", "queue", "want", "unlisted"), [
+    ("chat", "opened", None, "main", False),
+    ("chat", "opened", "billing", "billing", False),
+    ("chat", "opened", "nowhere", "other", True),
+    ("chat", "opened", "other", "other", True),
+    ("chat", "transferred", "billing", "billing", False),
+    ("chat", "transferred", "x" * 64, "other", True),
+    ("phone", "opened", "main", "main", False),
+    ("phone", "opened", "billing", "main", True),  # no declared queues: the only one
+    ("chat", "responded", "billing", None, False),  # ignored on other types
+])
+def test_the_queue_of_an_event(channel: str, etype: str, queue: str | None, want: str | None,
+                               unlisted: bool, extra: bool) -> None:
+    d = doc(channel=channel, type=etype, queue=... if queue is None else queue)
+    r = parse_q(d, extra)
+    assert isinstance(r, Event), r
+    assert (None if r.queue is None else (r.queue.channel, r.queue.name)) == (
+        None if want is None else (channel, want))
+    assert r.unlisted is unlisted
+
+
+@pytest.mark.parametrize("extra", [False, True])
+@pytest.mark.parametrize(("changes", "why"), [
+    ({"type": "transferred"}, "missing_field"),
+    ({"type": "transferred", "queue": None}, "missing_field"),
+    ({"type": "transferred", "queue": 7}, "bad_type"),
+    ({"type": "opened", "queue": ["billing"]}, "bad_type"),
+    ({"type": "opened", "queue": ""}, "bad_value"),
+    ({"type": "transferred", "queue": "x" * 65}, "bad_value"),
+    # a stray survey on a transfer without its queue is not a survey
+    ({"type": "transferred", "feedback": {"csat": 5}}, "missing_field"),
+])
+def test_bad_queues(changes: dict[str, object], why: str, extra: bool) -> None:
+    r = parse_q(doc(channel="chat", **changes), extra)
+    assert isinstance(r, Rejection) and r.reason == why, r
+
+
+@pytest.mark.parametrize("queue", [7, None, "", "x" * 65, {"a": 1}])
+def test_a_queue_on_another_type_is_ignored_whatever_it_is(queue: object) -> None:
+    r = parse_q(doc(channel="chat", type="resolved", queue=queue))
+    assert isinstance(r, Event) and r.queue is None

@@ -27,9 +27,11 @@ from msgspec import UNSET
 
 from monitor.contract.input import Parser, _general
 from monitor.domain.stream.events import Event, Rejection
+from monitor.domain.stream.queues import ChannelQueues, Queue
 
 CHANNELS = ("phone", "chat", "email", "web", "app", "store", "social")
-TYPES = ("opened", "responded", "abandoned", "resolved", "failed", "reopened", "feedback")
+TYPES = ("opened", "responded", "abandoned", "resolved", "failed", "reopened", "feedback",
+         "transferred")
 DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
 NOW = int(datetime(2026, 11, 21, 10, 0, tzinfo=UTC).timestamp()) * 1000
 SKEW_MS = 300_000
@@ -39,7 +41,12 @@ MAX_BYTES = 16384  # above any generated valid event, so that only the size test
 PARSER_REASONS = {"malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value",
                   "unknown_type", "unknown_channel", "bad_timestamp", "too_large"}
 
-PARSE = Parser(CHANNELS, SKEW_MS, MAX_BYTES, AGE_MS)
+#: chat declares two queues (and has ``main``, its default, and ``other``); the rest have one
+DECLARED = {"chat": ("main", "billing", "tech")}
+QUEUES = {ch: ChannelQueues.of(Queue(ch, "main", 0, 0, 0),
+                               [Queue(ch, q, 0, 0, 0) for q in DECLARED.get(ch, ())])
+          for ch in CHANNELS}
+PARSE = Parser(QUEUES, SKEW_MS, MAX_BYTES, AGE_MS)
 #: examples per property; ``SQM_HYPOTHESIS_EXAMPLES=5000`` for a deeper search than the suite's
 EXAMPLES = int(os.environ.get("SQM_HYPOTHESIS_EXAMPLES", "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -47,7 +54,7 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
 
 
 def general(raw: bytes | None) -> Event | Rejection:
-    return _general(raw, CHANNELS, NOW, SKEW_MS, MAX_BYTES, AGE_MS)
+    return _general(raw, QUEUES, NOW, SKEW_MS, MAX_BYTES, AGE_MS)
 
 
 def check(raw: bytes | None) -> Event | Rejection:
@@ -109,6 +116,10 @@ def surveys(draw: st.DrawFn) -> dict[str, Any]:
     return fb
 
 
+queue_names = (st.sampled_from(["main", "billing", "tech", "other", "x" * 64])
+               | st.text(st.characters(codec="utf-8"), min_size=1, max_size=64))
+
+
 @st.composite
 def valid_events(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
     """A valid event as a JSON object, and its event time in epoch ms."""
@@ -125,6 +136,12 @@ def valid_events(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
         d["attrs"] = draw(st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3))
     if d["type"] == "feedback":
         d["feedback"] = draw(surveys())
+    if d["type"] == "transferred" or draw(st.booleans()):
+        if d["type"] in ("opened", "transferred"):  # a name: declared, ``other`` or anything
+            d["queue"] = draw(queue_names)
+        else:  # ignored, whatever it is (within what every JSON encoder writes)
+            d["queue"] = draw(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1)
+                              | st.lists(st.integers(0, 9), max_size=3) | queue_names)
     items = draw(st.permutations(list(d.items())))
     return dict(items), ms
 
@@ -164,12 +181,13 @@ def test_any_json_gives_an_event_or_a_reason(value: Any) -> None:
 
 
 near_valid_values = (json_values | st.sampled_from(CHANNELS) | st.sampled_from(TYPES) | in_range_ms
+                     | queue_names | st.text(min_size=65, max_size=70)
                      | in_range_ms.flatmap(rfc3339) | surveys() | st.integers(-2**80, 2**80))
 
 
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(["event_id", "interaction_id", "channel", "type", "ts",
-                                        "attrs", "feedback", "x"]), near_valid_values))
+                                        "attrs", "feedback", "queue", "x"]), near_valid_values))
 def test_near_valid_objects_give_an_event_or_a_reason(d: dict[str, Any]) -> None:
     check(dumps(d))
 
@@ -198,6 +216,18 @@ def test_valid_events_decode_to_their_own_fields(ev: tuple[dict[str, Any], int],
     assert isinstance(got, Event), got
     assert (got.event_id, got.interaction_id, got.channel, got.type, got.ts_ms) == (
         d["event_id"], d["interaction_id"], d["channel"], d["type"], ms)
+    # SPEC 9, by hand: the queue of an opened or transferred; undeclared ones are ``other``
+    # where the channel declares queues, else its only queue; never on other types
+    if d["type"] not in ("opened", "transferred"):
+        assert (got.queue, got.unlisted) == (None, False)
+        return
+    declared = DECLARED.get(d["channel"], ())
+    name = d.get("queue")
+    want = "main" if name is None else name if name in declared else "other" if declared else "main"
+    assert got.queue is not None
+    assert (got.queue.channel, got.queue.name) == (d["channel"], want)
+    listed = declared or ("main",)  # a channel without declared queues has its default
+    assert got.unlisted == (name is not None and name not in listed)
     if d["type"] != "feedback":
         assert got.feedback is None
         return

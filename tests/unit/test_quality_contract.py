@@ -222,7 +222,8 @@ def test_gauges_of_the_latest_period() -> None:
         assert (f'sqm_servqual_gap{{channel="phone",dimension="{dim}"}}' in text) == (gap is not None)
     assert 'sqm_channel_consistency_cv{score="quality_index"}' in text
     assert 'sqm_channel_consistency_cv{score="nps"}' in text
-    assert 'sqm_alert_active{channel="phone",indicator="quality_index",severity="warning"} 1.0' in text
+    assert ('sqm_alert_active{channel="phone",indicator="quality_index",queue="",'
+            'severity="warning"} 1.0') in text
     assert 'sqm_quality_records_rejected_total{reason="bad_value"} 2.0' in text
     assert 'sqm_quality_records_rejected_total{reason="malformed_json"} 0.0' in text
 

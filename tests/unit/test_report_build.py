@@ -27,10 +27,13 @@ from stream_harness import at, final_window, iso_s
 from monitor.config import Config, from_mapping
 from monitor.contract import indicators as indicators_wire
 from monitor.contract import quality as quality_wire
+from monitor.contract import queues as queues_wire
 from monitor.contract.indicators import record
-from monitor.domain.report.attainment import Hour
-from monitor.domain.report.review import Finding
+from monitor.domain.report.attainment import Attainment, Hour, Target
+from monitor.domain.report.review import Episode, Finding
 from monitor.domain.stream.indicators import NO_SURVEY, Dimension
+from monitor.kafka.reader import Record
+from monitor.report import read
 from monitor.report.build import build_report, report_channels
 from monitor.report.model import Report
 from monitor.report.read import decode_inputs
@@ -61,10 +64,13 @@ CHAT_0 = record(final_window(
 INDICATORS = [PHONE_0, PHONE_1, PHONE_BEFORE, CHAT_0, dict(PHONE_1)]
 
 
-def alert(channel: str, state: str, start_ms: int, since_ms: int, value: float) -> dict[str, Any]:
-    """An ``sqm.alerts.v1`` value as SPEC section 3 writes it."""
-    return {"schema": "sqm.alerts.v1", "alert_id": f"{channel}/service_level/{iso_s(since_ms)}",
-            "channel": channel, "indicator": "service_level", "severity": "warning",
+def alert(channel: str, state: str, start_ms: int, since_ms: int, value: float,
+          queue: str | None = None) -> dict[str, Any]:
+    """An ``sqm.alerts.v1`` value as SPEC sections 3 and 9 write it (``queue``: a queue alert)."""
+    subject = channel if queue is None else f"{channel}/{queue}"
+    return {"schema": "sqm.alerts.v1", "alert_id": f"{subject}/service_level/{iso_s(since_ms)}",
+            "channel": channel, **({} if queue is None else {"queue": queue}),
+            "indicator": "service_level", "severity": "warning",
             "state": state, "value": value, "threshold": 0.8, "op": "<",
             "window_start": iso_s(start_ms), "window_end": iso_s(start_ms + M),
             "since": iso_s(since_ms), "summary": "-"}
@@ -90,10 +96,11 @@ QUALITY = [quality("phone", FROM, 80.0), quality("phone", FROM + 60 * M, 70.0),
 
 
 def build(cfg: Config, indicators: list[dict[str, Any]], alerts: list[dict[str, Any]],
-          quality: list[dict[str, Any]], channels: tuple[str, ...]) -> Report:
+          quality: list[dict[str, Any]], channels: tuple[str, ...],
+          queues: list[dict[str, Any]] | None = None) -> Report:
     """The records as ``sqm report`` has them: decoded, then built into the range's report."""
-    return build_report(cfg, decode_inputs(cfg, indicators, alerts, quality), FROM, TO, channels,
-                        NOW)
+    return build_report(cfg, decode_inputs(cfg, indicators, alerts, quality, queues or []), FROM,
+                        TO, channels, NOW)
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +236,211 @@ def test_a_windows_sums_are_the_quality_stages(d: dict[str, Any]) -> None:
     except indicators_wire.BadRecord as exc:
         mine = str(exc)
     assert mine == stage
+
+
+# --- queues (SPEC 9) -----------------------------------------------------------------------
+#
+# chat declares billing (first response within 30 s) and sales; main, its default queue, is
+# declared implicitly; phone declares none. Rules: the channel's service_level < 0.8 and
+# oldest_wait_s > "2x", billing's own service_level < 0.5, and abandonment_rate > 0.2 on every
+# queue of chat. So billing is judged by oldest_wait_s > 60 s (2 x its 30 s), its own
+# service_level < 0.5 and abandonment_rate > 0.2; main and sales (and other) by service_level
+# < 0.8, oldest_wait_s > 120 s and abandonment_rate > 0.2.
+#
+# Windows (answered, in target, abandoned):   10:00          10:01
+#   main                                      4, 4, 0        2, 2, 0
+#   billing                                   10, 6, 0       4, 1, 1   (oldest wait 90 s, none)
+#   sales                                     2, 1, 2        empty
+#   other (an undeclared queue, from 10:01)   -              1, 0, 0
+# chat's channel records are their roll-ups: 16, 11, 2 and 7, 3, 1.
+
+CFG_Q: Config = from_mapping({
+    "channels": {
+        "phone": {"first_response_target_s": 20, "resolution_target_s": 3600},
+        "chat": {"first_response_target_s": 60, "resolution_target_s": 7200,
+                 "queues": {"billing": {"first_response_target_s": 30}, "sales": {}}},
+    },
+    "alerts": [
+        {"indicator": "service_level", "op": "<", "warning": 0.8, "min_volume": 1},
+        {"indicator": "oldest_wait_s", "op": ">", "warning": "2x"},
+        {"indicator": "service_level", "op": "<", "warning": 0.5, "min_volume": 1,
+         "channels": ["chat"], "queues": ["billing"]},
+        {"indicator": "abandonment_rate", "op": ">", "warning": 0.2, "min_volume": 1,
+         "channels": ["chat"], "queues": ["*"]},
+    ],
+    "slos": [{"name": "answered_in_time", "indicator": "service_level", "objective": 0.8},
+             {"name": "queue_in_time", "indicator": "service_level", "objective": 0.9,
+              "channels": ["chat"], "by": ["queue"]}],
+}, env={})
+
+
+def counts(answered: int, awt: int, abandoned: int) -> dict[str, Any]:
+    offered = answered + abandoned
+    return dict(opened=offered, answered=answered, answered_within_target=awt,
+                abandoned=abandoned, service_level=awt / offered if offered else None,
+                abandonment_rate=abandoned / offered if offered else None)
+
+
+def qrec(queue: str, start_ms: int, *c: int, **extra: Any) -> dict[str, Any]:
+    """A chat queue's ``sqm.queues.v1`` value, as ``contract.queues`` writes it."""
+    return queues_wire.record(final_window("chat", start_ms, queue=queue,
+                                           **(counts(*c) if c else {}), **extra))
+
+
+QUEUE_RECORDS = [
+    qrec("main", FROM, 4, 4, 0), qrec("main", FROM + M, 2, 2, 0),
+    qrec("billing", FROM, 10, 6, 0, oldest_wait_ms=90_000), qrec("billing", FROM + M, 4, 1, 1),
+    qrec("sales", FROM, 2, 1, 2), qrec("sales", FROM + M),
+    qrec("other", FROM + M, 1, 0, 0),
+    qrec("billing", FROM + M, 4, 1, 1),  # read twice
+    qrec("billing", FROM - M, 100, 0, 0),  # out of range
+    qrec("legacy", FROM, 50, 0, 0),  # a queue the config no longer has
+    dict(qrec("sales", FROM + 2 * M, 1, 1, 0), queue=None),  # does not decode: skipped
+    queues_wire.record(final_window("phone", FROM, queue="main", **counts(9, 0, 0))),  # no queues
+]
+CHAT_ROLLUP = [record(final_window("chat", FROM, **counts(16, 11, 2))),
+               record(final_window("chat", FROM + M, **counts(7, 3, 1)))]
+QUEUE_ALERTS = [
+    alert("chat", "firing", FROM, FROM, 11 / 18), alert("chat", "resolved", FROM + M, FROM, 0.9),
+    alert("chat", "firing", FROM + M, FROM + M, 0.2, "billing"),
+    alert("chat", "resolved", FROM + 3 * M, FROM + M, 0.6, "billing"),
+]
+
+
+@pytest.fixture(scope="module")
+def queued() -> Report:
+    return build(CFG_Q, CHAT_ROLLUP, QUEUE_ALERTS, [], (), QUEUE_RECORDS)
+
+
+def test_the_queues_listed_under_their_channel(queued: Report) -> None:
+    # phone declares none: not listed; other had windows in the range: listed last
+    assert queued.queues == {"chat": ("main", "billing", "sales", "other")}
+    without_other = build(CFG_Q, CHAT_ROLLUP, [], [], (), QUEUE_RECORDS[:6])
+    assert without_other.queues == {"chat": ("main", "billing", "sales")}
+    assert build(CFG_Q, CHAT_ROLLUP, [], [], ("phone",), QUEUE_RECORDS).queues == {}
+
+
+def test_queue_attainment_by_hand(queued: Report) -> None:
+    def a(queue: str, indicator: str, threshold: float, windows: int, met: int, skipped: int,
+          volume: int | None) -> Attainment:
+        return Attainment("chat", indicator, "warning", threshold,
+                          "<" if indicator == "service_level" else ">", windows, met, skipped,
+                          met / windows if windows else None, volume, queue)
+
+    assert queued.queue_attainment == [
+        # main: 1.0 twice; nobody waiting; nothing abandoned
+        a("main", "service_level", 0.8, 2, 2, 0, 6), a("main", "oldest_wait_s", 120.0, 2, 2, 0, None),
+        a("main", "abandonment_rate", 0.2, 2, 2, 0, 6),
+        # billing: 90 s breaches its 60 s (it would meet the channel's 120 s); its own 0.5:
+        # 0.6 meets, 0.2 breaches; 1/5 abandoned is not above 0.2
+        a("billing", "oldest_wait_s", 60.0, 2, 1, 0, None),
+        a("billing", "service_level", 0.5, 2, 1, 0, 15),
+        a("billing", "abandonment_rate", 0.2, 2, 2, 0, 15),
+        # sales: 1/4 breaches, its empty window is not counted; 2/4 abandoned breaches
+        a("sales", "service_level", 0.8, 1, 0, 1, 4), a("sales", "oldest_wait_s", 120.0, 2, 2, 0, None),
+        a("sales", "abandonment_rate", 0.2, 1, 0, 1, 4),
+        # other: its one window, 0/1
+        a("other", "service_level", 0.8, 1, 0, 0, 1), a("other", "oldest_wait_s", 120.0, 1, 1, 0, None),
+        a("other", "abandonment_rate", 0.2, 1, 1, 0, 1),
+    ]
+
+
+def test_queue_targets_use_the_queues_targets(queued: Report) -> None:
+    billing = [t for t in queued.queue_targets if t.queue == "billing"]
+    assert billing == [
+        # 7 of 15 offered within billing's own 30 s
+        Target("chat", "time", "first_response", "service_level", None, 30.0, "<=", 7 / 15, None,
+               15, "billing"),
+        Target("chat", "time", "resolution", "on_time_resolution_rate", None, 7200.0, "<=", None,
+               None, 0, "billing"),
+        Target("chat", "slo", "queue_in_time", "service_level", 0.9, None, ">=", 7 / 15, False, 15,
+               "billing"),
+        Target("chat", "threshold", "service_level", "service_level", 0.5, None, "<", 7 / 15,
+               False, 15, "billing"),
+        Target("chat", "threshold", "abandonment_rate", "abandonment_rate", 0.2, None, ">",
+               1 / 15, True, 15, "billing"),
+    ]
+    sales = {(t.kind, t.what): (t.limit_s, t.target, t.actual, t.volume)
+             for t in queued.queue_targets if t.queue == "sales"}
+    assert sales[("time", "first_response")] == (60.0, None, 1 / 4, 4)  # the channel's target
+    assert sales[("threshold", "service_level")] == (None, 0.8, 1 / 4, 4)
+    assert [t.queue for t in queued.queue_targets].count("main") == 5
+    # the by-queue SLO is the queues' only; the channel keeps its own SLO
+    assert [t.what for t in queued.targets if t.kind == "slo" and t.channel == "chat"] == [
+        "answered_in_time"]
+
+
+def test_error_budgets_of_an_slo_per_queue(queued: Report) -> None:
+    # objective 0.9: a tenth of each queue's total may be bad
+    got = [(b.slo, b.queue, b.good, b.total, b.bad) for b in queued.queue_budgets]
+    assert got == [("queue_in_time", "main", 6, 6, 0), ("queue_in_time", "billing", 7, 15, 8),
+                   ("queue_in_time", "sales", 1, 4, 3), ("queue_in_time", "other", 0, 1, 1)]
+    assert [b.allowed_bad for b in queued.queue_budgets] == pytest.approx([0.6, 1.5, 0.4, 0.1])
+    assert [b.spent for b in queued.queue_budgets] == pytest.approx([0.0, 8 / 1.5, 7.5, 10.0])
+    # the channel's budgets are its own SLO's only
+    assert [(b.slo, b.channel, b.queue) for b in queued.budgets] == [
+        ("answered_in_time", "phone", None), ("answered_in_time", "chat", None)]
+
+
+def test_queue_alerts_are_listed_with_their_queue_not_as_the_channels_time(queued: Report) -> None:
+    assert queued.episodes == [
+        Episode("chat", "service_level", "warning", FROM, FROM + 2 * M, 2 * M, 2 * M, 0, 0),
+        Episode("chat", "service_level", "warning", FROM + M, FROM + 4 * M, 3 * M, 3 * M, 0, 0,
+                "billing"),
+    ]
+    assert queued.alert_time_ms == {"chat": 2 * M}  # not 4 minutes: billing's are its own
+    assert queued.queue_alert_time_ms == {("chat", "billing"): 3 * M}
+    assert queued.findings[-1] == Finding("alerts", "chat", "", 2 * M)
+
+
+def test_the_channel_figures_ignore_the_queue_records(queued: Report) -> None:
+    chat = queued.sums["chat"]
+    assert (chat.answered, chat.answered_within_target, chat.abandoned) == (23, 14, 3)
+    rows = {a.channel: a for a in queued.attainment if a.indicator == "service_level"}
+    assert (rows["chat"].windows, rows["chat"].met, rows["chat"].volume) == (2, 0, 26)
+    assert queued.series["chat"] == [(FROM, 11 / 18), (FROM + M, 3 / 8)]
+
+
+def test_no_queue_section_without_declared_queues() -> None:
+    got = build(CFG, INDICATORS, ALERTS, QUALITY, (), QUEUE_RECORDS)
+    assert (got.queues, got.queue_targets, got.queue_attainment, got.queue_budgets) == (
+        {}, [], [], [])
+
+
+def test_the_queues_topic_is_read_only_when_queues_are_declared(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without declared queues ``sqm.queues.v1`` is not read (it need not exist); with them its
+    in-range records come with the others."""
+    values = {"sqm.indicators.v1": [*CHAT_ROLLUP, PHONE_BEFORE], "sqm.alerts.v1": QUEUE_ALERTS,
+              "sqm.quality.v1": [], "sqm.queues.v1": QUEUE_RECORDS}
+    asked: list[str] = []
+
+    def fake_read(bootstrap: str, topic: str, from_ms: int, to_ms: int,
+                  **_: Any) -> list[Record]:
+        asked.append(topic)
+        return [Record(None, orjson.dumps(v), 0) for v in values[topic]]
+
+    monkeypatch.setattr(read, "read_range_sync", fake_read)
+    docs = read.read_documents(CFG, FROM, TO)
+    assert asked == ["sqm.indicators.v1", "sqm.alerts.v1", "sqm.quality.v1"]
+    assert docs.queues == [] and len(docs.indicators) == 2  # 09:59 is out of range
+    asked.clear()
+    docs = read.read_documents(CFG_Q, FROM, TO)
+    assert asked == ["sqm.indicators.v1", "sqm.alerts.v1", "sqm.quality.v1", "sqm.queues.v1"]
+    assert len(docs.queues) == len(QUEUE_RECORDS) - 1  # billing 09:59 is out of range
+    inputs = decode_inputs(CFG_Q, *docs)
+    # read twice, or not decodable: seven distinct queue windows of chat, and phone's main
+    assert sorted((w.channel, w.queue, w.window_start_ms) for w in inputs.queues) == sorted([
+        ("chat", "main", FROM), ("chat", "main", FROM + M), ("chat", "billing", FROM),
+        ("chat", "billing", FROM + M), ("chat", "sales", FROM), ("chat", "sales", FROM + M),
+        ("chat", "other", FROM + M), ("chat", "legacy", FROM), ("phone", "main", FROM)])
+
+
+def test_a_channel_alert_and_a_queue_alert_of_one_window_stay_apart() -> None:
+    both = [alert("chat", "firing", FROM, FROM, 0.5), alert("chat", "firing", FROM, FROM, 0.5,
+                                                            "billing")]
+    inputs = decode_inputs(CFG_Q, [], [*both, *both], [])
+    assert [t.queue for t in inputs.transitions] == [None, "billing"]
+    r = build_report(CFG_Q, inputs, FROM, TO, (), NOW)
+    assert [(e.queue, e.duration_ms) for e in r.episodes] == [(None, TO - FROM),
+                                                              ("billing", TO - FROM)]

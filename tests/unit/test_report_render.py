@@ -1,12 +1,15 @@
 """The report's renderers (SPEC section 8): a hand-built Report in HTML and Markdown carries the
 same figures, identically formatted; the HTML is self-contained (charts as data URIs, no URL),
 its findings link to existing sections and data strings are escaped; an empty report renders
-with "no data" placeholders."""
+with "no data" placeholders. With queues (SPEC 9): the queue section and the queue alerts in
+both formats, and nothing of them in a report without queues."""
 
 from __future__ import annotations
 
 import base64
 import re
+
+import msgspec
 
 from monitor.domain.quality.index import DIMENSIONS, Spread
 from monitor.domain.report.attainment import Attainment, Budget, Counts, Hour, Target
@@ -188,3 +191,102 @@ def test_empty_report_renders_with_placeholders() -> None:
     assert page.count(fmt.NO_DATA) == 10 and md.count(fmt.NO_DATA) == 10
     assert "Nothing stands out" in page and "Nothing stands out" in md
     assert charts.draw(_empty()) == {}
+
+
+# --- queues (SPEC 9) -----------------------------------------------------------------------
+
+
+def _queued() -> Report:
+    """``_report`` with chat's queues billing and sales, and a queue alert on billing."""
+    r = _report()
+    return msgspec.structs.replace(
+        r,
+        queues={"chat": ("billing", "sales")},
+        queue_targets=[
+            Target("chat", "time", "first_response", "service_level", None, 30.0, "<=", 0.4375,
+                   None, 32, "billing"),
+            Target("chat", "threshold", "service_level", "service_level", 0.75, None, "<", 0.9125,
+                   True, 23, "sales"),
+        ],
+        queue_attainment=[
+            Attainment("chat", "service_level", "warning", 0.75, "<", 144, 36, 4, 0.25, 32,
+                       "billing"),
+            Attainment("chat", "oldest_wait_s", "critical", 90.0, ">", 288, 287, 0, 287 / 288,
+                       None, "sales"),
+        ],
+        queue_budgets=[Budget("queue_sl", "chat", "service_level", 0.9, 14, 32, 18, 3.2, 5.625,
+                              "billing")],
+        episodes=[*r.episodes, Episode("chat", "service_level", "warning", T0 + 5 * H,
+                                       T0 + 7 * H + 30 * M, 150 * M, 150 * M, 0, 0, "billing")],
+        queue_alert_time_ms={("chat", "billing"): 150 * M},
+    )
+
+
+#: the queue figures of ``_queued`` as the reader must see them, in both formats
+QUEUE_FIGURES = (
+    "Queues: chat: billing, sales.",
+    # targets per queue
+    "within 30 s", "43.8%", "32", "not below 75.0%", "91.2%", "23",
+    # attainment per queue
+    "warning not below 75.0%", "144", "36", "25.0%", "critical not above 1 min", "287", "99.7%",
+    # budgets per queue
+    "queue_sl", "90.0%", "14", "18", "3.2", "562.5%",
+    # the queue alert and its time
+    sections.WHOLE_CHANNEL, "2024-05-01 05:00 UTC", "2024-05-01 07:30 UTC", "2 h 30 min",
+    "Alert time per queue",
+)
+
+
+def test_both_formats_carry_the_queue_figures() -> None:
+    page, md = render_html(_queued()), render_markdown(_queued())
+    for figure in QUEUE_FIGURES:
+        assert esc(figure) in page, figure
+        assert md_escape(figure) in md, figure
+    for section in sections.sections(_queued()):
+        for table in section.tables:
+            for row in table.rows:
+                assert "| " + " | ".join(md_escape(c) for c in row) + " |" in md
+                for cell in row:
+                    assert f">{esc(cell)}</td>" in page
+
+
+def test_queue_rows_sit_under_their_channel() -> None:
+    found = {s.anchor: s for s in sections.sections(_queued())}
+    targets, attained, budgets = found["queues"].tables
+    assert targets.headers[:3] == ("Channel", "Queue", "Kind")
+    assert [row[:2] for row in targets.rows] == [("chat", "billing"), ("chat", "sales")]
+    assert attained.rows[0] == ("chat", "billing", "service_level", "warning not below 75.0%",
+                                "144", "36", "4", "25.0%", "32")
+    assert budgets.rows == [("queue_sl", "chat", "billing", "90.0%", "14", "32", "18", "3.2",
+                             "562.5%")]
+    episodes, per_channel, per_queue = found["alerts"].tables
+    assert episodes.headers[:3] == ("Channel", "Queue", "Indicator")
+    assert [row[:3] for row in episodes.rows] == [
+        ("phone", sections.WHOLE_CHANNEL, "service_level"),
+        ("chat", sections.WHOLE_CHANNEL, "oldest_wait_s"), ("chat", "billing", "service_level")]
+    # the channel's alert time is its own alerts'; the queue's is apart
+    assert per_channel.rows == [("chat", "4 h 00 min"), ("phone", "1 h 05 min")]
+    assert per_queue.rows == [("chat", "billing", "2 h 30 min")]
+
+
+def test_the_queue_section_follows_the_attainment_and_links() -> None:
+    anchors = [s.anchor for s in sections.sections(_queued())]
+    assert anchors[anchors.index("attainment") + 1] == "queues"
+    page, md = render_html(_queued()), render_markdown(_queued())
+    assert 'id="queues"' in page and '<a id="queues"></a>' in md
+    assert "## Queues" in md and "<h2>Queues</h2>" in page
+    # no chart of its own: still the four
+    assert page.count("<img") == 4 and md.count("_Chart in the HTML variant") == 4
+
+
+def test_no_queue_section_nor_column_without_queues() -> None:
+    page, md = render_html(_report()), render_markdown(_report())
+    assert 'id="queues"' not in page and "Queue" not in md and "Queue" not in page
+    assert sections.WHOLE_CHANNEL not in md
+    # a queue alert without a listed queue (a rule on a channel's only queue) still shows it
+    lone = msgspec.structs.replace(_report(), episodes=[Episode(
+        "phone", "service_level", "warning", T0, None, H, None, 0, 0, "main")],
+        queue_alert_time_ms={("phone", "main"): H})
+    found = {s.anchor: s for s in sections.sections(lone)}
+    assert "queues" not in found
+    assert found["alerts"].tables[0].rows[0][:2] == ("phone", "main")

@@ -2,7 +2,8 @@
 
 The changelog logs each batch's inputs and is re-run on restore (``statelog``), so this checks
 the determinism that relies on: a messy random stream (disorder beyond the grace, duplicates,
-garbage, orphans, invalid transitions, reopen and orphan expiry, idle advances) is run once
+garbage, orphans, invalid transitions, reopen and orphan expiry, idle advances, queues declared
+and not, transfers while waiting, open and closed) is run once
 without a stop and once restarted from the changelog after random batches, with snapshots
 forced often; every output and the final state must be identical.
 """
@@ -15,22 +16,29 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor.config import Config, domain_params
+from monitor.config import domain_params
+from monitor.config.loader import from_mapping
 from monitor.contract.partials import acc_to_json
 from monitor.domain.stream.events import DeadLetter
+from monitor.domain.stream.queues import Queue
 from monitor.domain.stream.watermark import Mark
 from monitor.stages.interactions.outputs import BatchResult
 from monitor.stages.interactions.processor import PartitionProcessor
 from monitor.state import statelog
 
 T0 = 1_795_000_000_000
-PARAMS = domain_params(Config(reopen_window_s=300, orphan_timeout_s=120))
+PARAMS = domain_params(from_mapping({
+    "reopen_window_s": 300, "orphan_timeout_s": 120,
+    "channels": {"phone": {}, "chat": {"queues": {"billing": {"first_response_target_s": 30},
+                                                  "tech": {}}}, "email": {}}}))
+QUEUE_NAMES = ("billing", "tech", "main", "other", "nope")
 Batch = tuple[str, int, bool, list[tuple[int, bytes | None, bytes | None]]]
 #: What one batch put out, in comparable form (see ``outputs``).
 Outputs = tuple[
-    list[tuple[tuple[str, int], bytes]], list[DeadLetter], Mark | None,
-    list[tuple[tuple[str, str], int]], list[tuple[str, int]], list[tuple[str, int]],
-    dict[str, list[int]], dict[str, list[int]],
+    list[tuple[tuple[str, str, int], bytes]], list[DeadLetter], Mark | None,
+    list[tuple[tuple[str, str, str], int]], list[tuple[str, int]],
+    list[tuple[tuple[str, str], int]], dict[tuple[str, str], list[int]],
+    dict[tuple[str, str], list[int]], list[tuple[str, int]],
 ]
 
 
@@ -45,6 +53,8 @@ def lifecycle(rng: random.Random) -> list[tuple[str, int]]:
         seq.append((rng.choice(["resolved", "resolved", "failed"]), rng.randint(60_000, 200_000)))
         if rng.random() < 0.3:
             seq.append(("reopened", rng.randint(200_000, 500_000)))  # some beyond the window
+    if rng.random() < 0.3:  # a transfer: waiting, open, or (invalid) after the closing
+        seq.append(("transferred", rng.randint(500, 300_000)))
     if rng.random() < 0.1:
         seq = seq[1:]  # an orphan: never opened
     return seq
@@ -62,6 +72,8 @@ def stream(seed: int) -> list[Batch]:
                                  "type": etype, "ts": t + dt}
             if rng.random() < 0.1:
                 e["attrs"] = {"note": "x" * rng.randint(0, 3000)}
+            if etype == "transferred" or (etype == "opened" and rng.random() < 0.7):
+                e["queue"] = rng.choice(QUEUE_NAMES)
             events.append(e)
     events.sort(key=lambda e: e["ts"] + rng.randint(-15_000, 15_000))  # disorder, some > grace
     records: list[tuple[bytes | None, bytes | None]] = []
@@ -88,10 +100,15 @@ def stream(seed: int) -> list[Batch]:
 
 
 def outputs(r: BatchResult) -> Outputs:
+    def name(q: Queue) -> tuple[str, str]:
+        return q.channel, q.name
+
     return (
-        sorted((k, orjson.dumps(acc_to_json(acc))) for k, acc in r.partials.items()),
-        r.deadletters, r.mark, sorted(r.events.items()), sorted(r.rejected.items()),
-        sorted(r.duplicate.items()), r.first_response_ms, r.resolution_ms,
+        sorted(((*name(q), w), orjson.dumps(acc_to_json(acc))) for (q, w), acc in r.partials.items()),
+        r.deadletters, r.mark, sorted(((*name(q), t), n) for (q, t), n in r.events.items()),
+        sorted(r.rejected.items()), sorted((name(q), n) for q, n in r.duplicate.items()),
+        {name(q): v for q, v in r.first_response_ms.items()},
+        {name(q): v for q, v in r.resolution_ms.items()}, sorted(r.unlisted.items()),
     )
 
 
@@ -103,7 +120,7 @@ def state(proc: PartitionProcessor) -> tuple[object, ...]:
         proc.max_ts, proc.first_ts, proc.backlog.next_w, proc.pending,
         sorted((r.ts_ms, r.rank, r.event_id, r.interaction_id) for r in proc.buffer),
         +proc.backlog.open, +proc.backlog.waiting,
-        {ch: proc.backlog.oldest_waiting_ts(ch) for ch in PARAMS.channels},
+        {q: proc.backlog.oldest_waiting_ts(q) for q in proc.backlog.queues},
     )
 
 

@@ -20,6 +20,7 @@ from monitor.domain.report.review import (
     Gap,
     QualityPoint,
     alert_time_by_channel,
+    alert_time_by_queue,
     episodes,
     gaps,
     period_scores,
@@ -109,6 +110,47 @@ def test_resolved_record_without_its_firing_one() -> None:
 def test_no_records_no_episodes() -> None:
     assert episodes([], FROM, TO) == []
     assert alert_time_by_channel([], FROM, TO) == {}
+    assert alert_time_by_queue([], FROM, TO) == {}
+
+
+def _q(queue: str | None, severity: str, state: str, end_min: int, since_min: int) -> Transition:
+    """A chat service_level record of a five-minute window ending at ``end_min``, of a queue
+    alert (``queue`` set) or of the channel's own (None)."""
+    return Transition("chat", "service_level", severity, state, 0.5, 0.8, "<", (end_min - 5) * M,
+                      end_min * M, since_min * M, queue)
+
+
+# SPEC 9: the same indicator and since on the channel and on two of its queues are three episodes.
+# billing: [110, 150), escalating at 130; sales: [110, 200) open; the channel: [160, 170).
+QUEUED = [_q("billing", "warning", "firing", 120, 110), _q("billing", "critical", "firing", 130, 110),
+          _q("billing", "critical", "resolved", 150, 110),
+          _q("sales", "warning", "firing", 120, 110),
+          _q(None, "warning", "firing", 165, 160), _q(None, "warning", "resolved", 170, 160),
+          # sales again, a second episode inside the first one's span: [140, 150)
+          _q("sales", "warning", "firing", 145, 140), _q("sales", "warning", "resolved", 150, 140)]
+
+
+def test_queue_alert_episodes_carry_their_queue() -> None:
+    twice = [*QUEUED, *QUEUED]
+    random.Random(3).shuffle(twice)
+    assert episodes(twice, FROM, TO) == [
+        Episode("chat", "service_level", "critical", 110 * M, 150 * M, 40 * M, 40 * M, 1, 0,
+                "billing"),
+        Episode("chat", "service_level", "warning", 110 * M, None, 90 * M, None, 0, 0, "sales"),
+        Episode("chat", "service_level", "warning", 140 * M, 150 * M, 10 * M, 10 * M, 0, 0,
+                "sales"),
+        Episode("chat", "service_level", "warning", 160 * M, 170 * M, 10 * M, 10 * M, 0, 0),
+    ]
+
+
+def test_a_queue_alert_is_not_its_channels_alert_time() -> None:
+    found = episodes(QUEUED, FROM, TO)
+    # only the channel's own episode: 10 minutes, not the 90 of sales
+    assert alert_time_by_channel(found, FROM, TO) == {"chat": 10 * M}
+    # per queue, the union of its own episodes: sales [110, 200) holds [140, 150)
+    assert alert_time_by_queue(found, FROM, TO) == {("chat", "billing"): 40 * M,
+                                                    ("chat", "sales"): 90 * M}
+    assert alert_time_by_channel(episodes(QUEUED[:4], FROM, TO), FROM, TO) == {}
 
 
 def _p(channel: str, start_h: int, index: float | None) -> QualityPoint:

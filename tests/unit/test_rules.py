@@ -1,6 +1,6 @@
 """`sqm rules`: the committed rule file is what the command generates from the example config
-(golden file), and the pieces a reader relies on (names, channel matchers, notes, the [rules]
-table, the feedback records) are right."""
+(golden file), and the pieces a reader relies on (names, channel and queue matchers, notes, the
+[rules] table, the feedback records) are right."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import yaml
 
 from monitor import cli
 from monitor.config import Config, ConfigError, from_mapping, load
+from monitor.config.alerts import AlertConfig, SloConfig
 from monitor.ops.rules.document import notes, render, rule_groups
 from monitor.ops.rules.names import alert_name
 
@@ -27,6 +28,12 @@ FEEDBACK_ALERTS = {
     "SqmNpsLow": ("nps", "<", 0.0, -20.0, 2, 2),
     "SqmQualityIndexLow": ("quality_index", "<", 70.0, 60.0, 1, 1),
 }
+#: SPEC 9's additions to the example config: the service level of every queue of the channels
+#: that declare queues, and the shipped SLO once more per queue of them
+QUEUE_ALERT = AlertConfig(indicator="service_level", channels=("phone", "chat", "email"),
+                          op="<", warning=0.8, critical=0.6, queues=("*",))
+QUEUE_SLO = SloConfig(name="answered_in_time_by_queue", indicator="service_level",
+                      channels=("phone", "chat", "email"), objective=0.8, by=("queue",))
 #: Every feedback record, whatever the config (monitor/ops/rules/feedback.py)
 FEEDBACK_RECORDS = {f"sqm:{what}:{op}{w}" for what, op in (
     ("feedback", "increase"), ("csat", "mean_rate"), ("csat_satisfied", "ratio_rate"),
@@ -85,26 +92,38 @@ def test_default_file_has_every_kind_and_every_alert_links_its_runbook_section()
     assert records >= FEEDBACK_RECORDS
 
 
-def test_the_example_config_is_the_shipped_defaults_plus_the_feedback_alerts() -> None:
-    """When [[alerts]] is present the defaults no longer apply: the example writes them out."""
+def test_the_example_config_is_the_shipped_defaults_plus_the_feedback_and_queue_alerts() -> None:
+    """When [[alerts]] or [[slos]] is present the defaults no longer apply: the example writes
+    them out, then adds its own."""
     example = load(EXAMPLE, env={})
     defaults = Config().alerts
     assert example.alerts[:len(defaults)] == defaults
+    *feedback, queues = example.alerts[len(defaults):]
     added = {alert_name(a.indicator, a.op): (a.indicator, a.op, a.warning, a.critical,
                                              a.for_windows, a.clear_windows)
-             for a in example.alerts[len(defaults):]}
+             for a in feedback}
     assert added == FEEDBACK_ALERTS
-    assert all(a.channels == example.channel_names for a in example.alerts)
-    assert example.slos == Config().slos
+    assert all(a.channels == example.channel_names and not a.queues
+               for a in example.alerts[:-1])
+    assert queues == QUEUE_ALERT
+    assert example.slos == (*Config().slos, QUEUE_SLO)
 
 
-def test_the_committed_file_is_the_default_one_plus_the_feedback_alerts() -> None:
+def _queue_scoped(rule: dict[str, Any]) -> bool:
+    return bool(rule.get("labels", {}).get("scope") == "queue")
+
+
+def test_the_committed_file_is_the_default_one_plus_the_feedback_and_queue_alerts() -> None:
     """What the golden file does not show directly: the default config's file is the committed
-    one without the three added alerts (two severities each)."""
+    one without the three added alerts (two severities each), the queue alert and the per-queue
+    SLO's group (the channels' queues change no channel rule)."""
     committed = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))
     default = rule_groups(Config())
+    committed["groups"] = [g for g in committed["groups"]
+                           if g["name"] != f"sqm-slo-{QUEUE_SLO.name}"]
     for group in committed["groups"]:
-        group["rules"] = [r for r in group["rules"] if r.get("alert") not in FEEDBACK_ALERTS]
+        group["rules"] = [r for r in group["rules"]
+                          if r.get("alert") not in FEEDBACK_ALERTS and not _queue_scoped(r)]
     assert committed == default
     added = [r for r in rules_of(load(EXAMPLE, env={})) if r.get("alert") in FEEDBACK_ALERTS]
     assert sorted((r["alert"], r["labels"]["severity"]) for r in added) == sorted(
@@ -119,7 +138,8 @@ def test_feedback_alerts_follow_the_stream_and_the_quality_stage() -> None:
     rules = {(r["alert"], r["labels"]["severity"]): r for r in rules_of(load(EXAMPLE, env={}))
              if r.get("alert") in FEEDBACK_ALERTS}
     csat = rules[("SqmCsatMeanLow", "critical")]
-    assert 'sqm_alert_active{indicator="csat_mean", severity="critical"}' in csat["expr"]
+    assert 'sqm_alert_active{indicator="csat_mean", severity="critical", queue=""}' \
+        in csat["expr"]
     assert csat["annotations"]["summary"] == "{{ $labels.channel }}: CSAT mean below 3 (critical)"
     assert "with at least 10 (csat_responses) each" in csat["annotations"]["description"]
     assert "Decided in the stream" in csat["annotations"]["description"]
@@ -127,7 +147,8 @@ def test_feedback_alerts_follow_the_stream_and_the_quality_stage() -> None:
     assert nps["annotations"]["summary"] == "{{ $labels.channel }}: NPS below 0 (warning)"
     assert "(nps_responses)" in nps["annotations"]["description"]
     quality = rules[("SqmQualityIndexLow", "warning")]
-    assert 'sqm_alert_active{indicator="quality_index", severity="warning"}' in quality["expr"]
+    assert 'sqm_alert_active{indicator="quality_index", severity="warning", queue=""}' \
+        in quality["expr"]
     assert quality["annotations"]["description"] == (
         "The quality index of {{ $labels.channel }} has been below 70 in the last 3600 s quality "
         "period. The critical threshold: below 60. It resolves after one healthy period. "
@@ -168,7 +189,7 @@ def test_an_alert_for_some_channels_matches_only_them() -> None:
     ]}, env={})
     (rule,) = [r for r in rules_of(cfg) if r.get("alert") == "SqmServiceLevelLow"]
     assert 'sqm_alert_active{indicator="service_level", severity="critical", ' \
-        'channel=~"chat|web"}' in rule["expr"]
+        'channel=~"chat|web", queue=""}' in rule["expr"]
     assert rule["annotations"]["summary"] == "{{ $labels.channel }}: service level below 0.5 " \
         "(critical)"
 
@@ -216,3 +237,139 @@ def test_rules_table_changes_the_pipeline_alerts() -> None:
     assert rules["SqmWorkerDown"]["expr"] == 'up{job="sqm"} == 0 or absent(up{job="sqm"})\n'
     assert rules["SqmWatermarkLagHigh"]["expr"] == "sqm_watermark_lag_seconds > 120\n"
     assert rules["SqmNoData"]["annotations"]["runbook_url"] == "https://wiki.example/sqm#sqmnodata"
+
+
+# --- queues (SPEC 9) -------------------------------------------------------------------------
+
+#: chat with two declared queues (labels billing, tech_support, other), billing answered faster
+QUEUES = {"chat": {"queues": {"billing": {"first_response_target_s": 30}, "tech_support": {}}},
+          "phone": {}}
+
+
+def _alerts(cfg: Config, name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The alerting rules named ``name``: (severity, scope) -> rule."""
+    return {(r["labels"]["severity"], r["labels"].get("scope", "channel")): r
+            for r in rules_of(cfg) if r.get("alert") == name}
+
+
+def test_channel_and_queue_alerts_follow_their_own_series_of_sqm_alert_active() -> None:
+    """A channel entry follows the channel's series (queue=""), a queue entry its queues'
+    (queue!="" for "*", the names otherwise); both aggregate and hold per queue."""
+    cfg = from_mapping({"channels": QUEUES, "alerts": [
+        {"indicator": "service_level", "op": "<", "critical": 0.5},
+        {"indicator": "service_level", "op": "<", "warning": 0.8, "queues": ["*"],
+         "channels": ["chat"]},
+        {"indicator": "oldest_wait_s", "op": ">", "critical": "2x", "queues": ["billing"],
+         "channels": ["chat"]},
+    ]}, env={})
+    sl = _alerts(cfg, "SqmServiceLevelLow")
+    assert set(sl) == {("critical", "channel"), ("warning", "queue")}
+    by = "max by (channel, queue, indicator, severity)"
+    on = "unless on (channel, queue, indicator, severity)"
+    channel = 'sqm_alert_active{indicator="service_level", severity="critical", queue=""}'
+    assert sl[("critical", "channel")]["expr"] == (
+        f"{by} ({channel}) == 1\nor\n(\n  {by} (last_over_time({channel}[10m])) == 1\n"
+        f"  {on} {channel}\n)\n")
+    assert sl[("critical", "channel")]["labels"] == {"severity": "critical"}
+    queues = ('sqm_alert_active{indicator="service_level", severity="warning", '
+              'channel=~"chat", queue!=""}')
+    assert sl[("warning", "queue")]["expr"] == (
+        f"{by} ({queues}) == 1\nor\n(\n  {by} (last_over_time({queues}[10m])) == 1\n"
+        f"  {on} {queues}\n)\n")
+    assert sl[("warning", "queue")]["labels"] == {"severity": "warning", "scope": "queue"}
+    (wait,) = _alerts(cfg, "SqmOldestWaitHigh").values()
+    assert ('sqm_alert_active{indicator="oldest_wait_s", severity="critical", channel=~"chat", '
+            'queue=~"billing"}') in wait["expr"]
+
+
+def test_a_queue_alert_names_the_queue_and_its_target() -> None:
+    cfg = from_mapping({"channels": QUEUES, "alerts": [
+        {"indicator": "oldest_wait_s", "op": ">", "warning": "2x", "critical": "4x",
+         "queues": ["*"], "channels": ["chat"]},
+        {"indicator": "no_data", "op": ">", "warning": 0, "for_windows": 10, "queues": ["*"],
+         "channels": ["chat"]},
+    ]}, env={})
+    wait = _alerts(cfg, "SqmOldestWaitHigh")[("warning", "queue")]["annotations"]
+    assert wait["summary"] == ("{{ $labels.channel }}/{{ $labels.queue }}: oldest wait above 2x "
+                               "the queue's first response target (warning)")
+    assert wait["description"] == (
+        "The oldest wait of queue {{ $labels.queue }} of {{ $labels.channel }} has been above 2x "
+        "the queue's first response target in 2 consecutive 60 s windows. The critical "
+        "threshold: above 4x the queue's first response target. It resolves after 2 healthy "
+        "windows. Decided in the stream in event time; the episode is on sqm.alerts.v1, key "
+        "{{ $labels.channel }}/{{ $labels.queue }}/oldest_wait_s.")
+    assert wait["runbook_url"].endswith("#sqmoldestwaithigh")
+    quiet = _alerts(cfg, "SqmNoData")[("warning", "queue")]["annotations"]
+    assert quiet["summary"] == ("{{ $labels.channel }}/{{ $labels.queue }}: no contacts opened "
+                                "for 10 windows")
+    assert quiet["description"].startswith(
+        "Queue {{ $labels.queue }} of {{ $labels.channel }} had opened events in the previous 60 "
+        "windows but none in 10 consecutive 60 s windows: the source may be down or the queue "
+        "closed.")
+
+
+def test_a_listed_queue_is_matched_as_a_literal() -> None:
+    """A queue name may hold a dot: in the regular expression it is escaped (RE2 ``\\.``, written
+    ``\\\\.`` in the PromQL string), so ``tier.1`` never matches ``tierx1``."""
+    cfg = from_mapping({"channels": {"chat": {"queues": {"tier.1": {}, "tierx1": {}}}},
+                        "alerts": [{"indicator": "service_level", "op": "<", "warning": 0.8,
+                                    "queues": ["tier.1", "other"]}]}, env={})
+    (rule,) = _alerts(cfg, "SqmServiceLevelLow").values()
+    assert 'queue=~"tier\\\\.1|other"}' in rule["expr"]
+
+
+def test_no_two_alerting_rules_share_a_name_and_static_labels() -> None:
+    """promtool's lint (`promtool check rules`) refuses them: the channels' and the queues'
+    service level of the example config differ by scope."""
+    alerts = [(r["alert"], tuple(sorted(r.get("labels", {}).items())))
+              for r in rules_of(load(EXAMPLE, env={})) if "alert" in r]
+    assert len(alerts) == len(set(alerts))
+    assert (("SqmServiceLevelLow", (("scope", "queue"), ("severity", "warning")))) in alerts
+
+
+def test_a_per_queue_slo_sums_per_channel_and_queue_and_a_channel_slo_per_channel() -> None:
+    """Both over the queue-labelled counters: the channel's sums the queues (no queue label),
+    the per-queue one keeps them (queues' series only); each selects its own recorded series
+    and matches on its own labels."""
+    cfg = from_mapping({"channels": QUEUES, "slos": [
+        {"name": "sl", "indicator": "service_level", "objective": 0.9},
+        {"name": "sl_queue", "indicator": "service_level", "objective": 0.9, "by": ["queue"],
+         "channels": ["chat"]},
+    ]}, env={})
+    groups = {g["name"]: {r.get("record", r.get("alert")) + r.get("labels", {}).get(
+        "severity", ""): r for r in g["rules"]} for g in rule_groups(cfg)["groups"]}
+    chans = 'channel=~"chat|phone"'
+    channel, queue = groups["sqm-slo-sl"], groups["sqm-slo-sl_queue"]
+    assert channel["sqm:slo_events:increase5m"]["expr"] == (
+        f"sum by (channel) (increase(sqm_answered_total{{{chans}}}[5m]) + "
+        f"increase(sqm_abandoned_total{{{chans}}}[5m]))\n")
+    assert queue["sqm:slo_events:increase5m"]["expr"] == (
+        'sum by (channel, queue) (increase(sqm_answered_total{channel=~"chat", queue!=""}[5m]) '
+        '+ increase(sqm_abandoned_total{channel=~"chat", queue!=""}[5m]))\n')
+    assert queue["sqm:slo_error:ratio_rate1h"]["expr"] == (
+        '1 - (\n  sum by (channel, queue) (rate(sqm_answered_within_target_total'
+        '{channel=~"chat", queue!=""}[1h]))\n  /\n  sum by (channel, queue) ('
+        'rate(sqm_answered_total{channel=~"chat", queue!=""}[1h]) + '
+        'rate(sqm_abandoned_total{channel=~"chat", queue!=""}[1h]))\n)\n')
+    assert queue["sqm:slo_error:ratio_rate1h"]["labels"] == {"slo": "sl_queue",
+                                                            "indicator": "service_level"}
+    assert channel["sqm:slo_error_budget:remaining_ratio"]["expr"] == (
+        '1 - sqm:slo_error:ratio_rate30d{slo="sl", queue=""} / 0.1\n')
+    assert queue["sqm:slo_error_budget:remaining_ratio"]["expr"] == (
+        '1 - sqm:slo_error:ratio_rate30d{slo="sl_queue", queue!=""} / 0.1\n')
+    page = queue["SqmErrorBudgetBurnpage"]
+    assert page["expr"].startswith(
+        '(\n  sqm:slo_error:ratio_rate1h{slo="sl_queue", queue!=""} > 14.4 * 0.1\n'
+        '  and on (channel, queue, slo) sqm:slo_error:ratio_rate5m{slo="sl_queue", queue!=""} '
+        '> 14.4 * 0.1\n'
+        '  and on (channel, queue, slo) sqm:slo_events:increase5m{slo="sl_queue", queue!=""} '
+        '>= 10\n)\n')
+    assert page["annotations"]["summary"] == ("{{ $labels.channel }}/{{ $labels.queue }}: SLO "
+                                              "sl_queue is burning its error budget fast (page)")
+    assert "days on queue {{ $labels.queue }} of {{ $labels.channel }}." in \
+        page["annotations"]["description"]
+    ticket = channel["SqmErrorBudgetBurnticket"]
+    assert ('sqm:slo_error:ratio_rate1d{slo="sl", queue=""} > 3 * 0.1\n  and on (channel, slo) '
+            'sqm:slo_error:ratio_rate2h{slo="sl", queue=""}') in ticket["expr"]
+    assert ticket["annotations"]["summary"] == ("{{ $labels.channel }}: SLO sl is burning its "
+                                                "error budget steadily (ticket)")

@@ -73,11 +73,11 @@ def test_alert_active_is_one_for_the_firing_severity_and_zero_for_the_others() -
         pipe.send(*window_events(k, good, bad))
     pipe.flush_through(W0 + 2 * W)
     active = pipe.agg.active_alerts()
-    assert active[("phone", "service_level", "critical")] == 1
-    assert active[("phone", "service_level", "warning")] == 0
-    assert active[("chat", "service_level", "critical")] == 0
-    assert active[("phone", "no_data", "warning")] == 0
-    assert ("phone", "no_data", "critical") not in active  # no critical threshold configured
+    assert active[("phone", "", "service_level", "critical")] == 1
+    assert active[("phone", "", "service_level", "warning")] == 0
+    assert active[("chat", "", "service_level", "critical")] == 0
+    assert active[("phone", "", "no_data", "warning")] == 0
+    assert ("phone", "", "no_data", "critical") not in active  # no critical threshold configured
     # 7 channels x (4 alerts with both severities + no_data with warning only)
     assert len(active) == 7 * 9
     assert sum(active.values()) == 1

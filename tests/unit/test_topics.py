@@ -19,6 +19,7 @@ from monitor.contract.topics import (
     TOPIC_INTERACTIONS_CHANGELOG,
     TOPIC_PARTIALS,
     TOPIC_QUALITY,
+    TOPIC_QUEUES,
     TOPIC_WINDOWS_CHANGELOG,
     TopicDef,
     load_definitions,
@@ -30,6 +31,7 @@ from monitor.kafka import admin
 SPEC_NAMES = [
     "sqm.interactions.v1",
     "sqm.indicators.v1",
+    "sqm.queues.v1",
     "sqm.alerts.v1",
     "sqm.deadletter.v1",
     "sqm.quality.v1",
@@ -37,7 +39,8 @@ SPEC_NAMES = [
     "sqm.internal.interactions-changelog.v1",
     "sqm.internal.windows-changelog.v1",
 ]
-PUBLIC = [TOPIC_INPUT, TOPIC_INDICATORS, TOPIC_ALERTS, TOPIC_DEADLETTER, TOPIC_QUALITY]
+PUBLIC = [TOPIC_INPUT, TOPIC_INDICATORS, TOPIC_QUEUES, TOPIC_ALERTS, TOPIC_DEADLETTER,
+          TOPIC_QUALITY]
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,10 @@ EMPTY_INDICATORS: dict[str, Any] = {
                                            "tangibles")},
 }  # fmt: skip
 
+#: a queue's record (SPEC 9): the channel record's fields, ``queue`` after ``channel``
+QUEUE: dict[str, Any] = {"schema": "sqm.queues.v1", "channel": "chat", "queue": "billing",
+                         **{k: v for k, v in INDICATORS.items() if k not in ("schema", "channel")}}
+
 DEADLETTER: dict[str, Any] = {
     "schema": "sqm.deadletter.v1",
     "reason": "missing_field",
@@ -122,7 +129,16 @@ EVENT: dict[str, Any] = {
     "channel": "phone",
     "type": "opened",
     "ts": "2026-11-21T10:00:03+01:00",
-    "attrs": {"queue": "billing", "agent": "a-7"},
+    "queue": "billing",
+    "attrs": {"agent": "a-7"},
+}
+TRANSFER: dict[str, Any] = {
+    "event_id": "e-2",
+    "interaction_id": "i-1",
+    "channel": "phone",
+    "type": "transferred",
+    "ts": "2026-11-21T10:00:09+01:00",
+    "queue": "disputes",
 }
 
 ALERT: dict[str, Any] = {
@@ -184,6 +200,7 @@ def test_the_topics_with_the_spec_names() -> None:
     constants = [
         TOPIC_INPUT,
         TOPIC_INDICATORS,
+        TOPIC_QUEUES,
         TOPIC_ALERTS,
         TOPIC_DEADLETTER,
         TOPIC_QUALITY,
@@ -198,6 +215,7 @@ def test_partitions_and_policies(defs: dict[str, TopicDef]) -> None:
     expected = {
         TOPIC_INPUT: (4, "delete", "604800000"),
         TOPIC_INDICATORS: (4, "delete", "2592000000"),
+        TOPIC_QUEUES: (4, "delete", "2592000000"),  # retained like the indicators (SPEC 9)
         TOPIC_ALERTS: (1, "delete", "2592000000"),
         TOPIC_DEADLETTER: (4, "delete", "1209600000"),
         TOPIC_QUALITY: (1, "delete", "2592000000"),
@@ -250,6 +268,16 @@ def test_indicators_record_validates(record: dict[str, Any]) -> None:
     assert errors(TOPIC_INDICATORS, record) == []
 
 
+@pytest.mark.parametrize("record", [
+    QUEUE,
+    {**EMPTY_INDICATORS, "schema": "sqm.queues.v1", "queue": "other"},
+    changed(QUEUE, "queue", "Tier-2.EU_west"),
+    changed(QUEUE, "queue", "q" * 64),
+], ids=["full", "empty-other", "name-chars", "name-64"])
+def test_queue_record_validates(record: dict[str, Any]) -> None:
+    assert errors(TOPIC_QUEUES, record) == []
+
+
 def test_deadletter_record_validates() -> None:
     assert errors(TOPIC_DEADLETTER, DEADLETTER) == []
 
@@ -279,6 +307,7 @@ def test_invalid_quality_record(path: str, value: object) -> None:
 def test_alert_record_validates() -> None:
     assert errors(TOPIC_ALERTS, ALERT) == []
     assert errors(TOPIC_ALERTS, changed(ALERT, "value", None)) == []
+    assert errors(TOPIC_ALERTS, changed(ALERT, "queue", "billing")) == []  # a queue alert
 
 
 @pytest.mark.parametrize(
@@ -290,8 +319,14 @@ def test_alert_record_validates() -> None:
         changed(EVENT, "attrs", ...),
         {**EVENT, "extra": {"anything": [1, 2]}},
         changed(EVENT, "event_id", "x" * 128),
+        changed(EVENT, "queue", ...),
+        changed(EVENT, "queue", "q" * 64),
+        changed(EVENT, "queue", "an undeclared queue / any text"),
+        TRANSFER,
+        changed(changed(EVENT, "type", "responded"), "queue", "billing"),
     ],
-    ids=["rfc3339-offset", "epoch-ms", "rfc3339-utc-fraction", "no-attrs", "extra", "id-128"],
+    ids=["rfc3339-offset", "epoch-ms", "rfc3339-utc-fraction", "no-attrs", "extra", "id-128",
+         "no-queue", "queue-64", "queue-any-text", "transferred", "queue-on-responded"],
 )
 def test_input_event_validates(event: dict[str, Any]) -> None:
     assert errors(TOPIC_INPUT, event) == []
@@ -354,6 +389,34 @@ def test_invalid_alert_record(path: str, value: object) -> None:
     assert errors(TOPIC_ALERTS, changed(ALERT, path, value)) != []
 
 
+@pytest.mark.parametrize("queue", ["", "q" * 65, "a/b", ".hidden", 7, None])
+def test_invalid_queue_name_in_an_alert_record(queue: object) -> None:
+    assert errors(TOPIC_ALERTS, changed(ALERT, "queue", queue)) != []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("queue", ...),
+        ("queue", None),
+        ("queue", ""),
+        ("queue", "q" * 65),
+        ("queue", "chat/billing"),
+        ("queue", "-billing"),
+        ("schema", "sqm.indicators.v1"),
+        ("service_level", 1.5),
+        ("unexpected", 1),
+    ],
+)
+def test_invalid_queue_record(path: str, value: object) -> None:
+    assert errors(TOPIC_QUEUES, changed(QUEUE, path, value)) != []
+
+
+def test_a_channel_record_is_not_a_queue_record_nor_the_reverse() -> None:
+    assert errors(TOPIC_QUEUES, INDICATORS) != []
+    assert errors(TOPIC_INDICATORS, QUEUE) != []
+
+
 @pytest.mark.parametrize(
     ("path", "value"),
     [
@@ -368,10 +431,19 @@ def test_invalid_alert_record(path: str, value: object) -> None:
         ("ts", True),
         ("attrs", ["queue"]),
         ("channel", 7),
+        ("queue", ""),
+        ("queue", "q" * 65),
+        ("queue", 7),
+        ("queue", None),
     ],
 )
 def test_invalid_input_event(path: str, value: object) -> None:
     assert errors(TOPIC_INPUT, changed(EVENT, path, value)) != []
+
+
+@pytest.mark.parametrize(("path", "value"), [("queue", ...), ("queue", None), ("queue", "")])
+def test_a_transfer_names_its_queue(path: str, value: object) -> None:
+    assert errors(TOPIC_INPUT, changed(TRANSFER, path, value)) != []
 
 
 def test_input_event_that_is_not_an_object() -> None:

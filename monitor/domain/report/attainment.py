@@ -1,13 +1,15 @@
 """The period figures of ``sqm report`` (SPEC section 8), part 1: targets against their actuals,
 SLA attainment, error budgets and the worst hours, from the final windows of a time range.
 
-Pure domain: ``Indicators`` (one per channel and window, as ``sqm.indicators.v1`` carries them),
-threshold ``Rule``s, SLOs and channel targets in; plain structs out. A period's actual comes from
-the period's integer sums (windows are added up first), never from an average of window ratios:
-a busy window weighs as much as its traffic and an empty one not at all, so the report agrees
-with the counters Prometheus sums. SLA attainment is the one figure that is per window by nature
-(the share of windows that met a threshold), and it judges each window exactly as the stream's
-threshold alerts do (``value_of``, ``volume_of``, ``min_volume``).
+Pure domain: ``Indicators`` (one per channel and window, as ``sqm.indicators.v1`` carries them,
+or one per queue and window, as ``sqm.queues.v1`` does: SPEC 9), threshold ``Rule``s, SLOs and
+channel (or queue) targets in; plain structs out. A period's actual comes from the period's
+integer sums (windows are added up first), never from an average of window ratios: a busy window
+weighs as much as its traffic and an empty one not at all, so the report agrees with the counters
+Prometheus sums. SLA attainment is the one figure that is per window by nature (the share of
+windows that met a threshold), and it judges each window exactly as the stream's threshold alerts
+do (``value_of``, ``volume_of``, ``min_volume``). A queue is judged by the same functions as a
+channel (``queue_targets``, ``queue_attainment``), with its own targets and rules.
 """
 
 from __future__ import annotations
@@ -81,20 +83,37 @@ def counts_of(w: Indicators) -> Counts:
 
 
 def distinct(windows: Iterable[Indicators]) -> list[Indicators]:
-    """One record per (channel, window), the last one read winning, in (channel, start) order.
+    """One record per (channel, queue, window), the last one read winning, in (channel, queue,
+    start) order (a channel's own record, queue None, before its queues').
 
     A topic read at least once may hold a window twice (a producer retry); counting it twice
     would double its traffic in every figure.
     """
-    latest = {(w.channel, w.window_start_ms): w for w in windows}
+    latest = {(w.channel, w.queue or "", w.window_start_ms): w for w in windows}
     return [latest[k] for k in sorted(latest)]
 
 
 def period_sums(windows: Iterable[Indicators]) -> dict[str, Counts]:
-    """Per channel, the period's sums of its windows' counts (channels in sorted order)."""
+    """Per channel, the period's sums of its windows' counts (channels in sorted order). Only
+    the channels' records count: a queue's record (SPEC 9) is already in its channel's."""
     out: dict[str, Counts] = {}
     for w in distinct(windows):
-        out.setdefault(w.channel, Counts()).add(counts_of(w))
+        if w.queue is None:
+            out.setdefault(w.channel, Counts()).add(counts_of(w))
+    return out
+
+
+#: a queue, as the report keys it: (channel, queue name)
+QueueKey = tuple[str, str]
+
+
+def queue_sums(windows: Iterable[Indicators]) -> dict[QueueKey, Counts]:
+    """Per (channel, queue) of the queue records among ``windows``, the period's sums (in
+    (channel, queue) name order); channel records (queue None) are left out."""
+    out: dict[QueueKey, Counts] = {}
+    for w in distinct(windows):
+        if w.queue is not None:
+            out.setdefault((w.channel, w.queue), Counts()).add(counts_of(w))
     return out
 
 
@@ -122,13 +141,15 @@ def period_value(c: Counts, indicator: str) -> tuple[float | None, int]:
 
 
 class Slo(msgspec.Struct, frozen=True, gc=False):
-    """One SLO for one channel (SPEC 5.2), as the domain uses it: ``indicator`` is one of
-    ``SLO_INDICATORS``; ``objective`` the share of good events promised, in (0, 1)."""
+    """One SLO for one channel (SPEC 5.2), or one queue of it (``by = ["queue"]``, SPEC 9), as
+    the domain uses it: ``indicator`` is one of ``SLO_INDICATORS``; ``objective`` the share of
+    good events promised, in (0, 1)."""
 
     name: str
     indicator: str
     channel: str
     objective: float
+    queue: str | None = None
 
 
 def slo_events(c: Counts, indicator: str) -> tuple[int, int]:
@@ -152,7 +173,8 @@ class Target(msgspec.Struct, frozen=True, gc=False):
     indicator, ``target`` its warning threshold, else its critical). ``op`` is what the actual
     must do to meet the target: ``">="``/``"<="`` for a time target, an SLO's ``">="``, or a
     rule's ``"<"``/``">"`` which are breached ("met" = not breached). ``actual`` is None when its
-    denominator is 0, and then ``met`` too. ``volume`` is that denominator.
+    denominator is 0, and then ``met`` too. ``volume`` is that denominator. ``queue``: the queue
+    of a queue's target (SPEC 9); None for the channel's.
     """
 
     channel: str
@@ -165,6 +187,7 @@ class Target(msgspec.Struct, frozen=True, gc=False):
     actual: float | None
     met: bool | None
     volume: int
+    queue: str | None = None
 
 
 def rule_threshold(rule: Rule) -> tuple[str, float]:
@@ -175,14 +198,14 @@ def rule_threshold(rule: Rule) -> tuple[str, float]:
     return CRITICAL, rule.critical
 
 
-def _time_targets(channel: str, c: Counts, p: ChannelParams) -> list[Target]:
+def _time_targets(channel: str, c: Counts, p: ChannelParams, queue: str | None) -> list[Target]:
     sl, offered = period_value(c, "service_level")
     on_time, resolved = period_value(c, "on_time_resolution_rate")
     return [
         Target(channel, "time", "first_response", "service_level", None,
-               p.first_response_target_ms / 1000, "<=", sl, None, offered),
+               p.first_response_target_ms / 1000, "<=", sl, None, offered, queue),
         Target(channel, "time", "resolution", "on_time_resolution_rate", None,
-               p.resolution_target_ms / 1000, "<=", on_time, None, resolved),
+               p.resolution_target_ms / 1000, "<=", on_time, None, resolved, queue),
     ]
 
 
@@ -190,15 +213,25 @@ def _slo_target(s: Slo, c: Counts) -> Target:
     good, total = slo_events(c, s.indicator)
     actual = _ratio(good, total)
     met = None if actual is None else actual >= s.objective
-    return Target(s.channel, "slo", s.name, s.indicator, s.objective, None, ">=", actual, met, total)
+    return Target(s.channel, "slo", s.name, s.indicator, s.objective, None, ">=", actual, met, total,
+                  s.queue)
 
 
-def _rule_target(channel: str, rule: Rule, c: Counts) -> Target:
+def _rule_target(channel: str, rule: Rule, c: Counts, queue: str | None) -> Target:
     _, threshold = rule_threshold(rule)
     actual, volume = period_value(c, rule.indicator)
     met = None if actual is None else not breaches(rule.op, actual, threshold)
     return Target(channel, "threshold", rule.indicator, rule.indicator, threshold, None, rule.op,
-                  actual, met, volume)
+                  actual, met, volume, queue)
+
+
+def _targets_of(channel: str, queue: str | None, c: Counts, p: ChannelParams | None,
+                rules: Sequence[Rule], slos: Iterable[Slo]) -> list[Target]:
+    """One channel's or queue's rows: time targets (with ``p``), SLOs, ratio threshold rules."""
+    out = [] if p is None else _time_targets(channel, c, p, queue)
+    out.extend(_slo_target(s, c) for s in slos)
+    out.extend(_rule_target(channel, r, c, queue) for r in rules if r.indicator in RATIO_INDICATORS)
+    return out
 
 
 def _channels(*maps: Mapping[str, object]) -> list[str]:
@@ -216,11 +249,21 @@ def targets(sums: Mapping[str, Counts], channel_params: Mapping[str, ChannelPara
     value for them (see ``attainment``)."""
     out: list[Target] = []
     for ch in _channels(channel_params, rules, sums):
-        c = sums.get(ch, Counts())
-        if ch in channel_params:
-            out.extend(_time_targets(ch, c, channel_params[ch]))
-        out.extend(_slo_target(s, c) for s in slos if s.channel == ch)
-        out.extend(_rule_target(ch, r, c) for r in rules.get(ch, ()) if r.indicator in RATIO_INDICATORS)
+        out += _targets_of(ch, None, sums.get(ch, Counts()), channel_params.get(ch),
+                           rules.get(ch, ()), (s for s in slos if s.channel == ch and s.queue is None))
+    return out
+
+
+def queue_targets(sums: Mapping[QueueKey, Counts], queue_params: Mapping[QueueKey, ChannelParams],
+                  rules: Mapping[QueueKey, Sequence[Rule]], slos: Sequence[Slo]) -> list[Target]:
+    """``targets`` per (channel, queue): each queue's time targets are its own (``queue_params``,
+    the channel's where the config overrides none), its SLOs those with its queue (``by =
+    ["queue"]``), its rules those it is judged by. Queues in first-seen order of the inputs."""
+    out: list[Target] = []
+    for key in dict.fromkeys(k for m in (queue_params, rules, sums) for k in m):
+        ch, q = key
+        out += _targets_of(ch, q, sums.get(key, Counts()), queue_params.get(key),
+                           rules.get(key, ()), (s for s in slos if (s.channel, s.queue) == key))
     return out
 
 
@@ -228,12 +271,13 @@ def targets(sums: Mapping[str, Counts], channel_params: Mapping[str, ChannelPara
 
 
 class Attainment(msgspec.Struct, frozen=True, gc=False):
-    """The share of one channel's windows that met one threshold rule.
+    """The share of one channel's (or queue's) windows that met one threshold rule.
 
     ``severity``/``threshold``: the rule's warning, else its critical. ``windows``: windows
     counted (value present and volume at least ``min_volume``, as the stream counts them);
     ``skipped``: the others. ``share`` is ``met / windows``, None when none was counted.
     ``volume``: the counted windows' total volume; None for an indicator without a volume guard.
+    ``queue``: the queue of a queue's row (SPEC 9); None for the channel's.
     """
 
     channel: str
@@ -246,9 +290,11 @@ class Attainment(msgspec.Struct, frozen=True, gc=False):
     skipped: int
     share: float | None
     volume: int | None
+    queue: str | None = None
 
 
-def _attain(channel: str, rule: Rule, windows: Sequence[Indicators]) -> Attainment:
+def _attain(channel: str, rule: Rule, windows: Sequence[Indicators],
+            queue: str | None = None) -> Attainment:
     severity, threshold = rule_threshold(rule)
     counted = met = total_volume = 0
     for w in windows:
@@ -260,26 +306,42 @@ def _attain(channel: str, rule: Rule, windows: Sequence[Indicators]) -> Attainme
         total_volume += volume or 0
     return Attainment(channel, rule.indicator, severity, threshold, rule.op, counted, met,
                       len(windows) - counted, _ratio(met, counted),
-                      None if rule.indicator in UNGUARDED else total_volume)
+                      None if rule.indicator in UNGUARDED else total_volume, queue)
 
 
 def attainment(windows: Iterable[Indicators], rules: Mapping[str, Sequence[Rule]]) -> list[Attainment]:
-    """Per channel and threshold rule, the share of windows that met it (SLA attainment).
+    """Per channel and threshold rule, the share of the channel's windows that met it (SLA
+    attainment); queue records among ``windows`` are left to ``queue_attainment``.
 
     ``no_data`` is skipped: it is a property of a run of windows, not a window value.
     """
     by_channel: dict[str, list[Indicators]] = {}
     for w in distinct(windows):
-        by_channel.setdefault(w.channel, []).append(w)
+        if w.queue is None:
+            by_channel.setdefault(w.channel, []).append(w)
     return [_attain(ch, r, by_channel.get(ch, []))
             for ch, channel_rules in rules.items() for r in channel_rules if r.indicator != "no_data"]
+
+
+def queue_attainment(windows: Iterable[Indicators],
+                     rules: Mapping[QueueKey, Sequence[Rule]]) -> list[Attainment]:
+    """``attainment`` per (channel, queue), over the queue records among ``windows``: a queue's
+    windows run from its first one with an event (``sqm.queues.v1``), so a queue that started
+    within the range is judged over its own windows only. Rows in ``rules`` order."""
+    by_queue: dict[QueueKey, list[Indicators]] = {}
+    for w in distinct(windows):
+        if w.queue is not None:
+            by_queue.setdefault((w.channel, w.queue), []).append(w)
+    return [_attain(ch, r, by_queue.get((ch, q), []), q)
+            for (ch, q), queue_rules in rules.items() for r in queue_rules
+            if r.indicator != "no_data"]
 
 
 # --- error budget --------------------------------------------------------------------------
 
 
 class Budget(msgspec.Struct, frozen=True, gc=False):
-    """The error budget of one SLO for one channel over the period.
+    """The error budget of one SLO for one channel (or one queue: ``queue``) over the period.
 
     ``allowed_bad = (1 - objective) * total``; ``spent = bad / allowed_bad``: 1 is the whole
     budget, above 1 overspent. None when ``total`` is 0.
@@ -294,6 +356,7 @@ class Budget(msgspec.Struct, frozen=True, gc=False):
     bad: int
     allowed_bad: float
     spent: float | None
+    queue: str | None = None
 
 
 def _budget(s: Slo, c: Counts) -> Budget:
@@ -306,12 +369,19 @@ def _budget(s: Slo, c: Counts) -> Budget:
         spent = bad / allowed
     else:  # objective 1 (the config refuses it): any bad event overspends without bound
         spent = math.inf if bad else 0.0
-    return Budget(s.name, s.channel, s.indicator, s.objective, good, total, bad, allowed, spent)
+    return Budget(s.name, s.channel, s.indicator, s.objective, good, total, bad, allowed, spent,
+                  s.queue)
 
 
 def error_budget(sums: Mapping[str, Counts], slos: Sequence[Slo]) -> list[Budget]:
     """Per SLO (one per channel), the budget spent over the period, from the period's sums."""
-    return [_budget(s, sums.get(s.channel, Counts())) for s in slos]
+    return [_budget(s, sums.get(s.channel, Counts())) for s in slos if s.queue is None]
+
+
+def queue_error_budget(sums: Mapping[QueueKey, Counts], slos: Sequence[Slo]) -> list[Budget]:
+    """``error_budget`` of the SLOs per queue (``by = ["queue"]``), from each queue's sums."""
+    return [_budget(s, sums.get((s.channel, s.queue), Counts())) for s in slos
+            if s.queue is not None]
 
 
 # --- worst hours ---------------------------------------------------------------------------
@@ -334,11 +404,12 @@ def worst_hours(windows: Iterable[Indicators], *, top: int, min_volume: int = 1,
 
     ``channel`` None: all channels' windows summed per hour. Hours whose offered contacts
     (answered + abandoned) are fewer than ``min_volume`` are left out: a quiet hour with one late
-    answer says little. A window belongs to the hour of its start.
+    answer says little. A window belongs to the hour of its start. Channel records only (a
+    queue's is already in its channel's).
     """
     hours: dict[int, Counts] = {}
     for w in distinct(windows):
-        if channel is None or w.channel == channel:
+        if w.queue is None and (channel is None or w.channel == channel):
             hours.setdefault(w.window_start_ms // HOUR_MS * HOUR_MS, Counts()).add(counts_of(w))
     rows = [Hour(channel, start, c.answered_within_target / c.offered, c.answered_within_target,
                  c.offered)

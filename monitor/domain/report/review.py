@@ -44,7 +44,8 @@ _RANK: Final = {WARNING: 1, CRITICAL: 2}
 
 
 class Episode(msgspec.Struct, frozen=True):
-    """One alert episode (one ``alert_id``: channel, indicator, since) as seen at the range end."""
+    """One alert episode (one ``alert_id``: channel, queue, indicator, since) as seen at the
+    range end."""
 
     channel: str
     indicator: str
@@ -62,6 +63,8 @@ class Episode(msgspec.Struct, frozen=True):
     escalations: int
     #: firing records that lowered it (critical -> warning)
     de_escalations: int
+    #: the queue of a queue alert (SPEC 9); None: an alert on the channel's roll-up
+    queue: str | None = None
 
 
 def _order(t: Transition) -> tuple[int, int, int]:
@@ -86,41 +89,59 @@ def _episode(records: Sequence[Transition], from_ms: int, to_ms: int) -> Episode
         previous = t.severity
     worst = max((t.severity for t in records), key=lambda s: _RANK.get(s, 0))
     return Episode(first.channel, first.indicator, worst, first.since_ms, resolved, duration,
-                   None if resolved is None else resolved - first.since_ms, up, down)
+                   None if resolved is None else resolved - first.since_ms, up, down, first.queue)
 
 
 def episodes(transitions: Iterable[Transition], from_ms: int, to_ms: int) -> list[Episode]:
     """One ``Episode`` per alert_id active at some time in [from_ms, to_ms), ordered by since,
-    channel and indicator.
+    channel, queue (a channel's own alert first) and indicator.
 
     Records whose window ends after ``to_ms`` are ignored: the report describes the range, so an
     episode resolved later is open at its end. A re-emitted record (a worker after a crash) doubles
     nothing: records group by episode, escalations count severity changes between consecutive
     records, and the time comes from since and the first ``resolved``.
     """
-    by_id: dict[tuple[str, str, int], list[Transition]] = {}
+    by_id: dict[tuple[str, str, str, int], list[Transition]] = {}
     for t in transitions:
         if t.window_end_ms <= to_ms:
-            by_id.setdefault((t.channel, t.indicator, t.since_ms), []).append(t)
+            by_id.setdefault((t.channel, t.queue or "", t.indicator, t.since_ms), []).append(t)
     out = []
-    for ident in sorted(by_id, key=lambda k: (k[2], k[0], k[1])):
+    for ident in sorted(by_id, key=lambda k: (k[3], k[0], k[1], k[2])):
         found = _episode(sorted(by_id[ident], key=_order), from_ms, to_ms)
         if found is not None:
             out.append(found)
     return out
 
 
+def _in_range(e: Episode, from_ms: int, to_ms: int) -> tuple[int, int]:
+    """An episode's active interval clipped to [from_ms, to_ms) (empty: end <= start)."""
+    return max(e.since_ms, from_ms), min(to_ms if e.resolved_ms is None else e.resolved_ms, to_ms)
+
+
 def alert_time_by_channel(found: Iterable[Episode], from_ms: int, to_ms: int) -> dict[str, int]:
     """Per channel, the time in [from_ms, to_ms) during which at least one of its alerts was active:
     the union of its episodes' in-range intervals, so two indicators alerting at once count once
-    (the channel was in trouble for that long, not twice as long). Channels in name order."""
+    (the channel was in trouble for that long, not twice as long). Channels in name order.
+
+    Only the channel's own alerts (on its roll-up) count: a queue alert (SPEC 9) says one queue
+    was in trouble, not the channel; it counts in ``alert_time_by_queue``."""
     spans: dict[str, list[tuple[int, int]]] = {}
     for e in found:
-        start = max(e.since_ms, from_ms)
-        end = min(to_ms if e.resolved_ms is None else e.resolved_ms, to_ms)
-        if end > start:
+        start, end = _in_range(e, from_ms, to_ms)
+        if e.queue is None and end > start:
             spans.setdefault(e.channel, []).append((start, end))
     return {ch: _covered(spans[ch]) for ch in sorted(spans)}
+
+
+def alert_time_by_queue(found: Iterable[Episode], from_ms: int,
+                        to_ms: int) -> dict[tuple[str, str], int]:
+    """``alert_time_by_channel`` of the queue alerts, per (channel, queue) in name order."""
+    spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for e in found:
+        start, end = _in_range(e, from_ms, to_ms)
+        if e.queue is not None and end > start:
+            spans.setdefault((e.channel, e.queue), []).append((start, end))
+    return {key: _covered(spans[key]) for key in sorted(spans)}
 
 
 def _covered(spans: list[tuple[int, int]]) -> int:

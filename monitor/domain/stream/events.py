@@ -7,7 +7,7 @@ objects only. The wall clock comes in as ``now_ms``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -15,6 +15,7 @@ import msgspec
 
 from monitor.domain.stream import feedback
 from monitor.domain.stream.feedback import FEEDBACK, Feedback
+from monitor.domain.stream.queues import ChannelQueues, Queue
 from monitor.domain.stream.timefmt import MAX_TS_MS, MIN_TS_MS, parse_rfc3339_ms
 
 OPENED: Final = "opened"
@@ -23,10 +24,16 @@ ABANDONED: Final = "abandoned"
 RESOLVED: Final = "resolved"
 FAILED: Final = "failed"
 REOPENED: Final = "reopened"
-EVENT_TYPES: Final = (OPENED, RESPONDED, ABANDONED, RESOLVED, FAILED, REOPENED, FEEDBACK)
-#: Tie-break for equal event times so the applied order never depends on arrival order.
-TYPE_RANK: Final = {OPENED: 0, RESPONDED: 1, ABANDONED: 2, RESOLVED: 3, FAILED: 3, REOPENED: 4,
-                    FEEDBACK: 5}
+TRANSFERRED: Final = "transferred"
+EVENT_TYPES: Final = (OPENED, RESPONDED, ABANDONED, RESOLVED, FAILED, REOPENED, FEEDBACK,
+                      TRANSFERRED)
+#: Tie-break for equal event times so the applied order never depends on arrival order. A
+#: transfer at the same millisecond as an answer comes first: the answer is the new queue's.
+TYPE_RANK: Final = {OPENED: 0, TRANSFERRED: 1, RESPONDED: 2, ABANDONED: 3, RESOLVED: 4, FAILED: 4,
+                    REOPENED: 5, FEEDBACK: 6}
+#: The event types whose ``queue`` counts (SPEC 9); on any other type it is ignored.
+QUEUED_TYPES: Final = frozenset((OPENED, TRANSFERRED))
+MAX_QUEUE_CHARS: Final = 64
 
 REASONS: Final = (
     "malformed_json", "not_an_object", "missing_field", "bad_type", "bad_value", "unknown_type",
@@ -47,6 +54,10 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     ts_ms: int
     #: the survey of a ``feedback`` event (SPEC 7.1); None for the lifecycle types
     feedback: Feedback | None = None
+    #: the queue an ``opened`` opens in or a ``transferred`` moves to (SPEC 9); None otherwise
+    queue: Queue | None = None
+    #: the event named a queue the config does not declare (measured under ``other``)
+    unlisted: bool = False
 
     @property
     def order_key(self) -> tuple[int, int, str]:
@@ -61,8 +72,8 @@ class Rejection:
 
 
 def validate(
-    obj: dict[str, Any], channels: Collection[str], now_ms: int, max_future_skew_ms: int,
-    max_event_age_ms: int,
+    obj: dict[str, Any], queues: Mapping[str, ChannelQueues], now_ms: int,
+    max_future_skew_ms: int, max_event_age_ms: int,
 ) -> Event | Rejection:
     """Every rule of a decoded JSON object, in order, so that the first failing one names the
     reason (the general path: ``monitor.contract.input`` tries a faster decoder first).
@@ -70,7 +81,7 @@ def validate(
     ``max_event_age_ms`` bounds event time from below: stage two emits every window from the
     first one that saw an event, so one stray timestamp from 1970 would make a fresh deployment
     emit 29 million windows per channel."""
-    rejection = _shape(obj) or _values(obj, channels)
+    rejection = _shape(obj) or _values(obj, queues)
     if rejection is not None:
         return rejection
     survey: Feedback | None = None
@@ -90,7 +101,17 @@ def validate(
         behind_s = (now_ms - ts_ms) / 1000
         return Rejection("bad_timestamp", f"ts is {behind_s:.0f} s behind the clock, more than "
                          f"max_event_age_s ({max_event_age_ms // 1000})")
-    return Event(obj["event_id"], obj["interaction_id"], obj["channel"], obj["type"], ts_ms, survey)
+    channel, etype = obj["channel"], obj["type"]
+    if etype in QUEUED_TYPES:
+        queue, unlisted = queue_of(queues[channel], obj.get("queue"))
+        return Event(obj["event_id"], obj["interaction_id"], channel, etype, ts_ms, None, queue,
+                     unlisted)
+    return Event(obj["event_id"], obj["interaction_id"], channel, etype, ts_ms, survey)
+
+
+def queue_of(queues: ChannelQueues, name: str | None) -> tuple[Queue, bool]:
+    """The queue an ``opened`` or ``transferred`` names, and whether it is undeclared."""
+    return queues.resolve(name), name is not None and not queues.listed(name)
 
 
 def event_time_ms(ts: str | int) -> int | None:
@@ -113,10 +134,17 @@ def _shape(obj: dict[str, Any]) -> Rejection | None:
         return Rejection("bad_type", "ts must be an RFC 3339 string or integer epoch milliseconds")
     if "attrs" in obj and obj["attrs"] is not None and not isinstance(obj["attrs"], dict):
         return Rejection("bad_type", "attrs must be an object")
+    if obj["type"] in QUEUED_TYPES:
+        queue = obj.get("queue")
+        if queue is None and obj["type"] == TRANSFERRED:
+            return Rejection("missing_field", "queue is missing (a transferred event names its "
+                             "new queue)")
+        if queue is not None and not isinstance(queue, str):
+            return Rejection("bad_type", "queue must be a string")
     return None
 
 
-def _values(obj: dict[str, Any], channels: Collection[str]) -> Rejection | None:
+def _values(obj: dict[str, Any], queues: Mapping[str, ChannelQueues]) -> Rejection | None:
     """Ids, type and channel within what is allowed (the shape is already checked)."""
     for name in ("event_id", "interaction_id"):
         if not 1 <= len(obj[name]) <= MAX_ID_CHARS:
@@ -125,8 +153,11 @@ def _values(obj: dict[str, Any], channels: Collection[str]) -> Rejection | None:
     if etype not in TYPE_RANK:
         return Rejection("unknown_type", f"type {etype[:64]!r} is not one of {', '.join(EVENT_TYPES)}")
     channel: str = obj["channel"]
-    if channel not in channels:
+    if channel not in queues:
         return Rejection("unknown_channel", f"channel {channel[:64]!r} is not configured")
+    queue = obj.get("queue")
+    if etype in QUEUED_TYPES and queue is not None and not 1 <= len(queue) <= MAX_QUEUE_CHARS:
+        return Rejection("bad_value", f"queue must be 1..{MAX_QUEUE_CHARS} characters")
     return None
 
 

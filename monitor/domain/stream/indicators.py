@@ -1,4 +1,5 @@
-"""The indicators of one channel and window (SPEC section 2), computed from its accumulator.
+"""The indicators of one channel, or queue, and window (SPEC sections 2 and 9), computed from its
+accumulator.
 
 Times stay integer or float milliseconds here; ``monitor.contract.indicators`` writes the record of
 ``sqm.indicators.v1`` (RFC 3339 bounds, seconds) and the exporter reads these fields directly.
@@ -72,10 +73,14 @@ class Indicators(msgspec.Struct, frozen=True, gc=False):
     complaints: int = 0
     complaint_rate: float | None = None
     servqual: tuple[Dimension, ...] = (NO_SURVEY,) * len(fb.DIMENSIONS)
+    #: the queue of a queue record (SPEC 9); None: the channel's record, the roll-up of its queues
+    queue: str | None = None
 
 
-def indicators(channel: str, start_ms: int, window_ms: int, acc: WindowAcc) -> Indicators:
-    """The indicators of one channel and window; ``acc`` holds its combined measurements."""
+def indicators(channel: str, start_ms: int, window_ms: int, acc: WindowAcc,
+               queue: str | None = None) -> Indicators:
+    """The indicators of one channel (or one of its queues) and window; ``acc`` holds its
+    combined measurements."""
     c = acc.count
     answered, abandoned = c("answered"), c("abandoned")
     resolved, failed = c("resolved"), c("failed")
@@ -105,6 +110,7 @@ def indicators(channel: str, start_ms: int, window_ms: int, acc: WindowAcc) -> I
         backlog_waiting=acc.snap_waiting,
         backlog_open=acc.snap_open,
         oldest_wait_ms=None if oldest is None else max(0, end_ms - oldest),
+        queue=queue,
         **({"complaint_rate": ratio(0, opened)} if acc.feedback is None
            else surveys(acc.feedback, opened)),
     )

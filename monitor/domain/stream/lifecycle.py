@@ -18,9 +18,11 @@ from monitor.domain.stream.events import (
     REOPENED,
     RESOLVED,
     RESPONDED,
+    TRANSFERRED,
     Event,
     Rejection,
 )
+from monitor.domain.stream.queues import Queue
 
 OPEN, CLOSED_RESOLVED, CLOSED_FAILED = 0, 1, 2
 _RESPONDED_BIT, _ABANDONED_BIT = 1, 2
@@ -57,9 +59,11 @@ class Interaction(msgspec.Struct, gc=False):
     Memory per interaction is the budget (a million may be open): ids in a tuple, and no list at
     all for the (usually absent) held events. ``closed_ts`` is the closing time; for a state
     that only ``feedback`` events made (never opened here), the time of its latest survey,
-    which decides how long the state is kept (``monitor.stages.interactions.expiry.Retention``)."""
+    which decides how long the state is kept (``monitor.stages.interactions.expiry.Retention``).
+    ``queue`` is the queue it is in (SPEC 9): its channel's default until it opens, then the
+    one it opened in, then wherever ``transferred`` moves it."""
 
-    channel: str
+    queue: Queue
     opened_ts: int | None = None
     flags: int = 0
     closed: int = OPEN
@@ -67,6 +71,11 @@ class Interaction(msgspec.Struct, gc=False):
     seen: tuple[str, ...] = ()
     unapplied: int = 0
     held: list[Pending] | tuple[()] = ()
+
+    @property
+    def channel(self) -> str:
+        """The channel it was opened on (or, not opened yet, of its first event)."""
+        return self.queue.channel
 
     @property
     def responded(self) -> bool:
@@ -101,8 +110,9 @@ class Interaction(msgspec.Struct, gc=False):
     def _open(self, e: Event) -> Measurement | Rejection:
         if self.opened_ts is not None:
             return Rejection("invalid_transition", "interaction already opened")
+        assert e.queue is not None, "an opened event always has its queue"
         self.opened_ts = e.ts_ms
-        self.channel = e.channel  # the interaction belongs to the channel it was opened on
+        self.queue = e.queue  # the channel and queue it was opened on
         return Measurement("opened", e.ts_ms)
 
     def _respond(self, e: Event, since_open: int, _reopen_window_ms: int) -> Applied:
@@ -144,6 +154,19 @@ class Interaction(msgspec.Struct, gc=False):
         self.closed = OPEN
         return Measurement("reopened", e.ts_ms)
 
+    def _transfer(self, e: Event, _since_open: int, _reopen_window_ms: int) -> Applied:
+        """Move to another queue while waiting or open: what completes it from now on is
+        measured there (SPEC 9). Nothing is measured by the move itself."""
+        if self.closed != OPEN:
+            return Rejection("invalid_transition", "transferred after the interaction was closed")
+        to = e.queue
+        assert to is not None, "a transferred event always has its queue"
+        if to.channel != self.queue.channel:
+            return Rejection("invalid_transition", f"transferred to channel {to.channel!r}, but "
+                             f"the interaction is on {self.queue.channel!r}")
+        self.queue = to
+        return None
+
     def hold(self, pend: Pending) -> None:
         """Keep an event until the interaction's ``opened`` arrives."""
         if isinstance(self.held, list) and self.held:
@@ -162,4 +185,5 @@ TRANSITIONS: dict[str, Callable[[Interaction, Event, int, int], Applied]] = {
     RESOLVED: Interaction._close,
     FAILED: Interaction._close,
     REOPENED: Interaction._reopen,
+    TRANSFERRED: Interaction._transfer,
 }

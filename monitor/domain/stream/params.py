@@ -6,7 +6,9 @@ never reads the configuration itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from monitor.domain.stream.queues import ChannelQueues, Queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,8 @@ class ChannelParams:
 
 @dataclass(frozen=True, slots=True)
 class Params:
+    """Frozen, but ``queues`` is completed at construction for the channels it leaves out."""
+
     channels: tuple[str, ...]
     channel_params: dict[str, ChannelParams]
     window_ms: int
@@ -30,3 +34,14 @@ class Params:
     max_event_bytes: int
     #: events older than this (wall clock) are dead-lettered as ``bad_timestamp``
     max_event_age_ms: int
+    #: the queues of each channel (SPEC 9); a channel left out has one queue, ``main``, with
+    #: its ``channel_params``
+    queues: dict[str, ChannelQueues] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for ch in self.channels:
+            if ch not in self.queues:
+                cp = self.channel_params[ch]
+                self.queues[ch] = ChannelQueues.of(Queue(
+                    ch, "main", cp.first_response_target_ms, cp.resolution_target_ms,
+                    cp.short_abandon_ms), ())

@@ -1,13 +1,15 @@
-"""Per-(channel, window) accumulator: the unit that is combined, repartitioned and finalised.
+"""Per-(queue, window) accumulator: the unit that is combined, repartitioned and finalised.
 
 Everything in it merges associatively, so partial accumulators from any batch, partition or
-worker add up to the same window regardless of how the input was split.
+worker add up to the same window regardless of how the input was split, and a channel's
+window is the merge of its queues' (SPEC 9: the exact roll-up).
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from monitor.domain.stream.queues import Queue
 from monitor.domain.stream.sketch import Sketch
 
 COUNT_FIELDS: tuple[str, ...] = (
@@ -75,10 +77,22 @@ class WindowAcc:
                 self.snap_min_waiting_ts = o
 
 
+def rollup(accs: list[WindowAcc]) -> WindowAcc:
+    """A fresh accumulator holding the merge of ``accs`` (which are left as they are)."""
+    out = WindowAcc()
+    for acc in accs:
+        out.merge(acc)
+    return out
+
+
 class Partial(msgspec.Struct, frozen=True, gc=False):
-    """One input partition's accumulator of one (channel, window), on its way to stage two."""
+    """One input partition's accumulator of one (queue, window), on its way to stage two."""
 
     src: int
-    channel: str
+    queue: Queue
     window_start_ms: int
     acc: WindowAcc
+
+    @property
+    def channel(self) -> str:
+        return self.queue.channel

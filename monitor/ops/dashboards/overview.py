@@ -1,19 +1,21 @@
-"""The service quality overview: per channel (a repeated row), stat tiles of the latest final
-window coloured by the config's alert thresholds and their time series with the thresholds as
-lines; volume by channel; the alerts firing now.
+"""The service quality overview: the alerts firing now and the volume by channel; the queues
+of the chosen channels (a table and series, ``monitor.ops.dashboards.queues``); then per channel
+(a repeated row), stat tiles of the latest final window coloured by the config's alert
+thresholds and their time series with the thresholds as lines.
 
 The thresholds come from the same ``[[alerts]]`` the stream evaluates: per channel, as an
 override on the series named after the channel, because an ``"Nx"`` threshold differs by
-channel and a repeated panel is one definition."""
+channel and a repeated panel is one definition. A channel's figure is its roll-up series
+(``queue=""``) or the sum of its queues' (``monitor.ops.dashboards.series``), never both."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import itertools
 
 from grafana_foundation_sdk.builders import common, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.models import common as cm
 
-from monitor.config import Config, period_rules, window_rules
+from monitor.config import Config, channel_window_rules, period_rules
 from monitor.domain.alerts import Rule
 from monitor.ops.dashboards.panels import (
     DATASOURCE,
@@ -21,41 +23,15 @@ from monitor.ops.dashboards.panels import (
     channel_variable,
     datasource_variable,
     query,
+    queue_variable,
     thresholds,
 )
+from monitor.ops.dashboards.queues import queue_panels
+from monitor.ops.dashboards.series import CHANNELS, TILES, Measure
 
 UID = "sqm-overview"
-CHANNEL = '{channel=~"$channel"}'
-
-
-class Tile(NamedTuple):
-    title: str
-    indicator: str  # the [[alerts]] indicator whose thresholds colour it
-    expr: str  # PromQL with {sel} for the channel selector
-    unit: str
-
-
-TILES = (
-    Tile("Service level", "service_level", "max by (channel) (sqm_service_level_ratio{sel})",
-         "percentunit"),
-    Tile("Abandonment", "abandonment_rate", "max by (channel) (sqm_abandonment_ratio{sel})",
-         "percentunit"),
-    Tile("First response p90", "first_response_p90_s",
-         'max by (channel) (sqm_first_response_window_seconds{sel_q})', "s"),
-    Tile("Waiting backlog", "backlog_waiting", "sum by (channel) (sqm_backlog_waiting{sel})",
-         "short"),
-    Tile("Oldest wait", "oldest_wait_s", "max by (channel) (sqm_oldest_wait_seconds{sel})", "s"),
-    Tile("Resolution rate", "resolution_rate", "max by (channel) (sqm_resolution_ratio{sel})",
-         "percentunit"),
-    Tile("On-time resolution", "on_time_resolution_rate",
-         "max by (channel) (sqm_on_time_resolution_ratio{sel})", "percentunit"),
-    Tile("Reopen rate", "reopen_rate", "max by (channel) (sqm_reopen_ratio{sel})", "percentunit"),
-)
-
-
-def expr_of(tile: Tile) -> str:
-    return tile.expr.replace("{sel_q}", '{channel=~"$channel", quantile="0.9"}').replace(
-        "{sel}", CHANNEL)
+#: the alerts table: channel alerts (queue empty) and queue alerts alike
+ALERTS = "max by (channel, queue, indicator, severity) (sqm_alert_active == 1)"
 
 
 def rules_by_indicator(cfg: Config) -> dict[str, dict[str, Rule]]:
@@ -63,16 +39,16 @@ def rules_by_indicator(cfg: Config) -> dict[str, dict[str, Rule]]:
     the quality stage (``period_rules``: ``quality_index``) evaluate, thresholds resolved
     (``"Nx"``)."""
     out: dict[str, dict[str, Rule]] = {}
-    for per_channel in (window_rules(cfg), period_rules(cfg)):
+    for per_channel in (channel_window_rules(cfg), period_rules(cfg)):
         for ch, rules in per_channel.items():
             for r in rules:
                 out.setdefault(r.indicator, {})[ch] = r
     return out
 
 
-def _stat(tile: Tile, rules: dict[str, Rule]) -> stat.Panel:
+def _stat(tile: Measure, rules: dict[str, Rule]) -> stat.Panel:
     p = (stat.Panel().title(tile.title).unit(tile.unit).datasource(DATASOURCE).height(4).span(3)
-         .with_target(query(expr_of(tile), "{{channel}}", instant=True))
+         .with_target(query(tile.channel_expr(), "{{channel}}", instant=True))
          .thresholds(thresholds(None)).color_mode(cm.BigValueColorMode.BACKGROUND)
          .graph_mode(cm.BigValueGraphMode.NONE)
          .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
@@ -83,9 +59,9 @@ def _stat(tile: Tile, rules: dict[str, Rule]) -> stat.Panel:
     return p
 
 
-def _series(tile: Tile, rules: dict[str, Rule]) -> timeseries.Panel:
+def _series(tile: Measure, rules: dict[str, Rule]) -> timeseries.Panel:
     p = (timeseries.Panel().title(tile.title).unit(tile.unit).datasource(DATASOURCE).height(6)
-         .span(6).with_target(query(expr_of(tile), "{{channel}}"))
+         .span(6).with_target(query(tile.channel_expr(), "{{channel}}"))
          .thresholds(thresholds(None))
          .thresholds_style(common.GraphThresholdsStyleConfig()
                            .mode(cm.GraphThresholdsStyleMode.DASHED))
@@ -98,17 +74,16 @@ def _series(tile: Tile, rules: dict[str, Rule]) -> timeseries.Panel:
 
 def _alerts_table() -> table.Panel:
     return (table.Panel().title("Alerts firing now").datasource(DATASOURCE).height(6).span(12)
-            .with_target(query("max by (channel, indicator, severity) (sqm_alert_active == 1)",
-                               instant=True, table=True))
-            .description("The stream's threshold alerts (sqm_alert_active = 1): channel, "
-                         "indicator, severity."))
+            .with_target(query(ALERTS, instant=True, table=True))
+            .description("The threshold alerts firing (sqm_alert_active = 1): channel, queue "
+                         "(empty for a channel's own alert), indicator, severity."))
 
 
 def _volume() -> timeseries.Panel:
     return (timeseries.Panel().title("Volume by channel").unit("reqps").datasource(DATASOURCE)
             .height(6).span(12)
             .with_target(query(
-                f"sum by (channel) (rate(sqm_opened_total{CHANNEL}[$__rate_interval]))",
+                f"sum by (channel) (rate(sqm_opened_total{{{CHANNELS}}}[$__rate_interval]))",
                 "{{channel}}"))
             .description("Contacts opened per second."))
 
@@ -118,11 +93,17 @@ def overview(cfg: Config) -> dashboard.Dashboard:
          .refresh("30s").time("now-3h", "now").timezone("browser")
          .with_variable(datasource_variable())
          .with_variable(channel_variable(cfg.channel_names))
-         .with_panel(_alerts_table()).with_panel(_volume()))
-    d = d.with_row(dashboard.Row("$channel").repeat("channel"))
+         .with_variable(queue_variable()))
+    ids = itertools.count(1)  # unique panel ids: two rows would both get id 0
+    for p in (_alerts_table(), _volume()):
+        d = d.with_panel(p.id(next(ids)))
+    d = d.with_row(dashboard.Row("Queues").id(next(ids)))
+    for q in queue_panels(cfg):
+        d = d.with_panel(q.id(next(ids)))
+    d = d.with_row(dashboard.Row("$channel").repeat("channel").id(next(ids)))
     rules = rules_by_indicator(cfg)
     for tile in TILES:
-        d = d.with_panel(_stat(tile, rules.get(tile.indicator, {})))
+        d = d.with_panel(_stat(tile, rules.get(tile.indicator, {})).id(next(ids)))
     for tile in TILES:
-        d = d.with_panel(_series(tile, rules.get(tile.indicator, {})))
+        d = d.with_panel(_series(tile, rules.get(tile.indicator, {})).id(next(ids)))
     return d

@@ -87,3 +87,14 @@ def channel_variable(channels: tuple[str, ...]) -> dashboard.CustomVariable:
     return (dashboard.CustomVariable("channel").label("Channel").values(",".join(channels))
             .multi(True).include_all(True)
             .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"])))
+
+
+def queue_variable() -> dashboard.QueryVariable:
+    """``$queue``: the queues of the chosen channels as Prometheus has them (label values come
+    only from the config, SPEC 9), several at once, all by default."""
+    return (dashboard.QueryVariable("queue").label("Queue").datasource(DATASOURCE)
+            .query('label_values(sqm_opened_total{channel=~"$channel"}, queue)')
+            .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(dm.VariableSort.ALPHABETICAL_ASC)
+            .multi(True).include_all(True)
+            .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"])))

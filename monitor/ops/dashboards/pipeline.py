@@ -46,6 +46,13 @@ def pipeline(cfg: Config) -> dashboard.Dashboard:
                              "late {{channel}}"),
                             (f"sum by (channel) (rate(sqm_events_duplicate_total{RATE}))",
                              "duplicate {{channel}}")))
+        .with_panel(_series("Events of undeclared queues", "reqps",
+                            "Events naming a queue the config does not declare, per second: "
+                            "measured under the channel's queue 'other' (SPEC 9), not "
+                            "dead-lettered. Declare the queue ([channels.<c>.queues.<q>]) to "
+                            "see it apart.",
+                            (f"sum by (channel) (rate(sqm_events_unlisted_queue_total{RATE}))",
+                             "{{channel}}")))
         .with_panel(_series("Watermark lag", "s", "Wall clock minus each worker's event-time "
                             "watermark: how late final windows and threshold alerts come.",
                             ("max by (instance) (sqm_watermark_lag_seconds)", "{{instance}}")))

@@ -1,6 +1,6 @@
 """Recording rules of the customer-feedback indicators (SPEC 7): CSAT, NPS, complaints and the
 SERVQUAL gap, per channel (the gap per channel and dimension), from the workers' survey counters,
-summed over the workers like every ratio.
+summed over the workers and the queues (SPEC 9) like every ratio.
 
 Ranges. Surveys are about a tenth of the contacts and each answers only some questions (NPS,
 SERVQUAL), so over 5 minutes most channels have a handful of answers or none: a mean of three

@@ -1,9 +1,16 @@
 """Names and PromQL pieces shared by the rule builders (SPEC 5.3: ``sqm:<what>:<operation>``
-for recording rules, ``Sqm<UpperCamel>`` for alerts)."""
+for recording rules, ``Sqm<UpperCamel>`` for alerts).
+
+Queues (SPEC 9): the workers' counters carry ``queue``, so ``sum by (channel)`` is a channel and
+``sum by (channel, queue)`` a queue. Series of a channel's roll-up (``sqm_alert_active`` of a
+channel alert, the records of a per-channel SLO) have no ``queue`` label, so a selector of the
+channel's series says ``queue=""`` and one of its queues' ``queue!=""``: neither ever matches
+the other's."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 #: Every ratio of SPEC section 2 as counters: (good, total), each a sum of ``sqm_<name>_total``.
 #: The keys are the stems of the ``sqm_<stem>_ratio`` gauges of SPEC section 4.
@@ -34,23 +41,48 @@ def counter(name: str) -> str:
     return f"sqm_{name}_total"
 
 
-def selector(**matchers: str | Sequence[str] | None) -> str:
-    """``{a="x", channel=~"p|q"}``: a string matches exactly, a sequence as alternatives."""
+class Not(NamedTuple):
+    """``label!="value"`` in a ``selector``: ``Not("")`` is any series that has the label."""
+
+    value: str
+
+
+#: The label sets of a channel's series and of its queues' series.
+BY_CHANNEL = ("channel",)
+BY_QUEUE = ("channel", "queue")
+#: ``queue`` matchers: a channel's roll-up (label absent) and any of its queues
+CHANNEL_ONLY = ""
+ANY_QUEUE = Not("")
+
+
+def _alternative(value: str) -> str:
+    """A literal inside ``=~"..."``: a queue name may hold ``.`` (any character in a regular
+    expression), escaped for RE2 and then for the PromQL string."""
+    return value.replace(".", "\\\\.")
+
+
+def selector(**matchers: str | Not | Sequence[str] | None) -> str:
+    """``{a="x", b!="", channel=~"p|q"}``: a string matches exactly, ``Not`` excludes, a
+    sequence matches any of its values (as literals)."""
     parts: list[str] = []
     for label, value in matchers.items():
         if value is None:
             continue
         if isinstance(value, str):
             parts.append(f'{label}="{value}"')
+        elif isinstance(value, Not):
+            parts.append(f'{label}!="{value.value}"')
         else:
-            parts.append(f'{label}=~"{"|".join(value)}"')
+            parts.append(f'{label}=~"{"|".join(map(_alternative, value))}"')
     return "{" + ", ".join(parts) + "}" if parts else ""
 
 
-def summed(function: str, counters: Sequence[str], window: str, sel: str = "") -> str:
-    """``sum by (channel) (rate(a[5m]) + rate(b[5m]))``: per worker first, then per channel."""
+def summed(function: str, counters: Sequence[str], window: str, sel: str = "",
+           by: Sequence[str] = BY_CHANNEL) -> str:
+    """``sum by (channel) (rate(a[5m]) + rate(b[5m]))``: per worker and queue first, then per
+    channel (``by``: per channel and queue)."""
     inner = " + ".join(f"{function}({counter(c)}{sel}[{window}])" for c in counters)
-    return f"sum by (channel) ({inner})"
+    return f"sum by ({', '.join(by)}) ({inner})"
 
 
 def alert_name(indicator: str, op: str) -> str:

@@ -9,8 +9,9 @@ from monitor.ops.rules.names import RATIOS, ratio_record, summed
 
 
 def ratio_rule(ratio: str, window: str) -> dict[str, Any]:
-    """``sqm:<ratio>:ratio_rate<w>``: good over total, summed over the workers per channel.
-    NaN while the window has no total (0/0), so no alert compares true on an idle channel."""
+    """``sqm:<ratio>:ratio_rate<w>``: good over total, summed over the workers and the queues
+    per channel (one series per channel, no ``queue`` label). NaN while the window has no total
+    (0/0), so no alert compares true on an idle channel."""
     good, total = RATIOS[ratio]
     return {
         "record": ratio_record(ratio, window),

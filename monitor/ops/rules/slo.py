@@ -9,6 +9,13 @@ events of each short window (``sqm:slo_events:increase<w>``), the error ratio ov
 period and the budget left (``sqm:slo_error_budget:remaining_ratio``), then one page and one
 ticket rule (``SqmErrorBudgetBurn``). Every series carries ``slo``, ``indicator`` and
 ``channel``.
+
+Queues (SPEC 9). A per-channel SLO sums the counters over the workers and the queues
+(``sum by (channel)``: one series per channel, no ``queue`` label); an SLO with
+``by = ["queue"]`` sums per channel and queue over the queues' series (``queue!=""``), so its
+records and alerts carry ``queue``. The record names are the same for both (``slo`` tells them
+apart); the alerts and the budget select their SLO's own series (``queue=""`` or ``queue!=""``)
+and match on the SLO's labels, so a channel's series never meets a queue's.
 """
 
 from __future__ import annotations
@@ -17,7 +24,18 @@ from typing import Any, NamedTuple
 
 from monitor.config import Config
 from monitor.config.alerts import SloConfig
-from monitor.ops.rules.names import RATIOS, SLO_RATIO, anchor, selector, summed
+from monitor.ops.rules.names import (
+    ANY_QUEUE,
+    BY_CHANNEL,
+    BY_QUEUE,
+    CHANNEL_ONLY,
+    RATIOS,
+    SLO_RATIO,
+    Not,
+    anchor,
+    selector,
+    summed,
+)
 
 
 class Pair(NamedTuple):
@@ -54,25 +72,43 @@ def unreachable(slo: SloConfig) -> list[str]:
     return [sev for sev, pairs in BURN if all(p.factor * budget(slo) >= 1 for p in pairs)]
 
 
+def per_queue(slo: SloConfig) -> bool:
+    return slo.by == ("queue",)
+
+
+def by(slo: SloConfig) -> tuple[str, ...]:
+    """The labels of one of the SLO's series, besides ``slo`` and ``indicator``."""
+    return BY_QUEUE if per_queue(slo) else BY_CHANNEL
+
+
+def own(slo: SloConfig) -> str:
+    """The selector of the SLO's recorded series: its name, and its channels' series only
+    (``queue=""``) or its queues' only (``queue!=""``)."""
+    queue: str | Not = ANY_QUEUE if per_queue(slo) else CHANNEL_ONLY
+    return selector(slo=slo.name, queue=queue)
+
+
 def slo_rules(cfg: Config, slo: SloConfig) -> list[dict[str, Any]]:
     labels = {"slo": slo.name, "indicator": slo.indicator}
     ratio = SLO_RATIO[slo.indicator]
-    chans = selector(channel=slo.channels)
+    # a per-queue SLO counts the queues' series only; a per-channel one all of the channel's
+    chans = selector(channel=slo.channels, queue=ANY_QUEUE if per_queue(slo) else None)
+    group = by(slo)
     out: list[dict[str, Any]] = []
     good, total = RATIOS[ratio]
     period = f"{slo.period_days}d"
     for w in (*windows(), period):
         out.append({"record": f"sqm:slo_error:ratio_rate{w}",
-                    "expr": (f"1 - (\n  {summed('rate', good, w, chans)}\n  /\n"
-                             f"  {summed('rate', total, w, chans)}\n)\n"),
+                    "expr": (f"1 - (\n  {summed('rate', good, w, chans, group)}\n  /\n"
+                             f"  {summed('rate', total, w, chans, group)}\n)\n"),
                     "labels": labels})
     for w in short_windows():
         out.append({"record": f"sqm:slo_events:increase{w}",
-                    "expr": summed("increase", total, w, chans) + "\n", "labels": labels})
+                    "expr": summed("increase", total, w, chans, group) + "\n",
+                    "labels": labels})
     out.append({
         "record": "sqm:slo_error_budget:remaining_ratio",
-        "expr": (f"1 - sqm:slo_error:ratio_rate{period}{selector(slo=slo.name)}"
-                 f" / {budget(slo):g}\n"),
+        "expr": f"1 - sqm:slo_error:ratio_rate{period}{own(slo)} / {budget(slo):g}\n",
         "labels": labels,
     })
     out.extend(_alert(cfg, slo, sev, pairs) for sev, pairs in BURN)
@@ -80,8 +116,8 @@ def slo_rules(cfg: Config, slo: SloConfig) -> list[dict[str, Any]]:
 
 
 def _alert(cfg: Config, slo: SloConfig, severity: str, pairs: tuple[Pair, ...]) -> dict[str, Any]:
-    sel = selector(slo=slo.name)
-    on = "and on (channel, slo)"
+    sel = own(slo)
+    on = f"and on ({', '.join((*by(slo), 'slo'))})"
     terms = [
         f"(\n  sqm:slo_error:ratio_rate{p.long}{sel} > {p.factor:g} * {budget(slo):g}\n"
         f"  {on} sqm:slo_error:ratio_rate{p.short}{sel} > {p.factor:g} * {budget(slo):g}\n"
@@ -91,16 +127,19 @@ def _alert(cfg: Config, slo: SloConfig, severity: str, pairs: tuple[Pair, ...]) 
     how = "; or ".join(
         f"{p.factor:g}x the budget rate over {p.long} and {p.short}" for p in pairs)
     speed = "fast" if severity == "page" else "steadily"
+    channel = "{{ $labels.channel }}"
+    queue = "{{ $labels.queue }}"
+    key, noun = ((f"{channel}/{queue}", f"queue {queue} of {channel}") if per_queue(slo)
+                 else (channel, channel))
     return {
         "alert": ALERT,
         "expr": "\nor\n".join(terms) + "\n",
         "labels": {"severity": severity, "slo": slo.name, "indicator": slo.indicator},
         "annotations": {
-            "summary": (f"{{{{ $labels.channel }}}}: SLO {slo.name} is burning its error budget "
-                        f"{speed} ({severity})"),
+            "summary": f"{key}: SLO {slo.name} is burning its error budget {speed} ({severity})",
             "description": (
                 f"SLO {slo.name}: {slo.objective:g} of {slo.indicator} over {slo.period_days} "
-                f"days on {{{{ $labels.channel }}}}. The error ratio is "
+                f"days on {noun}. The error ratio is "
                 f"{{{{ $value | humanizePercentage }}}} over the long window, above {how} "
                 f"(the short window saw at least {slo.min_events} events). At "
                 f"{pairs[0].factor:g}x the whole budget is gone in {_exhaustion(slo, pairs[0])}."),

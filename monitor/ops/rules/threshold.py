@@ -8,17 +8,38 @@ fire it again. Once any worker exports the series again, its value decides at on
 ``quality_index`` (``PERIOD_INDICATORS``) is decided the same way by the quality stage
 (``sqm quality``) on each final quality period, and exported under the same name from its own
 port: the rule is the same, only the descriptions count periods instead of windows.
+
+Queues (SPEC 9): an entry with ``queues`` follows the queues' series of ``sqm_alert_active``
+(``queue!=""``, or the listed names), so its alerts carry ``queue``; an entry without follows the
+channel's series (``queue=""``), so its alerts carry none. Aggregation and the hold's ``unless``
+match on ``queue`` too: one queue's fresh series never ends another queue's hold. A queue entry's
+rules also carry the static label ``scope="queue"``: the channel's and the queues' rules of one
+indicator share a name and a severity, and promtool's lint refuses two rules whose name and
+static labels are the same.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import Config
-from monitor.config.alerts import PERIOD_INDICATORS, AlertConfig, Threshold, multiple
-from monitor.ops.rules.names import HOLD, alert_name, anchor, selector
+from monitor.config.alerts import ALL_QUEUES, PERIOD_INDICATORS, AlertConfig, Threshold, multiple
+from monitor.ops.rules.names import (
+    ANY_QUEUE,
+    CHANNEL_ONLY,
+    HOLD,
+    Not,
+    alert_name,
+    anchor,
+    selector,
+)
 
 CHANNEL = "{{ $labels.channel }}"
+QUEUE = "{{ $labels.queue }}"
+#: What ``sqm_alert_active`` is aggregated by (over the workers) and matched on: one state
+#: machine each (``queue`` absent for a channel alert).
+LABELS = "channel, queue, indicator, severity"
 #: What counts as a window's volume, per indicator (SPEC 5.1), for the descriptions.
 VOLUME = {
     "service_level": "answered + abandoned",
@@ -46,6 +67,35 @@ WORDS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What an entry's alerts are about, as the annotations name it."""
+
+    #: ``chat`` or ``chat/billing`` (the summary's head, the record key's start)
+    key: str
+    #: ``chat`` or ``queue billing of chat`` (in a sentence)
+    noun: str
+    #: whose ``first_response_target_s`` an ``"Nx"`` threshold multiplies
+    owner: str
+
+
+CHANNEL_SUBJECT = Subject(CHANNEL, CHANNEL, "channel")
+QUEUE_SUBJECT = Subject(f"{CHANNEL}/{QUEUE}", f"queue {QUEUE} of {CHANNEL}", "queue")
+
+
+def subject(a: AlertConfig) -> Subject:
+    return QUEUE_SUBJECT if a.queues else CHANNEL_SUBJECT
+
+
+def queue_matcher(a: AlertConfig) -> str | Not | tuple[str, ...]:
+    """The ``queue`` values of an entry's series: none (the channel's), any, or those listed."""
+    if not a.queues:
+        return CHANNEL_ONLY
+    if a.queues == (ALL_QUEUES,):
+        return ANY_QUEUE
+    return a.queues
+
+
 def threshold_rules(cfg: Config) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for a in cfg.alerts:
@@ -58,15 +108,16 @@ def threshold_rules(cfg: Config) -> list[dict[str, Any]]:
 def _rule(cfg: Config, a: AlertConfig, severity: str) -> dict[str, Any]:
     name = alert_name(a.indicator, a.op)
     channels = None if set(a.channels) == set(cfg.channel_names) else a.channels
-    sel = selector(indicator=a.indicator, severity=severity, channel=channels)
-    by = "max by (channel, indicator, severity)"
+    sel = selector(indicator=a.indicator, severity=severity, channel=channels,
+                   queue=queue_matcher(a))
+    by = f"max by ({LABELS})"
     expr = (f"{by} (sqm_alert_active{sel}) == 1\nor\n(\n"
             f"  {by} (last_over_time(sqm_alert_active{sel}[{HOLD}])) == 1\n"
-            f"  unless on (channel, indicator, severity) sqm_alert_active{sel}\n)\n")
+            f"  unless on ({LABELS}) sqm_alert_active{sel}\n)\n")
     return {
         "alert": name,
         "expr": expr,
-        "labels": {"severity": severity},
+        "labels": {"severity": severity, **({"scope": "queue"} if a.queues else {})},
         "annotations": {
             "summary": _summary(a, severity),
             "description": _description(cfg, a, severity),
@@ -81,17 +132,18 @@ def _condition(a: AlertConfig, t: Threshold | None) -> str:
     side = "below" if a.op == "<" else "above"
     n = multiple(t)
     if n is not None:
-        return f"{side} {n:g}x the channel's first response target"
+        return f"{side} {n:g}x the {subject(a).owner}'s first response target"
     assert isinstance(t, float)
     unit = " s" if a.indicator.endswith("_s") else ""
     return f"{side} {t:g}{unit}"
 
 
 def _summary(a: AlertConfig, severity: str) -> str:
+    key = subject(a).key
     if a.indicator == "no_data":
-        return f"{CHANNEL}: no contacts opened for {a.for_windows} windows"
+        return f"{key}: no contacts opened for {a.for_windows} windows"
     threshold = a.critical if severity == "critical" else a.warning
-    return f"{CHANNEL}: {WORDS[a.indicator]} {_condition(a, threshold)} ({severity})"
+    return f"{key}: {WORDS[a.indicator]} {_condition(a, threshold)} ({severity})"
 
 
 def _streak(n: int, unit: str) -> str:
@@ -107,10 +159,12 @@ def _description(cfg: Config, a: AlertConfig, severity: str) -> str:
     period = a.indicator in PERIOD_INDICATORS
     unit = "period" if period else "window"
     span = f"{cfg.quality.period_s} s quality {unit}" if period else f"{cfg.window_s} s {unit}"
-    key = f"{{{{ $labels.channel }}}}/{a.indicator}"
+    about = subject(a)
+    key = f"{about.key}/{a.indicator}"
     if a.indicator == "no_data":
-        head = (f"{{{{ $labels.channel }}}} had opened events in the previous 60 windows but none "
-                f"in {_streak(a.for_windows, span)}: the source may be down or the channel "
+        noun = about.noun[:1].upper() + about.noun[1:]
+        head = (f"{noun} had opened events in the previous 60 windows but none in "
+                f"{_streak(a.for_windows, span)}: the source may be down or the {about.owner} "
                 "closed.")
     else:
         head = _breach(a, severity, _streak(a.for_windows, span))
@@ -123,7 +177,7 @@ def _breach(a: AlertConfig, severity: str, streak: str) -> str:
     """What has breached for how long, the volume guard and the other severity's threshold."""
     threshold = a.critical if severity == "critical" else a.warning
     other = a.warning if severity == "critical" else a.critical
-    head = (f"The {WORDS[a.indicator]} of {{{{ $labels.channel }}}} has been "
+    head = (f"The {WORDS[a.indicator]} of {subject(a).noun} has been "
             f"{_condition(a, threshold)} in {streak}")
     if a.indicator in VOLUME:
         head += (f" with at least {a.min_volume} ({VOLUME[a.indicator]}) each; smaller "

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from monitor.domain.stream.events import DeadLetter
+from monitor.domain.stream.queues import Queue
 from monitor.domain.stream.watermark import Mark
 from monitor.domain.stream.window import WindowAcc
 from monitor.state.changelog import ChangelogRecord
@@ -22,16 +23,20 @@ class Forward:
 
 @dataclass(slots=True)
 class BatchResult:
-    partials: dict[tuple[str, int], WindowAcc] = field(default_factory=dict)
+    #: per (queue, window start): stage two rolls a channel's queues up into its record
+    partials: dict[tuple[Queue, int], WindowAcc] = field(default_factory=dict)
     deadletters: list[DeadLetter] = field(default_factory=list)
     #: changelog records (key, value or None for a tombstone), written by ``persist``
     changelog: list[ChangelogRecord] = field(default_factory=list)
     mark: Mark | None = None
-    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: applied events by the queue the interaction is in after them, and type
+    events: Counter[tuple[Queue, str]] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
-    duplicate: Counter[str] = field(default_factory=Counter)
-    first_response_ms: dict[str, list[int]] = field(default_factory=dict)
-    resolution_ms: dict[str, list[int]] = field(default_factory=dict)
+    duplicate: Counter[Queue] = field(default_factory=Counter)
+    #: applied ``opened`` and ``transferred`` events that named an undeclared queue, by channel
+    unlisted: Counter[str] = field(default_factory=Counter)
+    first_response_ms: dict[Queue, list[int]] = field(default_factory=dict)
+    resolution_ms: dict[Queue, list[int]] = field(default_factory=dict)
     consumed: int = 0
     forward: list[Forward] = field(default_factory=list)
 

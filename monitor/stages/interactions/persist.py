@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from monitor.domain.stream.events import Event
 from monitor.domain.stream.lifecycle import Interaction
 from monitor.domain.stream.ready import Ready
 from monitor.state.changelog import ChangelogRecord
@@ -29,16 +28,16 @@ from monitor.state.statelog import (
 def batch_records(
     log: StateLog, states: Mapping[str, Interaction], buffer: Iterable[Ready],
     meta: Callable[[], dict[str, Any]], head: list[Any], fresh: list[Ready], kept: list[Ready],
-    held_now: list[tuple[str, str]], surveys: list[Event],
+    held_now: list[tuple[str, str]],
 ) -> list[ChangelogRecord]:
     """Changelog records of one batch: what it ran with (``head``: its wall clock, idle flag
     and largest event time) and the events it accepted, plus a snapshot of the whole state
     (``states``, the reorder ``buffer`` and ``meta()``) when the log has outgrown it.
 
     ``kept``: the batch's events that went to the reorder buffer; ``held_now``: (interaction
-    id, event id) of events held for their ``opened`` in this batch; ``surveys``: its
-    ``feedback`` events (measured at once, never waiting). Those of the batch's own events that
-    still wait at its end are logged with their source."""
+    id, event id) of events held for their ``opened`` in this batch. Those of the batch's own
+    events that still wait at its end are logged with their source (a survey's answers are
+    read back from its raw record)."""
     waiting = {(r.interaction_id, r.event_id): r for r in kept}
     if held_now:  # rare: keep those of this batch that are still held
         batch = {(r.interaction_id, r.event_id): r for r in fresh}
@@ -48,7 +47,7 @@ def batch_records(
             if r is not None and s is not None and s.held and any(
                     h.event.event_id == eid for h in s.held):
                 waiting[(iid, eid)] = r
-    entries = batch_entries(fresh, (r.pending() for r in waiting.values()), surveys)
+    entries = batch_entries(fresh, (r.pending() for r in waiting.values()))
     records = log.write(head, entries)
     if log.wants_snapshot():  # streamed: only one chunk's lists exist at a time
         buffered: dict[str, list[list[Any]]] = {}

@@ -2,7 +2,7 @@
 
 Accepted events wait in a reorder buffer until the partition watermark is ``reorder`` past them
 and are then applied to their interaction in event-time order, so results do not depend on
-arrival order within the grace. Each batch yields per-(channel, window) partial accumulators
+arrival order within the grace. Each batch yields per-(queue, window) partial accumulators
 (combined before they leave the partition), dead letters, changelog records (the batch's inputs,
 so that a restore can re-run it; see ``persist``) and a watermark mark. The parts: ``backlog``,
 ``expiry`` (orphans, closed interactions), ``measure``, ``persist``; the rules of time are in
@@ -55,7 +55,9 @@ class PartitionProcessor:
         self.first_ts: int | None = None
         self.last_mark: Mark | None = None
         self.buffer = ReorderBuffer()  # of Ready: accepted events the watermark holds back
-        self.backlog = Backlog(params.channels, params.window_ms)
+        self.backlog = Backlog(params.queues, params.window_ms)
+        #: each channel's default queue: where an interaction is until its ``opened``
+        self._default = {ch: cq.default for ch, cq in params.queues.items()}
         self.orphans = Orphans(params.orphan_timeout_ms)
         self.retention = Retention(params.reopen_window_ms)
         self.pending = 0  # accepted events buffered or held, not yet applied
@@ -64,10 +66,9 @@ class PartitionProcessor:
         self._changed = False  # state changed in this batch: the changelog must record it
         self._kept: list[Ready] = []  # events of this batch that went to the reorder buffer
         self._held_now: list[tuple[str, str]] = []  # (iid, event id) held in this batch
-        self._surveys: list[Event] = []  # feedback events accepted in this batch
         self._now_ms = 0  # the wall clock of the batch being run
         self._out = BatchResult()
-        self._parse = Parser(params.channels, params.max_future_skew_ms, params.max_event_bytes,
+        self._parse = Parser(params.queues, params.max_future_skew_ms, params.max_event_bytes,
                              params.max_event_age_ms)
 
     # --- batch entry points -----------------------------------------------------------------
@@ -84,7 +85,7 @@ class PartitionProcessor:
         self._now_ms = now_ms
         fresh: list[Ready] = []
         out, states = self._out, self.states
-        parse = self._parse
+        parse, default = self._parse, self._default
         check_owner = self.partitions is not None
         max_ts = self.max_ts
         n = 0
@@ -103,18 +104,15 @@ class PartitionProcessor:
                 max_ts = ts
             s = states.get(iid)
             if s is None:
-                s = states[iid] = Interaction(e.channel)
+                s = states[iid] = Interaction(default[e.channel])
             eid = e.event_id
             if eid in s.seen:
-                out.duplicate[e.channel] += 1
+                out.duplicate[s.queue] += 1
                 continue
             s.seen += (eid,)
-            if e.feedback is not None:
-                self._survey(iid, s, e)
-                continue
             s.unapplied += 1
             fresh.append(Ready(ts, TYPE_RANK[e.type], eid, iid, e, offset, key, value, s))
-        if max_ts != self.max_ts or fresh or self._surveys:
+        if max_ts != self.max_ts or fresh:
             self.max_ts = max_ts
             self._changed = True
         out.consumed += n
@@ -147,10 +145,9 @@ class PartitionProcessor:
             if not self.replaying:
                 out.changelog = persist.batch_records(
                     self.log, self.states, self.buffer, self._meta, [now_ms, idle, self.max_ts],
-                    fresh or [], self._kept, self._held_now, self._surveys)
+                    fresh or [], self._kept, self._held_now)
         self._kept = []
         self._held_now.clear()
-        self._surveys = []
         self._out = BatchResult()
         return out
 
@@ -191,7 +188,10 @@ class PartitionProcessor:
                 self._changed = True
             s = r.state
             s.unapplied -= 1
-            if s.opened_ts is None and r.event.type != OPENED:
+            etype = r.event.type
+            if etype == FEEDBACK:
+                self._survey(r)
+            elif s.opened_ts is None and etype != OPENED:
                 self._hold(r)
             else:
                 self._apply(r)
@@ -215,18 +215,21 @@ class PartitionProcessor:
 
     def _transition(self, iid: str, s: Interaction, e: Event, src: Ready | Pending) -> None:
         """One lifecycle step; ``src`` says where the event came from, for a dead letter."""
-        was_open, was_waiting = s.is_open, s.is_waiting
+        was_open, was_waiting, before = s.is_open, s.is_waiting, s.queue
         m = s.apply(e, self.p.reopen_window_ms)
         if isinstance(m, Rejection):
             self._deadletter(m, src.offset, src.key, src.raw)
             return
-        ch = s.channel
-        self._out.events[(ch, e.type)] += 1
+        q = s.queue
+        out = self._out
+        out.events[(q, e.type)] += 1
+        if e.unlisted:
+            out.unlisted[q.channel] += 1
         if self.first_ts is None or e.ts_ms < self.first_ts or self.backlog.next_w is None:
             self._first_event(e.ts_ms, lifecycle=True)
         if m is not None:
-            measure(self._out, ch, m, self.p.channel_params[ch], self.p.window_ms)
-        self.backlog.track(ch, s, was_open, was_waiting)
+            measure(out, q, m, self.p.window_ms)
+        self.backlog.track(before, s, was_open, was_waiting)
         if m is not None and s.closed != OPEN:
             self.retention.watch(iid, s.closed_ts)
 
@@ -240,21 +243,24 @@ class PartitionProcessor:
             self.first_ts = ts_ms
         self._changed = True
 
-    def _survey(self, iid: str, s: Interaction, e: Event) -> None:
-        """Measure a ``feedback`` event at once (SPEC 7.1). A survey needs no ``opened`` and
-        changes no lifecycle, so it skips the reorder buffer; whether its window is still open
-        is decided in stage two, as for any measurement. Its interaction's state keeps its id
-        for de-duplication; a state that only surveys made (never opened here) is kept for
-        ``reopen_window`` after the latest of them (its ``closed_ts``), then dropped."""
-        self._surveys.append(e)
+    def _survey(self, r: Ready) -> None:
+        """Measure a ``feedback`` event (SPEC 7.1), in event-time order like every event, in
+        the queue its interaction is in at the survey's time (SPEC 9 is silent on surveys; a
+        survey comes after its contact, so this is the contact's last queue). A survey needs no
+        ``opened`` and changes no lifecycle: one whose interaction has not opened here counts in
+        the channel's default queue. Its interaction's state keeps its id for de-duplication; a
+        state that only surveys made is kept for ``reopen_window`` after the latest of them (its
+        ``closed_ts``), then dropped."""
+        iid, s, e = r.interaction_id, r.state, r.event
         if s.opened_ts is None and e.ts_ms > s.closed_ts:
             s.closed_ts = e.ts_ms
             self.retention.watch(iid, e.ts_ms)
         if self.first_ts is None or e.ts_ms < self.first_ts:
             self._first_event(e.ts_ms, lifecycle=False)
-        self._out.events[(e.channel, FEEDBACK)] += 1
+        q = s.queue if s.queue.channel == e.channel else self._default[e.channel]
+        self._out.events[(q, FEEDBACK)] += 1
         if e.feedback is not None:  # None: a restore re-running a logged batch (outputs dropped)
-            measure_survey(self._out, e, self.p.window_ms)
+            measure_survey(self._out, q, e, self.p.window_ms)
 
     def _expire(self, frontier: int) -> None:
         expired, changed = self.orphans.expire(frontier, self.states)
@@ -283,19 +289,20 @@ class PartitionProcessor:
         """Rebuild (fresh) from this partition's changelog records: the snapshot, then the
         batches logged after it, re-run with their outputs dropped (``persist``)."""
         states, meta, batches = self.log.restore(items)
+        queues = self.p.queues
         if meta is not None:
             self.max_ts, self.first_ts = meta["max_ts"], meta["first_ts"]
             self.backlog.next_w = meta["next_snap_w"]
         waiting: list[Ready] = []
         for iid, d in states.items():
-            s, buffered = interaction_from_json(iid, d)
+            s, buffered = interaction_from_json(iid, d, queues)
             waiting += self.adopt(iid, s, buffered)
         self.buffer.add(waiting)
         self.replaying = True
         try:
             for head, entries in batches:
                 try:
-                    batch = decode_batch(head, entries)
+                    batch = decode_batch(head, entries, queues)
                 except ValueError as exc:
                     raise ValueError(f"changelog of {self.topic}-{self.partition} holds {exc}") from None
                 self._replay(batch)
@@ -303,16 +310,19 @@ class PartitionProcessor:
             self.replaying = False
 
     def _replay(self, b: LoggedBatch) -> None:
-        """Run one logged batch again: its accepted events, then its watermark advance."""
+        """Run one logged batch again: its accepted events, then its watermark advance. An event
+        still waiting at the batch's end comes back whole from its source (a survey with its
+        answers: it is measured after the restore)."""
         fresh: list[Ready] = []
         for e in b.accepted:
-            event = Event(e.event_id, e.interaction_id, e.channel, e.type, e.ts_ms)
-            if e.type == FEEDBACK:
-                self.accept_logged_survey(event)
-                continue
             pend = b.waiting.get((e.interaction_id, e.event_id))
-            offset, key, raw = (-1, None, None) if pend is None else (pend.offset, pend.key, pend.raw)
-            fresh.append(self.accept_logged(event, e.rank, offset, key, raw))
+            if pend is None:
+                event = Event(e.event_id, e.interaction_id, e.channel, e.type, e.ts_ms, None,
+                              e.queue, e.unlisted)
+                fresh.append(self.accept_logged(event, e.rank, -1, None, None))
+            else:
+                fresh.append(self.accept_logged(pend.event, e.rank, pend.offset, pend.key,
+                                                pend.raw))
         self.max_ts = b.max_ts_ms
         self.advance(b.now_ms, b.idle, fresh)
 
@@ -324,7 +334,7 @@ class PartitionProcessor:
         self.pending += len(buffered) + len(s.held)
         if s.closed != OPEN or (s.opened_ts is None and s.closed_ts):
             self.retention.watch(iid, s.closed_ts)  # closed, or kept for its surveys
-        self.backlog.track(s.channel, s, False, False)
+        self.backlog.track(s.queue, s, False, False)
         return [ready(pend, s) for pend in buffered]
 
     def accept_logged(self, e: Event, rank: int, offset: int, key: bytes | None,
@@ -333,17 +343,7 @@ class PartitionProcessor:
         iid = e.interaction_id
         s = self.states.get(iid)
         if s is None:
-            s = self.states[iid] = Interaction(e.channel)
+            s = self.states[iid] = Interaction(self._default[e.channel])
         s.seen += (e.event_id,)
         s.unapplied += 1
         return Ready(e.ts_ms, rank, e.event_id, iid, e, offset, key, raw, s)
-
-    def accept_logged_survey(self, e: Event) -> None:
-        """A ``feedback`` event as a logged batch accepted it (its survey is not logged: the
-        batch's outputs are dropped, only its state is rebuilt)."""
-        iid = e.interaction_id
-        s = self.states.get(iid)
-        if s is None:
-            s = self.states[iid] = Interaction(e.channel)
-        s.seen += (e.event_id,)
-        self._survey(iid, s, e)
