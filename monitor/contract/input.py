@@ -75,22 +75,17 @@ class Parser:
                         return event
         return _general(raw, self._queues, now_ms, self._skew_ms, self._max_bytes, self._age_ms)
 
-
     def _queued(self, rec: Any, etype: str, ts_ms: int) -> Event | None:
         """An ``opened`` or ``transferred`` with its ``Queue`` (SPEC 9); None: the general path
         names what is wrong (a transfer without a queue, a name of the wrong length)."""
         name = rec.queue
-        cq = self._queues[rec.channel]
         if name is None:
             if etype != OPENED:
                 return None
-            return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms, None,
-                         cq.default)
-        if not 0 < len(name) <= MAX_QUEUE_CHARS:
+        elif not 0 < len(name) <= MAX_QUEUE_CHARS:
             return None
-        q = cq.by_name.get(name)
-        return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms, None,
-                     cq.resolve(name) if q is None else q, q is None or q is cq.other)
+        q, unlisted = self._queues[rec.channel].named(name)
+        return Event(rec.event_id, rec.interaction_id, rec.channel, etype, ts_ms, None, q, unlisted)
 
 
 def _surveyed(rec: Any, ts_ms: int) -> Event | None:

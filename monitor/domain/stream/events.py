@@ -103,15 +103,10 @@ def validate(
                          f"max_event_age_s ({max_event_age_ms // 1000})")
     channel, etype = obj["channel"], obj["type"]
     if etype in QUEUED_TYPES:
-        queue, unlisted = queue_of(queues[channel], obj.get("queue"))
+        queue, unlisted = queues[channel].named(obj.get("queue"))
         return Event(obj["event_id"], obj["interaction_id"], channel, etype, ts_ms, None, queue,
                      unlisted)
     return Event(obj["event_id"], obj["interaction_id"], channel, etype, ts_ms, survey)
-
-
-def queue_of(queues: ChannelQueues, name: str | None) -> tuple[Queue, bool]:
-    """The queue an ``opened`` or ``transferred`` names, and whether it is undeclared."""
-    return queues.resolve(name), name is not None and not queues.listed(name)
 
 
 def event_time_ms(ts: str | int) -> int | None:

@@ -72,12 +72,16 @@ class ChannelQueues:
             return q
         return self.default if self.other is None else self.other
 
-    def listed(self, name: str) -> bool:
-        """Whether ``name`` is a queue the config declares (``sqm_events_unlisted_queue_total``
-        counts the others)."""
+    def named(self, name: str | None) -> tuple[Queue, bool]:
+        """The queue of an ``opened`` or ``transferred`` and whether the name is undeclared
+        (``sqm_events_unlisted_queue_total`` counts those): one dictionary lookup, the parser's
+        hot path."""
+        if name is None:
+            return self.default, False
         q = self.by_name.get(name)
-        return q is not None and q is not self.other
-
+        if q is None:
+            return (self.default if self.other is None else self.other), True
+        return q, q is self.other
 
 def single_queues(channels: Iterable[str]) -> dict[str, ChannelQueues]:
     """One queue, ``main``, per channel, without targets: for what only parses events."""
