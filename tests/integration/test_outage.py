@@ -81,20 +81,23 @@ def test_worker_exits_on_a_lost_broker_and_its_restart_is_exact(
         poll(lambda: len(read_json(bootstrap, TOPIC_INDICATORS)) >= 14, 120,
              "the first windows before the outage")
 
+        stopped = time.monotonic()  # the broker goes away during its stop, not after it
         stop_broker(port, data)
-        stopped = time.monotonic()
         poll(lambda: not worker.alive(), BROKER_TIMEOUT_S + 60, "the worker to give up")
         gave_up_s = time.monotonic() - stopped
         assert worker.proc.returncode == 1, worker.log_tail()
         stopped_lines = [ln for ln in worker.log_tail().splitlines() if "worker stopped" in ln]
         assert len(stopped_lines) == 1, worker.log_tail()
-        # one line: the watchdog's, or (when a write fails first) the Kafka client's failure
-        assert (f"lost the broker at {bootstrap} for more than {BROKER_TIMEOUT_S} s"
-                in stopped_lines[0] or "the Kafka client failed (" in stopped_lines[0]), \
+        # one line: the watchdog's after broker_timeout_s, or (when a write fails first, which
+        # may be at once) the Kafka client's failure
+        watchdog = f"lost the broker at {bootstrap} for more than {BROKER_TIMEOUT_S} s"
+        assert (watchdog in stopped_lines[0] or "the Kafka client failed (" in stopped_lines[0]), \
             stopped_lines
         assert stopped_lines[0].endswith(RESTART_NOTE), stopped_lines
         assert "Traceback" not in worker.log.read_text(errors="replace")
-        assert BROKER_TIMEOUT_S <= gave_up_s <= BROKER_TIMEOUT_S + 45, gave_up_s
+        assert gave_up_s <= BROKER_TIMEOUT_S + 45, gave_up_s
+        if watchdog in stopped_lines[0]:
+            assert gave_up_s >= BROKER_TIMEOUT_S, gave_up_s
         assert replay.poll() is None, "sqm replay must ride the outage out"
 
         poll(lambda: time.monotonic() - stopped >= OUTAGE_S, OUTAGE_S + 5, "the outage to end",
