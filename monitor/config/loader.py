@@ -22,7 +22,13 @@ from monitor.config.alerts import parse_alerts, parse_slos
 from monitor.config.channels import parse_channels
 from monitor.config.errors import ConfigError
 from monitor.config.kafka import parse_kafka
-from monitor.config.model import DEFAULT_MAX_QUEUES, DEFAULT_WINDOW_S, ChannelConfig, Config
+from monitor.config.model import (
+    DEFAULT_MAX_QUEUES,
+    DEFAULT_WINDOW_S,
+    ChannelConfig,
+    Config,
+    queue_labels,
+)
 from monitor.config.quality import parse_quality
 from monitor.config.rules import parse_rules
 from monitor.config.web import WebConfig
@@ -65,7 +71,7 @@ class _Context:
 
     @property
     def queue_labels(self) -> dict[str, tuple[str, ...]]:
-        return {c.name: c.queue_labels for c in self.channels}
+        return queue_labels(self.channels)
 
 
 #: Every table: its ``Config`` field and its parser, in parsing order (``channels`` first: the

@@ -73,6 +73,11 @@ class ChannelConfig:
                            self.short_abandon_s)
 
 
+def queue_labels(channels: tuple[ChannelConfig, ...]) -> dict[str, tuple[str, ...]]:
+    """Each channel's ``queue`` label values (SPEC 9), by channel name."""
+    return {c.name: c.queue_labels for c in channels}
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     broker_url: str = DEFAULT_BROKER_URL
@@ -139,7 +144,7 @@ class Config:
     @property
     def queue_labels(self) -> dict[str, tuple[str, ...]]:
         """Each channel's ``queue`` label values (SPEC 9)."""
-        return {c.name: c.queue_labels for c in self.channels}
+        return queue_labels(self.channels)
 
     def channel(self, name: str) -> ChannelConfig:
         for c in self.channels:
